@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# estack: build, install and test.
+#
+#   make                 the module, against KDIR (default: the running kernel)
+#   make install         modules_install + depmod
+#   make tools           userspace tools (build/tools/)
+#   make selftests       selftests as static binaries (build/selftests/)
+#   make style           checkpatch --strict on every C file
+#   make sparse          sparse (C=2) over the module
+#   make docs            Documentation/ with kernel-doc expanded, in build/docs/
+#   make vm [CMD=...]    Debian's stock kernel in QEMU with the module loaded
+#   make check           every test; ends with "N passed, N failed"
+#   make check-rig       proves that make check fails when it should
+
+KREL ?= $(shell uname -r)
+KDIR ?= /lib/modules/$(KREL)/build
+ESTACK_CACHE ?= /var/cache/estack
+LINUX_SRC ?= $(ESTACK_CACHE)/linux-source-6.1
+RIG := $(CURDIR)/tools/rig
+
+KERNEL_C := $(filter-out %.mod.c,$(wildcard kmod/*.c kmod/*.h kmod/tests/*.c)) \
+	uapi/linux/estack.h
+USER_C := $(wildcard tools/*.c selftests/*.c)
+
+all: modules
+
+modules:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+clean:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	rm -rf build
+
+install: modules
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
+	depmod -a $(KREL)
+
+deps:
+	bash $(RIG)/deps.sh
+
+tools:
+	$(MAKE) -C tools
+
+selftests: deps
+	$(MAKE) -C selftests LINUX_SRC=$(LINUX_SRC)
+
+style: deps
+	perl $(LINUX_SRC)/scripts/checkpatch.pl --no-tree --strict --quiet \
+		-f $(KERNEL_C) $(USER_C)
+	@echo "style: clean"
+
+sparse: deps
+	bash $(RIG)/sparse.sh
+
+docs: deps
+	python3 $(RIG)/docs.py $(LINUX_SRC) $(CURDIR) $(CURDIR)/build/docs
+
+vm:
+	bash $(RIG)/vm-run.sh
+
+check:
+	bash $(RIG)/check.sh
+
+check-rig:
+	bash $(RIG)/check-rig.sh
+
+.PHONY: all modules clean install deps tools selftests style sparse docs vm \
+	check check-rig

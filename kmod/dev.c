@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * estack character device and ioctl dispatch.
+ *
+ * Owns /dev/estack (a misc device, mode 0666) and the ABI checks that every
+ * command shares, in the order the ABI pins: ENOTTY for an unknown command,
+ * EPERM for a caller outside the opener's mm, EFAULT for an unreadable
+ * struct, EINVAL/E2BIG for a malformed one. Each command then has one
+ * handler, estack_ioctl_<cmd>(), that copies its struct in, validates all of
+ * it, acts and copies the result out.
+ *
+ * Commands are matched on type and number only: the length travels in the
+ * struct's leading size field (read with copy_struct_from_user()), so the
+ * size bits of the command word carry no meaning and a struct can grow
+ * without new command numbers.
+ *
+ * Concurrency: no locks here; handlers take those of the layers below.
+ *
+ * Copyright (C) 2026 The estack authors
+ */
+
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/uaccess.h>
+
+#include "estack.h"
+
+/*
+ * A struct longer than a page cannot be a future version of ours; refusing
+ * it bounds the zero check of its tail.
+ */
+#define ESTACK_ARGS_MAX_SIZE	PAGE_SIZE
+
+/**
+ * estack_copy_args_in() - read a versioned argument struct from user space
+ * @karg: kernel copy, @ksize bytes; fields the caller did not pass are zeroed
+ * @ksize: size of the struct this module knows
+ * @ver0: size of the first published version of the struct
+ * @uarg: user pointer; its first __u32 is the caller's size
+ *
+ * Return: 0; -EFAULT when @uarg cannot be read; -EINVAL when the caller's
+ * size is below @ver0; -E2BIG when it is larger than this module's struct
+ * and a byte past @ksize is non-zero, or larger than a page.
+ */
+int estack_copy_args_in(void *karg, size_t ksize, size_t ver0,
+			const void __user *uarg)
+{
+	u32 usize;
+
+	if (get_user(usize, (const u32 __user *)uarg))
+		return -EFAULT;
+	if (usize < ver0)
+		return -EINVAL;
+	if (usize > ESTACK_ARGS_MAX_SIZE)
+		return -E2BIG;
+	return copy_struct_from_user(karg, ksize, uarg, usize);
+}
+EXPORT_SYMBOL_IF_KUNIT(estack_copy_args_in);
+
+/**
+ * estack_copy_args_out() - write a result struct back to user space
+ * @uarg: user pointer the struct was read from
+ * @karg: kernel copy
+ * @ksize: size of the struct this module knows
+ * @usize: the caller's size; only min(@usize, @ksize) bytes are written, so
+ *	an older caller's shorter struct is never overrun
+ *
+ * Return: 0 or -EFAULT.
+ */
+int estack_copy_args_out(void __user *uarg, const void *karg, size_t ksize,
+			 u32 usize)
+{
+	if (copy_to_user(uarg, karg, min_t(size_t, ksize, usize)))
+		return -EFAULT;
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(estack_copy_args_out);
+
+/* The feature bits of the ioctl groups this module dispatches. */
+#define ESTACK_FEATURES		0ULL
+
+static long estack_ioctl_api(struct estack_ctx *ctx, void __user *uarg)
+{
+	struct estack_api api;
+	int ret;
+
+	BUILD_BUG_ON(sizeof(api) != ESTACK_API_SIZE_VER0);
+
+	ret = estack_copy_args_in(&api, sizeof(api), ESTACK_API_SIZE_VER0,
+				  uarg);
+	if (ret)
+		return ret;
+	if (api.flags)
+		return -EINVAL;
+
+	api.version = ESTACK_API_VERSION;
+	api.page_size = PAGE_SIZE;
+	api.features = ESTACK_FEATURES;
+	api.min_stack = PAGE_SIZE;
+	api.max_stack = estack_tunable_get(&estack_tunables.max_stack);
+
+	return estack_copy_args_out(uarg, &api, sizeof(api), api.size);
+}
+
+static long estack_ioctl(struct file *file, unsigned int cmd,
+			 unsigned long arg)
+{
+	struct estack_ctx *ctx = file->private_data;
+	void __user *uarg = (void __user *)arg;
+	long (*handler)(struct estack_ctx *ctx, void __user *uarg);
+
+	if (_IOC_TYPE(cmd) != ESTACK_IOC_MAGIC)
+		return -ENOTTY;
+
+	switch (_IOC_NR(cmd)) {
+	case _IOC_NR(ESTACK_IOC_API):
+		handler = estack_ioctl_api;
+		break;
+	default:
+		return -ENOTTY;
+	}
+
+	if (!estack_ctx_owned_by_current(ctx))
+		return -EPERM;
+
+	return handler(ctx, uarg);
+}
+
+static int estack_open(struct inode *inode, struct file *file)
+{
+	struct estack_ctx *ctx;
+	int ret;
+
+	ret = nonseekable_open(inode, file);
+	if (ret)
+		return ret;
+
+	ctx = estack_ctx_create();
+	if (IS_ERR(ctx))
+		return PTR_ERR(ctx);
+
+	file->private_data = ctx;
+	return 0;
+}
+
+static int estack_release(struct inode *inode, struct file *file)
+{
+	estack_ctx_destroy(file->private_data);
+	return 0;
+}
+
+static const struct file_operations estack_fops = {
+	.owner		= THIS_MODULE,
+	.open		= estack_open,
+	.release	= estack_release,
+	.unlocked_ioctl	= estack_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= no_llseek,
+};
+
+static struct miscdevice estack_misc = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= "estack",
+	.fops	= &estack_fops,
+	.mode	= 0666,
+};
+
+int estack_dev_init(void)
+{
+	BUILD_BUG_ON(sizeof(struct estack_alloc) != ESTACK_ALLOC_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct estack_free) != ESTACK_FREE_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct estack_move) != ESTACK_MOVE_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct estack_info) != ESTACK_INFO_SIZE_VER0);
+
+	return misc_register(&estack_misc);
+}
+
+void estack_dev_exit(void)
+{
+	misc_deregister(&estack_misc);
+}

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * estack module parameters.
+ *
+ * Owns every tunable of the module (struct estack_tunables). Values are
+ * plain words: the setter validates and publishes with WRITE_ONCE(), readers
+ * use estack_tunable_get(). A limit lowered at run time applies to the next
+ * request; nothing already allocated is taken back.
+ *
+ * Copyright (C) 2026 The estack authors
+ */
+
+#include <linux/kernel.h>
+#include <linux/log2.h>
+#include <linux/moduleparam.h>
+#include <linux/sizes.h>
+#include <linux/sysfs.h>
+
+#include "estack.h"
+
+struct estack_tunables estack_tunables = {
+	.max_stack = {
+		.val = SZ_1G, .min = PAGE_SIZE, .max = SZ_1G, .pow2 = true,
+	},
+	.max_stacks_per_fd = {
+		.val = 1UL << 21, .min = 1, .max = 1UL << 24,
+	},
+	.max_bytes_per_fd = {
+		.val = 16UL * SZ_1G, .min = PAGE_SIZE, .max = 1UL << 40,
+	},
+	.max_bytes_per_user = {
+		.val = 32UL * SZ_1G, .min = PAGE_SIZE, .max = 1UL << 40,
+	},
+};
+
+/**
+ * estack_tunable_check() - is @val acceptable for @t?
+ * @t: the tunable
+ * @val: the proposed value
+ *
+ * Return: 0, or -EINVAL when @val is outside [min, max] or, for a tunable
+ * that must be a power of two, is not one.
+ */
+int estack_tunable_check(const struct estack_tunable *t, unsigned long val)
+{
+	if (val < t->min || val > t->max)
+		return -EINVAL;
+	if (t->pow2 && !is_power_of_2(val))
+		return -EINVAL;
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(estack_tunable_check);
+
+static int estack_tunable_set(const char *buf, const struct kernel_param *kp)
+{
+	struct estack_tunable *t = kp->arg;
+	unsigned long val;
+	int ret;
+
+	ret = kstrtoul(buf, 0, &val);
+	if (ret)
+		return ret;
+	ret = estack_tunable_check(t, val);
+	if (ret)
+		return ret;
+	WRITE_ONCE(t->val, val);
+	return 0;
+}
+
+static int estack_tunable_show(char *buf, const struct kernel_param *kp)
+{
+	const struct estack_tunable *t = kp->arg;
+
+	return sysfs_emit(buf, "%lu\n", estack_tunable_get(t));
+}
+
+static const struct kernel_param_ops estack_tunable_ops = {
+	.set = estack_tunable_set,
+	.get = estack_tunable_show,
+};
+
+module_param_cb(max_stack, &estack_tunable_ops,
+		&estack_tunables.max_stack, 0644);
+MODULE_PARM_DESC(max_stack,
+		 "Largest stack in bytes, a power of two (default and maximum 1 GiB)");
+
+module_param_cb(max_stacks_per_fd, &estack_tunable_ops,
+		&estack_tunables.max_stacks_per_fd, 0644);
+MODULE_PARM_DESC(max_stacks_per_fd,
+		 "Most live stacks per open file (default 2097152, 1..16777216)");
+
+module_param_cb(max_bytes_per_fd, &estack_tunable_ops,
+		&estack_tunables.max_bytes_per_fd, 0644);
+MODULE_PARM_DESC(max_bytes_per_fd,
+		 "Most usable stack bytes per open file (default 16 GiB, up to 1 TiB)");
+
+module_param_cb(max_bytes_per_user, &estack_tunable_ops,
+		&estack_tunables.max_bytes_per_user, 0644);
+MODULE_PARM_DESC(max_bytes_per_user,
+		 "Most usable stack bytes per user (default 32 GiB, up to 1 TiB)");

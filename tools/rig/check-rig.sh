@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make check-rig`: prove that `make check` can fail. Each case breaks one
+# thing on purpose (RIG_INJECT, see check.sh) and passes only when the
+# check fails, and fails for the reason the case names.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+# case           line of the check's output that must say why
+cases=(
+	"fail-test|^not ok stock: rig_fail_test: global.deliberate_failure"
+	"warn|^not ok stock: kernel log clean"
+	"no-module|^not ok stock: insmod estack.ko"
+	"hang|^not ok stock: VM finished by itself # timed out"
+)
+
+passed=0 failed=0
+for c in "${cases[@]}"; do
+	inject=${c%%|*}
+	want=${c#*|}
+	log=$ESTACK_BUILD/check-rig-$inject.log
+	mkdir -p "$ESTACK_BUILD"
+	RIG_INJECT=$inject bash "$ESTACK_TOP/tools/rig/check.sh" > "$log" 2>&1
+	status=$?
+	if [ $status -ne 0 ] && grep -qE "$want" "$log" &&
+	   tail -n 1 "$log" | grep -qE '^[0-9]+ passed, [1-9][0-9]* failed$'; then
+		echo "ok check-rig: $inject makes make check fail"
+		passed=$((passed + 1))
+	else
+		echo "not ok check-rig: $inject # status $status, see $log"
+		failed=$((failed + 1))
+	fi
+done
+echo "$passed passed, $failed failed"
+[ $failed = 0 ]

@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Judge one VM run of the estack rig.
+
+Reads what the guest wrote (results-NAME.log: rig markers and the TAP of
+each test program; dmesg-NAME.log) and prints one TAP-style line per check:
+the VM finished, each module loaded and unloaded, /dev/estack existed, every
+test case passed (a skip is a failure: the rig provides every precondition),
+each program's plan matches its results and its exit status, and the kernel
+log holds no warning, bug or sanitizer report. The TAP of the test programs
+is saved as selftests-NAME.tap and the pass/fail counts are appended to the
+tally file that check.sh totals.
+"""
+
+import argparse
+import os
+import re
+import sys
+
+# Kernel log lines that mean the run is not clean. Case matters: "BUG:" is
+# a report, "report a bug" in a boot message is not.
+BAD_DMESG = re.compile(
+    r"WARNING:|BUG:|Oops|general protection fault|Kernel panic|"
+    r"KASAN|UBSAN|KCSAN|kmemleak:.*(?:new suspected|unreferenced)|"
+    r"unreferenced object|possible circular locking|"
+    r"possible recursive locking|inconsistent lock state|"
+    r"suspicious RCU usage|INFO: task .* blocked|"
+    r"sleeping function called from invalid context|"
+    r"list_add corruption|list_del corruption|refcount_t:|"
+    r"estack: .*(?:leak|left allocated)|Call Trace:")
+
+TAP_RESULT = re.compile(r"^(not ok|ok) (\d+) (.*?)(?:\s+#\s*(\w+)(.*))?$")
+TAP_PLAN = re.compile(r"^1\.\.(\d+)")
+
+
+class Report:
+    def __init__(self, name, tally):
+        self.name = name
+        self.tally = tally
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, ok, what, why=""):
+        if ok:
+            self.passed += 1
+            print(f"ok {self.name}: {what}")
+        else:
+            self.failed += 1
+            print(f"not ok {self.name}: {what}" + (f" # {why}" if why else ""))
+
+    def close(self):
+        with open(self.tally, "a") as f:
+            f.write(f"{self.name} {self.passed} {self.failed}\n")
+
+
+def parse_sections(lines):
+    """Split results-NAME.log into markers and per-program output."""
+    markers, sections, cur = [], {}, None
+    for line in lines:
+        if line.startswith("### "):
+            m = line[4:].strip()
+            markers.append(m)
+            t = re.match(r"test (\S+) start$", m)
+            if t:
+                cur = t.group(1)
+                sections[cur] = {"lines": [], "exit": None}
+                continue
+            t = re.match(r"test (\S+) exit (\d+)$", m)
+            if t and t.group(1) in sections:
+                sections[t.group(1)]["exit"] = int(t.group(2))
+                cur = None
+            continue
+        if cur is not None:
+            sections[cur]["lines"].append(line)
+    return markers, sections
+
+
+def judge_program(rep, prog, sec):
+    plan, results = None, []
+    for line in sec["lines"]:
+        m = TAP_PLAN.match(line)
+        if m and plan is None:
+            plan = int(m.group(1))
+            continue
+        m = TAP_RESULT.match(line)
+        if m:
+            results.append(m.groups())
+    for status, _num, desc, directive, reason in results:
+        label = f"{prog}: {desc}"
+        if directive and directive.upper() == "SKIP":
+            rep.check(False, label, "skipped:" + (reason or ""))
+        else:
+            rep.check(status == "ok", label)
+    if sec["exit"] is None:
+        rep.check(False, f"{prog}: finished", "no exit status: crashed or hung")
+        return
+    all_ok = results and all(r[0] == "ok" and not r[3] for r in results)
+    consistent = plan is not None and plan == len(results)
+    rep.check(consistent and (sec["exit"] == 0) == bool(all_ok),
+              f"{prog}: plan and exit status agree",
+              f"plan {plan}, {len(results)} results, exit {sec['exit']}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--results-dir", required=True)
+    ap.add_argument("--vm-status", type=int, required=True)
+    ap.add_argument("--module", action="append", default=[])
+    ap.add_argument("--program", action="append", default=[])
+    ap.add_argument("--tally", required=True)
+    a = ap.parse_args()
+
+    rep = Report(a.name, a.tally)
+    d = a.results_dir
+
+    def read(fname):
+        path = os.path.join(d, fname)
+        if not os.path.exists(path):
+            return []
+        with open(path, errors="replace") as f:
+            return [ln.rstrip("\r\n") for ln in f]
+
+    results = read(f"results-{a.name}.log")
+    markers, sections = parse_sections(results)
+
+    rep.check(a.vm_status == 0, "VM finished by itself",
+              "timed out" if a.vm_status == 124 else f"qemu status {a.vm_status}")
+    for mod in a.module:
+        rep.check(f"insmod {mod} ok" in markers, f"insmod {mod}")
+    rep.check("device /dev/estack ok" in markers, "/dev/estack present")
+
+    with open(os.path.join(d, f"selftests-{a.name}.tap"), "w") as tap:
+        for prog in a.program:
+            sec = sections.get(prog)
+            if sec is None:
+                rep.check(False, f"{prog}: ran", "never started")
+                continue
+            tap.write(f"# selftest {prog}\n")
+            tap.write("\n".join(sec["lines"]) + "\n")
+            judge_program(rep, prog, sec)
+
+    for mod in reversed(a.module):
+        base = mod[:-3] if mod.endswith(".ko") else mod
+        rep.check(f"rmmod {base} ok" in markers, f"rmmod {base}")
+    rep.check("done" in markers, "guest completed its script")
+
+    dmesg = read(f"dmesg-{a.name}.log")
+    source = "dmesg"
+    if not dmesg:
+        dmesg, source = read(f"console-{a.name}.log"), "console"
+    bad = [ln for ln in dmesg if BAD_DMESG.search(ln)]
+    rep.check(bool(dmesg) and not bad, f"kernel log clean ({source})",
+              "; ".join(bad[:3]) if bad else "no kernel log")
+    for ln in bad[:40]:
+        print(f"#   {ln}")
+    rep.close()
+    return 1 if rep.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

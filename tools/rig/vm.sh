@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot a kernel under QEMU (TCG) with a busybox initramfs that loads the
+# given modules and then runs the tests, a command, or a shell.
+#
+#   vm.sh -k KERNEL -n NAME [-m "A.ko B.ko:ARG=1"] [-t "test..."] [-b "tool..."]
+#         [-M MODE] [-c CMD] [-r MEM] [-T TIMEOUT] [-a APPEND]
+#         [-p PRE.sh] [-P POST.sh]
+#
+# In check and cmd modes the guest's reports land in
+# $ESTACK_RESULTS/{console,results,dmesg}-NAME.log. The exit status is 0
+# when the guest powered off by itself and 124 when it ran out of time.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+kernel= name= modules= tests= tools= mode=check cmd= mem=2048 tmo=600
+append= pre= post=
+while getopts k:n:m:t:b:M:c:r:T:a:p:P: opt; do
+	case $opt in
+	k) kernel=$OPTARG ;;
+	n) name=$OPTARG ;;
+	m) modules=$OPTARG ;;
+	t) tests=$OPTARG ;;
+	b) tools=$OPTARG ;;
+	M) mode=$OPTARG ;;
+	c) cmd=$OPTARG ;;
+	r) mem=$OPTARG ;;
+	T) tmo=$OPTARG ;;
+	a) append=$OPTARG ;;
+	p) pre=$OPTARG ;;
+	P) post=$OPTARG ;;
+	*) rig_die "usage: see the top of $0" ;;
+	esac
+done
+[ -n "$kernel" ] && [ -n "$name" ] || rig_die "vm.sh needs -k and -n"
+[ -r "$kernel" ] || rig_die "no kernel image $kernel"
+
+busybox=$(command -v busybox || true)
+[ -x /bin/busybox ] && busybox=/bin/busybox
+file "$busybox" 2>/dev/null | grep -q 'statically linked' ||
+	ldd "$busybox" 2>&1 | grep -q 'not a dynamic' ||
+	rig_die "busybox at $busybox is not static (install busybox-static)"
+
+root=$ESTACK_BUILD/initramfs-$name
+rm -rf "$root"
+mkdir -p "$root"/{bin,dev,proc,sys,tmp,etc,lib/estack,opt/estack/tests,opt/estack/bin}
+cp "$busybox" "$root/bin/busybox"
+cp "$(dirname "$0")/init.sh" "$root/init"
+chmod 755 "$root/init"
+for m in $modules; do cp "${m%%:*}" "$root/lib/estack/"; done
+for t in $tests; do cp "$t" "$root/opt/estack/tests/"; done
+for b in $tools; do cp "$b" "$root/opt/estack/bin/"; done
+[ -n "$pre" ] && install -m 755 "$pre" "$root/etc/rig-pre.sh"
+[ -n "$post" ] && install -m 755 "$post" "$root/etc/rig-post.sh"
+{
+	printf 'RIG_MODE=%q\n' "$mode"
+	printf 'RIG_CMD=%q\n' "$cmd"
+	mods=
+	for m in $modules; do mods="$mods ${m##*/}"; done
+	printf 'RIG_MODULES=%q\n' "${mods# }"
+} > "$root/etc/rig.conf"
+
+cpio_file=$ESTACK_BUILD/initramfs-$name.cpio
+(cd "$root" && find . | cpio -o -H newc --quiet) > "$cpio_file"
+
+mkdir -p "$ESTACK_RESULTS"
+console=$ESTACK_RESULTS/console-$name.log
+results=$ESTACK_RESULTS/results-$name.log
+dmesg=$ESTACK_RESULTS/dmesg-$name.log
+rm -f "$console" "$results" "$dmesg"
+
+qemu=(qemu-system-x86_64 -machine q35 -cpu max -smp 2 -m "$mem"
+      -no-reboot -kernel "$kernel" -initrd "$cpio_file"
+      -nic none)
+cmdline="console=ttyS0 panic=-1 nokaslr $append"
+
+if [ "$mode" = shell ]; then
+	exec "${qemu[@]}" -nographic -append "$cmdline" \
+		-serial mon:stdio -serial null -serial null
+fi
+
+rig_log "booting $name VM ($mem MiB, timeout ${tmo}s)"
+status=0
+if [ "$mode" = cmd ]; then
+	timeout --foreground -k 10 "$tmo" "${qemu[@]}" -display none \
+		-append "$cmdline quiet" -serial stdio -serial null \
+		-serial null -monitor none < /dev/null || status=$?
+else
+	timeout -k 10 "$tmo" "${qemu[@]}" -display none -append "$cmdline" \
+		-serial "file:$console" -serial "file:$results" \
+		-serial "file:$dmesg" -monitor none < /dev/null || status=$?
+fi
+[ $status = 124 ] && rig_log "$name VM did not finish in ${tmo}s"
+exit $status

@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * estack: elastic stacks for user-level fibers.
+ *
+ * Copyright (C) 2026 The estack authors
+ */
+#ifndef _UAPI_LINUX_ESTACK_H
+#define _UAPI_LINUX_ESTACK_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+/**
+ * DOC: estack ABI
+ *
+ * ``/dev/estack`` gives a process stacks that live in an arena the module
+ * maps into the process and that can later be moved, by copy, to a larger
+ * (GROW) or a smaller (SHRINK) stack, the way the Go runtime moves goroutine
+ * stacks.
+ *
+ * Every argument struct starts with ``size``, the caller's ``sizeof`` of the
+ * struct, and ``flags``. The kernel reads the struct with
+ * copy_struct_from_user(): a caller built against an older header passes a
+ * shorter struct and the missing fields read as zero; a caller built against
+ * a newer header may pass a longer struct as long as every byte the kernel
+ * does not know is zero. Commands are matched on their type (``0xE6``) and
+ * number only; the length comes from ``size``.
+ *
+ * Errors are checked in this order and the numbers are stable:
+ *
+ * - ``ENOTTY``: unknown command;
+ * - ``EPERM``: the file is used from a process (mm) other than the opener;
+ * - ``EFAULT``: the struct pointer cannot be read or written;
+ * - ``EINVAL``: ``size`` below the first published struct, unknown
+ *   ``flags``, non-zero ``pad``, a size that overflows, too many slots;
+ *   ``E2BIG``: a longer struct with non-zero bytes past the known fields;
+ * - ``ENOENT``: unknown id;
+ * - ``EINVAL``: an ``sp`` or ``bytes`` that does not fit that stack;
+ * - ``EBUSY``: the stack the calling thread is running on;
+ * - ``EFBIG``: past ``max_stack``;
+ * - ``ENOSPC``: a limit of the file or of the user;
+ * - ``ENOMEM``: out of memory;
+ * - ``EINTR``: a fatal signal interrupted a long copy (nothing changed).
+ *
+ * Stack sizes are powers of two, at least ``min_stack`` (one page). A size
+ * in ``bytes`` is the usable size of a stack; its guard page is extra.
+ */
+
+/**
+ * DOC: estack commands
+ *
+ * - ``ESTACK_IOC_API`` (struct estack_api): the handshake. Call it first.
+ * - ``ESTACK_IOC_ALLOC`` (struct estack_alloc): a new stack in the caller's
+ *   address space. The module maps an arena (a few large mappings of
+ *   /dev/estack, never one per stack) on the first ALLOC. Every byte of a
+ *   new stack reads as zero; pages are populated eagerly or on fault.
+ * - ``ESTACK_IOC_FREE`` (struct estack_free): unmap and free a stack.
+ * - ``ESTACK_IOC_GROW`` (struct estack_move): move a stack to a larger one.
+ *   ``bytes`` 0 doubles; otherwise it must exceed the current size
+ *   (``EINVAL``) and is rounded up to a power of two; a result above
+ *   ``max_stack`` is ``EFBIG``. ``sp`` must lie in [lo, hi]. The live range
+ *   [sp, hi) is copied to the top of the new stack, the rest of which reads
+ *   as zero.
+ * - ``ESTACK_IOC_SHRINK`` (struct estack_move): halve a stack when
+ *   hi - sp < (hi - lo) / 4 and the half is at least ``min_stack``;
+ *   otherwise succeed without moving (old lo/hi, delta 0, adjusted 0).
+ * - ``ESTACK_IOC_INFO`` (struct estack_info): a stack's range and how many
+ *   of its bytes are populated.
+ *
+ * Ids are per file and never reused while the file is open; a freed id, or
+ * any id of an arena the process unmapped, gives ``ENOENT``.
+ *
+ * Relocation (GROW and SHRINK) rewrites a word only if its value lies in
+ * the old [lo, hi), adding ``delta``: the words named by ``slots`` (a slot
+ * inside the old stack is read and written at its new place), with
+ * %ESTACK_MOVE_ADJUST_FP the saved frame-pointer chain from ``fp`` (each
+ * frame's first word is the caller's frame pointer; the walk stops when a
+ * frame leaves the old stack or does not strictly increase, or at a depth
+ * bound), and with %ESTACK_MOVE_ADJUST_CONSERVATIVE every 8-byte-aligned
+ * word of the copied range. GROW and SHRINK are all or nothing: on any
+ * error the old stack, its contents and every slot are as before.
+ *
+ * GROW, SHRINK and FREE refuse the stack the calling thread's stack pointer
+ * is in with ``EBUSY``: a library switches to its scheduler stack first, as
+ * Go's morestack switches to g0. Relocation cannot fix pointers held by the
+ * kernel (an in-flight O_DIRECT or io_uring buffer, a futex, rseq) or in
+ * the registers of another running thread.
+ */
+
+/* ioctl type of /dev/estack */
+#define ESTACK_IOC_MAGIC	0xE6
+
+/* the version ESTACK_IOC_API reports */
+#define ESTACK_API_VERSION	1
+
+/*
+ * Feature bits reported in estack_api.features: one bit per group of
+ * ioctls the running module dispatches. A library checks the bit before it
+ * relies on the group.
+ */
+/* ALLOC, FREE and INFO are available */
+#define ESTACK_FEATURE_STACKS		0x1ULL
+/* GROW and SHRINK are available */
+#define ESTACK_FEATURE_MOVE		0x2ULL
+/* GROW/SHRINK take ESTACK_MOVE_ADJUST_FP */
+#define ESTACK_FEATURE_ADJUST_FP	0x4ULL
+/* ESTACK_MOVE_ADJUST_CONSERVATIVE */
+#define ESTACK_FEATURE_ADJUST_CONSERVATIVE 0x8ULL
+
+/*
+ * Flags of estack_move.flags. Relocation needs a 64-bit caller: a compat
+ * (32-bit) caller that sets either flag, or passes slots, gets EOPNOTSUPP.
+ */
+/* relocate the saved frame-pointer chain from fp */
+#define ESTACK_MOVE_ADJUST_FP		0x1U
+/* relocate every word that looks like a
+ * pointer into the old stack (an integer with such a value is rewritten too)
+ */
+#define ESTACK_MOVE_ADJUST_CONSERVATIVE	0x2U
+
+/* most entries estack_move.slots may name */
+#define ESTACK_MAX_SLOTS	4096
+
+/**
+ * struct estack_api - handshake, argument of %ESTACK_IOC_API
+ * @size: (in) sizeof(struct estack_api) as the caller knows it
+ * @flags: (in) must be 0
+ * @version: (out) %ESTACK_API_VERSION
+ * @page_size: (out) page size of the kernel, in bytes
+ * @features: (out) %ESTACK_FEATURE_* bits of the running module
+ * @min_stack: (out) smallest stack, in bytes (one page)
+ * @max_stack: (out) largest stack, in bytes (module parameter max_stack)
+ */
+struct estack_api {
+	__u32 size;
+	__u32 flags;
+	__u32 version;
+	__u32 page_size;
+	__u64 features;
+	__u64 min_stack;
+	__u64 max_stack;
+};
+
+/**
+ * struct estack_alloc - new stack, argument of %ESTACK_IOC_ALLOC
+ * @size: (in) sizeof(struct estack_alloc) as the caller knows it
+ * @flags: (in) must be 0
+ * @bytes: (in) usable size wanted, rounded up to a power of two; 0 means
+ *	min_stack; above max_stack fails with EFBIG
+ * @id: (out) id of the new stack, unique for the life of the file
+ * @pad: (in) must be 0
+ * @lo: (out) lowest usable address (the guard page lies just below it)
+ * @hi: (out) one past the highest usable address; the initial stack
+ *	pointer
+ */
+struct estack_alloc {
+	__u32 size;
+	__u32 flags;
+	__u64 bytes;
+	__u32 id;
+	__u32 pad;
+	__u64 lo;
+	__u64 hi;
+};
+
+/**
+ * struct estack_free - argument of %ESTACK_IOC_FREE
+ * @size: (in) sizeof(struct estack_free) as the caller knows it
+ * @flags: (in) must be 0
+ * @id: (in) the stack to free
+ * @pad: (in) must be 0
+ */
+struct estack_free {
+	__u32 size;
+	__u32 flags;
+	__u32 id;
+	__u32 pad;
+};
+
+/**
+ * struct estack_move - argument of %ESTACK_IOC_GROW and %ESTACK_IOC_SHRINK
+ * @size: (in) sizeof(struct estack_move) as the caller knows it
+ * @flags: (in) %ESTACK_MOVE_ADJUST_FP, %ESTACK_MOVE_ADJUST_CONSERVATIVE
+ * @id: (in) the stack to move
+ * @nr_slots: (in) number of entries at @slots, at most %ESTACK_MAX_SLOTS
+ * @sp: (in) the fiber's stack pointer, in [lo, hi]; [sp, hi) is copied
+ * @bytes: (in) GROW: new usable size, 0 doubles; SHRINK: must be 0
+ * @fp: (in/out) with %ESTACK_MOVE_ADJUST_FP, the innermost saved frame
+ *	pointer; comes back relocated
+ * @slots: (in) user pointer to @nr_slots __u64 addresses of pointer words
+ *	to relocate
+ * @lo: (out) new lowest usable address
+ * @hi: (out) new top of the stack
+ * @delta: (out) new hi - old hi; add it to any pointer into the old stack
+ * @adjusted: (out) number of words rewritten
+ */
+struct estack_move {
+	__u32 size;
+	__u32 flags;
+	__u32 id;
+	__u32 nr_slots;
+	__u64 sp;
+	__u64 bytes;
+	__u64 fp;
+	__u64 slots;
+	__u64 lo;
+	__u64 hi;
+	__s64 delta;
+	__u64 adjusted;
+};
+
+/**
+ * struct estack_info - argument of %ESTACK_IOC_INFO
+ * @size: (in) sizeof(struct estack_info) as the caller knows it
+ * @flags: (in) must be 0
+ * @id: (in) the stack
+ * @pad: (in) must be 0
+ * @lo: (out) lowest usable address
+ * @hi: (out) top of the stack
+ * @resident: (out) bytes of the stack populated with pages
+ */
+struct estack_info {
+	__u32 size;
+	__u32 flags;
+	__u32 id;
+	__u32 pad;
+	__u64 lo;
+	__u64 hi;
+	__u64 resident;
+};
+
+/* Sizes of the first published version of each struct. */
+#define ESTACK_API_SIZE_VER0	40
+#define ESTACK_ALLOC_SIZE_VER0	40
+#define ESTACK_FREE_SIZE_VER0	16
+#define ESTACK_MOVE_SIZE_VER0	80
+#define ESTACK_INFO_SIZE_VER0	40
+
+#define ESTACK_IOC_API		_IOWR(ESTACK_IOC_MAGIC, 0, struct estack_api)
+#define ESTACK_IOC_ALLOC	_IOWR(ESTACK_IOC_MAGIC, 1, struct estack_alloc)
+#define ESTACK_IOC_FREE		_IOW(ESTACK_IOC_MAGIC, 2, struct estack_free)
+#define ESTACK_IOC_GROW		_IOWR(ESTACK_IOC_MAGIC, 3, struct estack_move)
+#define ESTACK_IOC_SHRINK	_IOWR(ESTACK_IOC_MAGIC, 4, struct estack_move)
+#define ESTACK_IOC_INFO		_IOWR(ESTACK_IOC_MAGIC, 5, struct estack_info)
+
+#endif /* _UAPI_LINUX_ESTACK_H */
