@@ -21,7 +21,7 @@ RIG := $(CURDIR)/tools/rig
 
 KERNEL_C := $(filter-out %.mod.c,$(wildcard kmod/*.c kmod/*.h kmod/tests/*.c)) \
 	uapi/linux/estack.h
-USER_C := $(wildcard tools/*.c selftests/*.c)
+USER_C := $(wildcard tools/*.c selftests/*.c selftests/*.h)
 
 all: modules
 

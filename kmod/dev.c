@@ -26,12 +26,6 @@
 
 #include "estack.h"
 
-/*
- * A struct longer than a page cannot be a future version of ours; refusing
- * it bounds the zero check of its tail.
- */
-#define ESTACK_ARGS_MAX_SIZE	PAGE_SIZE
-
 /**
  * estack_copy_args_in() - read a versioned argument struct from user space
  * @karg: kernel copy, @ksize bytes; fields the caller did not pass are zeroed
@@ -47,13 +41,13 @@ int estack_copy_args_in(void *karg, size_t ksize, size_t ver0,
 			const void __user *uarg)
 {
 	u32 usize;
+	int ret;
 
 	if (get_user(usize, (const u32 __user *)uarg))
 		return -EFAULT;
-	if (usize < ver0)
-		return -EINVAL;
-	if (usize > ESTACK_ARGS_MAX_SIZE)
-		return -E2BIG;
+	ret = estack_args_size_check(usize, ver0);
+	if (ret)
+		return ret;
 	return copy_struct_from_user(karg, ksize, uarg, usize);
 }
 EXPORT_SYMBOL_IF_KUNIT(estack_copy_args_in);

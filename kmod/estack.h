@@ -9,6 +9,7 @@
  *   dev.c      ioctl dispatch: copy in, validate, copy out   (no locks)
  *   context.c  per-open-file context: the owner mm            (no locks yet)
  *   params.c   module tunables, read with READ_ONCE()         (no locks)
+ *   size.c     size arithmetic of the ABI, pure functions     (no locks)
  *
  * Copyright (C) 2026 The estack authors
  */
@@ -89,6 +90,17 @@ static inline bool estack_ctx_owned_by_current(const struct estack_ctx *ctx)
 {
 	return ctx->mm == current->mm;
 }
+
+/*
+ * A struct longer than a page cannot be a future version of ours; refusing
+ * it bounds the zero check of its tail.
+ */
+#define ESTACK_ARGS_MAX_SIZE	PAGE_SIZE
+
+int estack_args_size_check(u32 usize, size_t ver0);
+int estack_size_alloc(u64 bytes, u64 max, u64 *size);
+int estack_size_grow(u64 cur, u64 bytes, u64 max, u64 *size);
+u64 estack_size_shrink(u64 cur, u64 used);
 
 int estack_copy_args_in(void *karg, size_t ksize, size_t ver0,
 			const void __user *uarg);

@@ -32,6 +32,7 @@ struct estack_tunables estack_tunables = {
 		.val = 32UL * SZ_1G, .min = PAGE_SIZE, .max = 1UL << 40,
 	},
 };
+EXPORT_SYMBOL_IF_KUNIT(estack_tunables);
 
 /**
  * estack_tunable_check() - is @val acceptable for @t?

@@ -7,21 +7,28 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-# case           line of the check's output that must say why
+# case|stage|what the check's output must show
 cases=(
-	"fail-test|^not ok stock: rig_fail_test: global.deliberate_failure"
-	"warn|^not ok stock: kernel log clean"
-	"no-module|^not ok stock: insmod estack.ko"
-	"hang|^not ok stock: VM finished by itself # timed out"
+	"fail-test|stock|^not ok stock: rig_fail_test: global.deliberate_failure"
+	"warn|stock|^not ok stock: kernel log clean.*WARNING"
+	"no-module|stock|^not ok stock: insmod estack.ko"
+	"hang|stock|^not ok stock: VM finished by itself # timed out"
+	"kunit-fail|debug|^not ok debug: kunit estack_rig.estack_rig_fails"
+	"kasan|debug|^not ok debug: kernel log clean.*BUG: KASAN: slab-out-of-bounds"
+	"lockdep|debug|^not ok debug: kernel log clean.*possible circular locking"
+	"leak|debug|^not ok debug: kernel log clean.*1 pages left allocated"
 )
 
+# RIG_CASES="kasan leak" runs only those.
 passed=0 failed=0
 for c in "${cases[@]}"; do
-	inject=${c%%|*}
-	want=${c#*|}
+	IFS='|' read -r inject stage want <<< "$c"
+	if [ -n "${RIG_CASES:-}" ] && [[ " $RIG_CASES " != *" $inject "* ]]; then
+		continue
+	fi
 	log=$ESTACK_BUILD/check-rig-$inject.log
 	mkdir -p "$ESTACK_BUILD"
-	RIG_INJECT=$inject bash "$ESTACK_TOP/tools/rig/check.sh" > "$log" 2>&1
+	RIG_INJECT=$inject RIG_STAGES=$stage bash "$ESTACK_TOP/tools/rig/check.sh" > "$log" 2>&1
 	status=$?
 	if [ $status -ne 0 ] && grep -qE "$want" "$log" &&
 	   tail -n 1 "$log" | grep -qE '^[0-9]+ passed, [1-9][0-9]* failed$'; then

@@ -1,27 +1,37 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# `make check`: install what is missing, build the module against Debian's
-# stock kernel headers and the selftests as static binaries, boot the stock
-# kernel under QEMU, load the module, run every selftest, and judge the run
-# (tools/rig/report.py). Ends with one line "N passed, N failed"; the exit
-# status is non-zero when anything failed.
+# `make check`: install what is missing, run the host checks, then two VM
+# stages, and judge each (tools/rig/report.py):
+#
+#   stock  Debian's stock 6.1 kernel: estack.ko and the selftests, where
+#          users run it;
+#   debug  the debug kernel (tools/rig/debug.config: KASAN, UBSAN, lockdep,
+#          kmemleak, fault injection, KUnit): estack.ko, the KUnit module,
+#          the selftests and the fault-injection selftests, a kmemleak scan
+#          after unload.
+#
+# Ends with one line "N passed, N failed"; the exit status is non-zero when
+# anything failed.
 #
 # RIG_INJECT breaks one thing on purpose (used by check-rig.sh):
-#   fail-test  add a selftest that fails
-#   warn       load a test module that hits WARN_ON()
-#   no-module  leave estack.ko out of the VM
-#   hang       add a test that never ends (with a short VM timeout)
+#   fail-test   add a selftest that fails                     (stock)
+#   warn        load a test module that hits WARN_ON()        (stock)
+#   no-module   leave estack.ko out of the VM                 (stock)
+#   hang        add a test that never ends, short timeout     (stock)
+#   kunit-fail  load a KUnit suite with a failing case        (debug)
+#   kasan       a test module reads out of bounds             (debug)
+#   lockdep     a test module takes two locks in both orders  (debug)
+#   leak        a test module leaves a page allocated         (debug)
+# RIG_STAGES limits the stages (default "stock debug").
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 inject=${RIG_INJECT:-}
+stages=${RIG_STAGES:-stock debug}
+rig_modules=${inject:+CONFIG_ESTACK_RIG=m}
 
 bash "$ESTACK_TOP/tools/rig/deps.sh"
-
-rel=$(stock_release) || rig_die "linux-image-amd64 is not installed"
-kdir=/lib/modules/$rel/build
-rig_log "stock kernel $rel"
 
 mkdir -p "$ESTACK_RESULTS"
 rm -f "$ESTACK_RESULTS"/*.log "$ESTACK_RESULTS"/*.tap
@@ -29,51 +39,79 @@ tally=$ESTACK_RESULTS/tally
 : > "$tally"
 
 bash "$ESTACK_TOP/tools/rig/host-checks.sh" "$tally"
-
-build_module stock "$kdir" ${inject:+CONFIG_ESTACK_RIG=m}
-build_userspace
-
+build_userspace ${inject:+all rig}
 sel=$ESTACK_BUILD/selftests
-programs=(api_test api_test_32)
-modules=("$ESTACK_BUILD/kmod-stock/kmod/estack.ko")
-timeout=${RIG_TIMEOUT:-900}
-case $inject in
-"") ;;
-fail-test)
-	build_userspace rig
-	programs+=(rig_fail_test)
-	;;
-warn)
-	modules+=("$ESTACK_BUILD/kmod-stock/kmod/tests/estack_rig.ko:fault=warn")
-	;;
-no-module)
-	modules=()
-	;;
-hang)
+if [ "$inject" = hang ]; then
 	install -m 755 "$ESTACK_TOP/selftests/rig_hang_test.sh" "$sel/rig_hang_test"
-	programs+=(rig_hang_test)
-	timeout=${RIG_TIMEOUT:-60}
-	;;
-*)
-	rig_die "unknown RIG_INJECT=$inject"
-	;;
-esac
+fi
 
-tests=()
-for p in "${programs[@]}"; do tests+=("$sel/$p"); done
+# run_stage NAME KERNEL-IMAGE BUILT-MODULE-DIR
+# Uses the arrays modules (FILE.ko[:ARGS]), programs and suites.
+run_stage() {
+	local name=$1 image=$2 kmods=$3 status=0 m p s
+	local mods=() tests=() args
+	for m in "${modules[@]}"; do mods+=("$kmods/$m"); done
+	for p in "${programs[@]}"; do tests+=("$sel/$p"); done
 
-status=0
-bash "$ESTACK_TOP/tools/rig/vm.sh" -k "/boot/vmlinuz-$rel" -n stock \
-	-m "${modules[*]}" -t "${tests[*]}" -r "${VM_MEM:-2048}" \
-	-T "$timeout" || status=$?
+	bash "$ESTACK_TOP/tools/rig/vm.sh" -k "$image" -n "$name" \
+		-m "${mods[*]}" -t "${tests[*]}" -r "$mem" -T "$timeout" ||
+		status=$?
 
-# What the run should have shown: estack.ko always (so that leaving it out
-# is a failure), and every test program.
-report_args=(--name stock --results-dir "$ESTACK_RESULTS" --tally "$tally"
-	     --vm-status "$status" --module estack.ko)
-[ "$inject" = warn ] && report_args+=(--module estack_rig.ko)
-for p in "${programs[@]}"; do report_args+=(--program "$p"); done
-python3 "$ESTACK_TOP/tools/rig/report.py" "${report_args[@]}" || true
+	# What the run must show: estack.ko always (leaving it out is a
+	# failure), every module given, every program, every KUnit suite.
+	args=(--name "$name" --results-dir "$ESTACK_RESULTS" --tally "$tally"
+	      --vm-status "$status" --module estack.ko)
+	for m in "${modules[@]}"; do
+		m=${m%%:*}
+		m=${m##*/}
+		[ "$m" = estack.ko ] || args+=(--module "$m")
+	done
+	for p in "${programs[@]}"; do args+=(--program "$p"); done
+	for s in "${suites[@]}"; do args+=(--kunit-suite "$s"); done
+	[ "$name" = debug ] && args+=(--kmemleak)
+	python3 "$ESTACK_TOP/tools/rig/report.py" "${args[@]}" || true
+}
+
+if [[ " $stages " == *" stock "* ]]; then
+	rel=$(stock_release) || rig_die "linux-image-amd64 is not installed"
+	rig_log "stock kernel $rel"
+	build_module stock "/lib/modules/$rel/build" $rig_modules
+
+	modules=(kmod/estack.ko)
+	programs=(api_test api_test_32)
+	suites=()
+	mem=${VM_MEM:-2048}
+	timeout=${RIG_TIMEOUT:-900}
+	case $inject in
+	fail-test) programs+=(rig_fail_test) ;;
+	warn) modules+=(kmod/tests/estack_rig.ko:fault=warn) ;;
+	no-module) modules=() ;;
+	hang) programs+=(rig_hang_test); timeout=${RIG_TIMEOUT:-60} ;;
+	esac
+	run_stage stock "/boot/vmlinuz-$rel" "$ESTACK_BUILD/kmod-stock"
+fi
+
+if [[ " $stages " == *" debug "* ]]; then
+	dkdir=$(bash "$ESTACK_TOP/tools/rig/debug-kernel.sh")
+	rig_log "debug kernel $dkdir"
+	build_module debug "$dkdir" CONFIG_ESTACK_KUNIT=m $rig_modules
+
+	modules=(kmod/estack.ko kmod/tests/estack_kunit.ko)
+	programs=(api_test api_test_32 fault_test fault_test_32)
+	suites=(estack_abi estack_size estack_params)
+	mem=${VM_MEM:-2048}
+	timeout=${RIG_TIMEOUT:-1800}
+	case $inject in
+	kunit-fail)
+		modules+=(kmod/tests/estack_rig_kunit.ko)
+		suites+=(estack_rig)
+		;;
+	kasan | lockdep | leak)
+		modules+=("kmod/tests/estack_rig.ko:fault=$inject")
+		;;
+	esac
+	run_stage debug "$dkdir/arch/x86/boot/bzImage" "$ESTACK_BUILD/kmod-debug"
+fi
 
 read -r passed failed < <(awk '{ p += $2; f += $3 } END { print p + 0, f + 0 }' "$tally")
 rig_log "logs: $ESTACK_RESULTS"

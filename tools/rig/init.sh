@@ -33,7 +33,30 @@ finish() {
 	poweroff -f
 }
 
-[ -x /etc/rig-pre.sh ] && . /etc/rig-pre.sh
+# Debug kernel: let fail-nth reach sleeping and order-0 allocations (both
+# skipped by default), one line per injected fault and no stack dump. The
+# probabilities stay 0: only a task that writes its fail-nth gets faults.
+FI=/sys/kernel/debug
+if [ -d $FI/failslab ]; then
+	echo N > $FI/failslab/ignore-gfp-wait
+	echo N > $FI/fail_page_alloc/ignore-gfp-wait
+	echo 0 > $FI/fail_page_alloc/min-order
+	for f in failslab fail_page_alloc fail_usercopy; do
+		echo 1 > $FI/$f/verbose
+	done
+fi
+
+# Two memory cgroups for the tests that check cgroup keying.
+CG=/sys/fs/cgroup
+if grep -qw memory $CG/cgroup.controllers 2>/dev/null; then
+	echo +memory > $CG/cgroup.subtree_control
+	mkdir -p $CG/estack-kunit-a $CG/estack-kunit-b
+fi
+
+# kmemleak knows of an early-boot object of swapper/0: forget everything
+# from before the module, scan after it is gone.
+KMEMLEAK=/sys/kernel/debug/kmemleak
+[ -w $KMEMLEAK ] && echo clear > $KMEMLEAK
 
 for m in $RIG_MODULES; do
 	f=${m%%:*}
@@ -69,7 +92,16 @@ for t in /opt/estack/tests/*; do
 	say "test $n exit $?"
 done
 
-[ -x /etc/rig-post.sh ] && . /etc/rig-post.sh
+# KUnit suites of loaded modules ran at insmod; their results (KTAP with
+# its header) live in debugfs until the module goes.
+for d in /sys/kernel/debug/kunit/*/; do
+	[ -r "$d/results" ] || continue
+	s=${d%/}
+	s=${s##*/}
+	say "kunit $s start"
+	cat "$d/results" > $R
+	say "kunit $s end"
+done
 
 # Unload in reverse; a module that refuses to go is reported.
 rev=
@@ -82,6 +114,16 @@ for m in $rev; do
 		say "rmmod $name failed"
 	fi
 done
+
+if [ -w $KMEMLEAK ]; then
+	# Only objects older than 5 s are reported.
+	sleep 6
+	echo scan > $KMEMLEAK
+	echo scan > $KMEMLEAK
+	say "kmemleak start"
+	cat $KMEMLEAK > $R
+	say "kmemleak end"
+fi
 
 dmesg > /dev/ttyS2
 say "done"

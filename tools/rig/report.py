@@ -27,7 +27,7 @@ BAD_DMESG = re.compile(
     r"suspicious RCU usage|INFO: task .* blocked|"
     r"sleeping function called from invalid context|"
     r"list_add corruption|list_del corruption|refcount_t:|"
-    r"estack: .*(?:leak|left allocated)|Call Trace:")
+    r"estack\w*: .*left allocated|Call Trace:")
 
 TAP_RESULT = re.compile(r"^(not ok|ok) (\d+) (.*?)(?:\s+#\s*(\w+)(.*))?$")
 TAP_PLAN = re.compile(r"^1\.\.(\d+)")
@@ -54,28 +54,68 @@ class Report:
 
 
 def parse_sections(lines):
-    """Split results-NAME.log into markers and per-program output."""
+    """Split results-NAME.log into markers and sections.
+
+    Sections are keyed "test PROG", "kunit SUITE" and "kmemleak"; a test
+    section also records its exit status.
+    """
     markers, sections, cur = [], {}, None
     for line in lines:
         if line.startswith("### "):
             m = line[4:].strip()
             markers.append(m)
-            t = re.match(r"test (\S+) start$", m)
+            t = re.match(r"(test \S+|kunit \S+|kmemleak) start$", m)
             if t:
                 cur = t.group(1)
                 sections[cur] = {"lines": [], "exit": None}
                 continue
-            t = re.match(r"test (\S+) exit (\d+)$", m)
+            t = re.match(r"(test \S+) exit (\d+)$", m)
             if t and t.group(1) in sections:
                 sections[t.group(1)]["exit"] = int(t.group(2))
-                cur = None
+            t = re.match(r"(kunit \S+|kmemleak) end$", m)
+            cur = None
             continue
         if cur is not None:
             sections[cur]["lines"].append(line)
     return markers, sections
 
 
+KTAP_RESULT = re.compile(r"^( *)(not ok|ok) (\d+) (?:- )?(\S+)(?: # (\w+))?")
+
+
+def judge_kunit(rep, suite, sec, out):
+    """One check per test case of a suite (KTAP from debugfs)."""
+    if sec is None:
+        rep.check(False, f"kunit {suite}", "no results: did the module load?")
+        return
+    out.write("\n".join(sec["lines"]) + "\n")
+    cases, plan, suite_ok, fails = 0, None, None, []
+    for line in sec["lines"]:
+        m = re.match(r"^    1\.\.(\d+)", line)
+        if m and plan is None:
+            plan = int(m.group(1))
+        m = KTAP_RESULT.match(line)
+        if not m:
+            continue
+        indent, status, _n, name, directive = m.groups()
+        if len(indent) == 8 and status != "ok":
+            fails.append(name)	# a failed parameter of a case
+        elif len(indent) == 4:
+            cases += 1
+            ok = status == "ok" and directive != "SKIP"
+            rep.check(ok, f"kunit {suite}.{name}",
+                      "failed params: " + ", ".join(fails) if fails else
+                      ("skipped" if directive == "SKIP" else ""))
+            fails = []
+        elif len(indent) == 0:
+            suite_ok = status == "ok"
+    rep.check(plan is not None and plan == cases and suite_ok is not None,
+              f"kunit {suite}: plan and results agree",
+              f"plan {plan}, {cases} cases, suite line {suite_ok}")
+
+
 def judge_program(rep, prog, sec):
+    """One check per test case of a kselftest program, plus its plan."""
     plan, results = None, []
     for line in sec["lines"]:
         m = TAP_PLAN.match(line)
@@ -108,6 +148,8 @@ def main():
     ap.add_argument("--vm-status", type=int, required=True)
     ap.add_argument("--module", action="append", default=[])
     ap.add_argument("--program", action="append", default=[])
+    ap.add_argument("--kunit-suite", action="append", default=[])
+    ap.add_argument("--kmemleak", action="store_true")
     ap.add_argument("--tally", required=True)
     a = ap.parse_args()
 
@@ -132,13 +174,29 @@ def main():
 
     with open(os.path.join(d, f"selftests-{a.name}.tap"), "w") as tap:
         for prog in a.program:
-            sec = sections.get(prog)
+            sec = sections.get(f"test {prog}")
             if sec is None:
                 rep.check(False, f"{prog}: ran", "never started")
                 continue
             tap.write(f"# selftest {prog}\n")
             tap.write("\n".join(sec["lines"]) + "\n")
             judge_program(rep, prog, sec)
+
+    if a.kunit_suite:
+        with open(os.path.join(d, "kunit.tap"), "w") as ktap:
+            # Each debugfs results file is a KTAP document of one suite;
+            # kunit.tap keeps them in load order.
+            for suite in a.kunit_suite:
+                judge_kunit(rep, suite, sections.get(f"kunit {suite}"), ktap)
+
+    if a.kmemleak:
+        sec = sections.get("kmemleak")
+        leaks = [ln for ln in sec["lines"] if "unreferenced object" in ln] \
+            if sec else []
+        rep.check(sec is not None and not leaks, "kmemleak scan clean",
+                  f"{len(leaks)} leaks" if sec else "no scan")
+        for ln in (sec["lines"] if leaks else [])[:40]:
+            print(f"#   {ln}")
 
     for mod in reversed(a.module):
         base = mod[:-3] if mod.endswith(".ko") else mod

@@ -6,7 +6,6 @@
 #
 #   vm.sh -k KERNEL -n NAME [-m "A.ko B.ko:ARG=1"] [-t "test..."] [-b "tool..."]
 #         [-M MODE] [-c CMD] [-r MEM] [-T TIMEOUT] [-a APPEND]
-#         [-p PRE.sh] [-P POST.sh]
 #
 # In check and cmd modes the guest's reports land in
 # $ESTACK_RESULTS/{console,results,dmesg}-NAME.log. The exit status is 0
@@ -15,8 +14,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 kernel= name= modules= tests= tools= mode=check cmd= mem=2048 tmo=600
-append= pre= post=
-while getopts k:n:m:t:b:M:c:r:T:a:p:P: opt; do
+append=
+while getopts k:n:m:t:b:M:c:r:T:a: opt; do
 	case $opt in
 	k) kernel=$OPTARG ;;
 	n) name=$OPTARG ;;
@@ -28,8 +27,6 @@ while getopts k:n:m:t:b:M:c:r:T:a:p:P: opt; do
 	r) mem=$OPTARG ;;
 	T) tmo=$OPTARG ;;
 	a) append=$OPTARG ;;
-	p) pre=$OPTARG ;;
-	P) post=$OPTARG ;;
 	*) rig_die "usage: see the top of $0" ;;
 	esac
 done
@@ -51,8 +48,6 @@ chmod 755 "$root/init"
 for m in $modules; do cp "${m%%:*}" "$root/lib/estack/"; done
 for t in $tests; do cp "$t" "$root/opt/estack/tests/"; done
 for b in $tools; do cp "$b" "$root/opt/estack/bin/"; done
-[ -n "$pre" ] && install -m 755 "$pre" "$root/etc/rig-pre.sh"
-[ -n "$post" ] && install -m 755 "$post" "$root/etc/rig-post.sh"
 {
 	printf 'RIG_MODE=%q\n' "$mode"
 	printf 'RIG_CMD=%q\n' "$cmd"

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * estack fault-injection selftests (debug kernel): every allocation and
+ * user copy on a path fails once, in turn, and each failure must give a
+ * clean errno and leave nothing behind (kmemleak and the module's page
+ * counters check the "nothing behind" after the run).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <linux/estack.h>
+
+#include "kselftest_harness.h"
+#include "fault_inject.h"
+
+#define DEV_PATH	"/dev/estack"
+/* No path of estack has anywhere near this many fault sites. */
+#define MAX_SITES	1000
+
+FIXTURE(faults) {
+	int fd;
+	int nth;
+};
+
+FIXTURE_SETUP(faults)
+{
+	self->fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	if (self->fd < 0 && errno == ENOENT)
+		SKIP(return, DEV_PATH " is absent: is estack.ko loaded?");
+	ASSERT_LE(0, self->fd);
+	if (fi_setup())
+		SKIP(return, "no fault injection (needs the debug kernel)");
+	self->nth = fi_open();
+	ASSERT_LE(0, self->nth);
+}
+
+FIXTURE_TEARDOWN(faults)
+{
+	if (self->nth >= 0)
+		close(self->nth);
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+/* The handshake: each user copy fails once (EFAULT), then it succeeds. */
+TEST_F(faults, handshake_sweep)
+{
+	struct estack_api api;
+	unsigned int n;
+	bool fired;
+	int ret, err;
+
+	for (n = 1; n < MAX_SITES; n++) {
+		memset(&api, 0, sizeof(api));
+		api.size = sizeof(api);
+		ASSERT_EQ(0, fi_arm(self->nth, n));
+		ret = ioctl(self->fd, ESTACK_IOC_API, &api);
+		err = errno;
+		fired = fi_disarm(self->nth);
+		if (!fired) {
+			ASSERT_EQ(0, ret) TH_LOG("n=%u: %s", n, strerror(err));
+			EXPECT_EQ(ESTACK_API_VERSION, api.version);
+			break;
+		}
+		/* A failed site may also be tolerated: then the call works. */
+		if (ret) {
+			EXPECT_TRUE(err == EFAULT || err == ENOMEM)
+				TH_LOG("n=%u: unexpected %s", n, strerror(err));
+		}
+		/* The file is still fully usable after the failure. */
+		memset(&api, 0, sizeof(api));
+		api.size = sizeof(api);
+		ASSERT_EQ(0, ioctl(self->fd, ESTACK_IOC_API, &api));
+	}
+	ASSERT_LT(n, MAX_SITES);
+	/* Copy in and copy out are fault sites: the sweep must have hit them. */
+	EXPECT_LE(3, n) TH_LOG("only %u sites: is injection working?", n - 1);
+}
+
+/* Opening the device: each allocation fails once, then it succeeds. */
+TEST_F(faults, open_sweep)
+{
+	unsigned int n;
+	bool fired;
+	int fd, err;
+
+	for (n = 1; n < MAX_SITES; n++) {
+		ASSERT_EQ(0, fi_arm(self->nth, n));
+		fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+		err = errno;
+		fired = fi_disarm(self->nth);
+		if (fd >= 0) {
+			struct estack_api api = { .size = sizeof(api) };
+
+			EXPECT_EQ(0, ioctl(fd, ESTACK_IOC_API, &api));
+			close(fd);
+			if (!fired)
+				break;
+			continue;
+		}
+		ASSERT_TRUE(fired) TH_LOG("n=%u: open failed without a fault: %s",
+					  n, strerror(err));
+		EXPECT_TRUE(err == ENOMEM || err == EFAULT)
+			TH_LOG("n=%u: unexpected %s", n, strerror(err));
+	}
+	ASSERT_LT(n, MAX_SITES);
+	EXPECT_LE(2, n);
+}
+
+TEST_HARNESS_MAIN
