@@ -153,24 +153,33 @@ static const struct file_operations estack_fops = {
 	.llseek		= no_llseek,
 };
 
-static struct miscdevice estack_misc = {
-	.minor	= MISC_DYNAMIC_MINOR,
-	.name	= "estack",
-	.fops	= &estack_fops,
-	.mode	= 0666,
+static const struct attribute_group *estack_groups[] = {
+	&estack_stats_group,
+	NULL
 };
 
-int estack_dev_init(void)
+static struct estack_device estack_device = {
+	.misc = {
+		.minor	= MISC_DYNAMIC_MINOR,
+		.name	= "estack",
+		.fops	= &estack_fops,
+		.mode	= 0666,
+		.groups	= estack_groups,
+	},
+};
+
+int estack_dev_init(struct estack_allocator *a)
 {
 	BUILD_BUG_ON(sizeof(struct estack_alloc) != ESTACK_ALLOC_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct estack_free) != ESTACK_FREE_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct estack_move) != ESTACK_MOVE_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct estack_info) != ESTACK_INFO_SIZE_VER0);
 
-	return misc_register(&estack_misc);
+	estack_device.alloc = a;
+	return misc_register(&estack_device.misc);
 }
 
 void estack_dev_exit(void)
 {
-	misc_deregister(&estack_misc);
+	misc_deregister(&estack_device.misc);
 }

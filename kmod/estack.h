@@ -7,9 +7,20 @@
  * while holding the locks of the layers above it, never the reverse):
  *
  *   dev.c      ioctl dispatch: copy in, validate, copy out   (no locks)
- *   context.c  per-open-file context: the owner mm            (no locks yet)
+ *   context.c  per-open-file context: the owner mm and memcg (no locks yet)
+ *   alloc.c    the allocator instance: stacks of 2^order pages, per-CPU
+ *              cache first, then pool, then the page allocator
+ *   pcpu.c     per-CPU caches of small stacks                 (pcpu->lock)
+ *   pool.c     global per-order pools, memcg-aware list_lru  (list_lru's
+ *              own per-node lock)
+ *   shrinker.c the shrinker over pools and caches (trylock only)
+ *   span.c     spans: pages from and back to the page allocator (no locks)
+ *   stats.c    per-CPU counters and their sysfs files         (no locks)
  *   params.c   module tunables, read with READ_ONCE()         (no locks)
  *   size.c     size arithmetic of the ABI, pure functions     (no locks)
+ *
+ * Lock order: pcpu->lock, then a pool's list_lru lock. Nothing sleeps
+ * under either; pages are allocated and freed outside both.
  *
  * Copyright (C) 2026 The estack authors
  */
@@ -17,7 +28,14 @@
 #define _ESTACK_H
 
 #include <linux/types.h>
+#include <linux/list.h>
+#include <linux/list_lru.h>
+#include <linux/memcontrol.h>
+#include <linux/miscdevice.h>
+#include <linux/percpu.h>
 #include <linux/sched.h>
+#include <linux/shrinker.h>
+#include <linux/spinlock.h>
 #include <kunit/visibility.h>
 
 #include <linux/estack.h>
@@ -50,12 +68,18 @@ struct estack_tunable {
  *	(ENOSPC)
  * @max_bytes_per_user: most usable bytes of live stacks per user, across
  *	all of that user's files (ENOSPC)
+ * @cache_budget: bytes each per-CPU cache may hold per small class (Go's
+ *	_StackCacheSize); 0 turns the caches off
+ * @pool_reserve: bytes of free stacks the global pools keep before they
+ *	return freed stacks to the page allocator
  */
 struct estack_tunables {
 	struct estack_tunable max_stack;
 	struct estack_tunable max_stacks_per_fd;
 	struct estack_tunable max_bytes_per_fd;
 	struct estack_tunable max_bytes_per_user;
+	struct estack_tunable cache_budget;
+	struct estack_tunable pool_reserve;
 };
 
 extern struct estack_tunables estack_tunables;
@@ -66,6 +90,210 @@ static inline unsigned long estack_tunable_get(const struct estack_tunable *t)
 }
 
 int estack_tunable_check(const struct estack_tunable *t, unsigned long val);
+
+/* Stack classes: a stack of order o is 2^o pages. */
+#define ESTACK_NR_SMALL		4	/* 4, 8, 16, 32 KiB: per-CPU cached */
+#define ESTACK_MAX_ORDER	(30 - PAGE_SHIFT)	/* 1 GiB */
+#define ESTACK_NR_ORDERS	(ESTACK_MAX_ORDER + 1)
+/*
+ * Largest block a span asks the page allocator for; it is split at once
+ * into individually refcounted pages. Larger blocks buy little for stacks
+ * and fail first on a fragmented machine.
+ */
+#define ESTACK_CHUNK_ORDER	3
+
+/**
+ * struct estack_span - the pages of one stack
+ * @node: while free, in a per-CPU cache (under that cache's lock) or in a
+ *	pool's list_lru (under its lock); unused while the stack is in use
+ * @pages: the 2^@order pages, each holding its own reference
+ * @order: log2 of the number of pages; fixed for the span's life
+ * @dirty: the pages may hold a previous user's data and are zeroed before
+ *	the span is handed out again; false for pages known to be zero
+ * @inline_pages: @pages of a small span; large spans use a kvmalloc'ed
+ *	array
+ *
+ * Allocated with kmem_cache_alloc_lru() and GFP_KERNEL_ACCOUNT while the
+ * owner's memcg is the active one, so that the descriptor and its pages are
+ * charged to the same cgroup: the list_lru finds a span's cgroup from this
+ * object, which is what keeps a page charged to one cgroup from serving
+ * another.
+ */
+struct estack_span {
+	struct list_head node;
+	struct page **pages;
+	u8 order;
+	bool dirty;
+	struct page *inline_pages[1 << (ESTACK_NR_SMALL - 1)];
+};
+
+static inline unsigned long estack_span_nr_pages(const struct estack_span *span)
+{
+	return 1UL << span->order;
+}
+
+/* Counters, per CPU, summed on read (stats.c). */
+enum estack_stat {
+	ESTACK_STAT_CACHE_HITS,		/* small stack served by a per-CPU cache */
+	ESTACK_STAT_CACHE_MISSES,	/* small stack the cache could not serve */
+	ESTACK_STAT_POOL_REFILLS,	/* batches moved from a pool to a cache */
+	ESTACK_STAT_POOL_RELEASES,	/* batches moved from a cache to a pool */
+	ESTACK_STAT_POOL_HITS,		/* stacks served from a pool */
+	ESTACK_STAT_POOL_LOCKS,		/* pool lock acquisitions (walks, adds) */
+	ESTACK_STAT_PAGES_ALLOCATED,	/* pages taken from the page allocator */
+	ESTACK_STAT_PAGES_FREED,	/* pages given back to it */
+	ESTACK_STAT_PAGES_ZEROED,	/* pages cleared for reuse */
+	ESTACK_STAT_PINNED_RELEASED,	/* spans not recycled: page shared */
+	ESTACK_STAT_SHRINKER_SCANS,	/* shrinker scan calls */
+	ESTACK_STAT_SHRINKER_FREED,	/* pages the shrinker freed */
+	ESTACK_NR_STATS
+};
+
+/**
+ * struct estack_stats_pcpu - one CPU's counters
+ * @v: the events of enum estack_stat
+ * @allocs: stacks handed out, per order
+ * @frees: stacks given back, per order
+ */
+struct estack_stats_pcpu {
+	u64 v[ESTACK_NR_STATS];
+	u64 allocs[ESTACK_NR_ORDERS];
+	u64 frees[ESTACK_NR_ORDERS];
+};
+
+/**
+ * struct estack_pcpu_class - one CPU's free stacks of one small class
+ * @spans: the free spans, most recently freed first
+ * @nr: number of spans on @spans
+ * @memcg: the cgroup every span here is charged to, with a css reference
+ *	while @nr > 0; NULL when empty (or without memcg)
+ */
+struct estack_pcpu_class {
+	struct list_head spans;
+	unsigned int nr;
+	struct mem_cgroup *memcg;
+};
+
+/**
+ * struct estack_pcpu - a CPU's stack cache (Go's mcache.stackcache)
+ * @lock: protects @cls; taken by its own CPU with preemption off, and by a
+ *	drainer (CPU hotplug, shrinker with trylock, teardown) from elsewhere
+ * @cls: per small class
+ */
+struct estack_pcpu {
+	spinlock_t lock;	/* protects cls; see above */
+	struct estack_pcpu_class cls[ESTACK_NR_SMALL];
+};
+
+/**
+ * struct estack_pool - free stacks of one order (Go's stackpool/stackLarge)
+ * @lru: the free spans, per node and per memcg; its per-node lock is the
+ *	pool lock
+ */
+struct estack_pool {
+	struct list_lru lru;
+};
+
+/**
+ * struct estack_allocator - an allocator instance
+ * @name: for the shrinker and messages
+ * @tun: tunables (cache_budget, pool_reserve) read with READ_ONCE()
+ * @pools: per order
+ * @pcpu: per-CPU caches of the small orders
+ * @stats: per-CPU counters
+ * @pages: pages this instance holds from the page allocator, in use or
+ *	cached; zero again after estack_allocator_destroy()
+ * @pool_pages: pages on the pools' lists (bounded by pool_reserve)
+ * @shrinker: gives cached stacks back under memory pressure
+ * @cpuhp_node: drains a dead CPU's cache
+ * @ready: pools initialised; the shrinker does nothing before
+ */
+struct estack_allocator {
+	const char *name;
+	const struct estack_tunables *tun;
+	struct estack_pool pools[ESTACK_NR_ORDERS];
+	struct estack_pcpu __percpu *pcpu;
+	struct estack_stats_pcpu __percpu *stats;
+	atomic_long_t pages;
+	atomic_long_t pool_pages;
+	struct shrinker shrinker;
+	struct hlist_node cpuhp_node;
+	bool ready;
+};
+
+static inline void estack_stat_add(struct estack_allocator *a,
+				   enum estack_stat item, u64 n)
+{
+	this_cpu_add(a->stats->v[item], n);
+}
+
+int estack_alloc_module_init(void);
+void estack_alloc_module_exit(void);
+int estack_allocator_init(struct estack_allocator *a, const char *name,
+			  const struct estack_tunables *tun);
+void estack_allocator_destroy(struct estack_allocator *a);
+struct estack_span *estack_span_alloc(struct estack_allocator *a,
+				      unsigned int order,
+				      struct mem_cgroup *memcg);
+void estack_span_free(struct estack_allocator *a, struct estack_span *span,
+		      struct mem_cgroup *memcg);
+
+/* span.c */
+int estack_span_cache_init(void);
+void estack_span_cache_exit(void);
+struct estack_span *estack_span_new(struct estack_allocator *a,
+				    unsigned int order,
+				    struct mem_cgroup *memcg);
+void estack_span_release(struct estack_allocator *a, struct estack_span *span);
+unsigned long estack_span_release_list(struct estack_allocator *a,
+				       struct list_head *spans);
+int estack_span_zero(struct estack_allocator *a, struct estack_span *span);
+bool estack_span_recyclable(const struct estack_span *span);
+
+/* pool.c */
+int estack_pools_init(struct estack_allocator *a);
+void estack_pools_destroy(struct estack_allocator *a);
+unsigned int estack_pool_take(struct estack_allocator *a, unsigned int order,
+			      struct mem_cgroup *memcg, struct list_head *out,
+			      unsigned int nr);
+void estack_pool_put(struct estack_allocator *a, struct estack_span *span);
+unsigned long estack_pool_count(struct estack_allocator *a,
+				unsigned int order);
+
+/* pcpu.c */
+int estack_pcpu_init(struct estack_allocator *a);
+void estack_pcpu_destroy(struct estack_allocator *a);
+struct estack_span *estack_pcpu_pop(struct estack_allocator *a,
+				    unsigned int order,
+				    struct mem_cgroup *memcg);
+struct estack_span *estack_pcpu_refill(struct estack_allocator *a,
+				       unsigned int order,
+				       struct mem_cgroup *memcg);
+bool estack_pcpu_push(struct estack_allocator *a, struct estack_span *span,
+		      struct mem_cgroup *memcg);
+unsigned long estack_pcpu_take(struct estack_allocator *a, int cpu,
+			       struct mem_cgroup *memcg, bool trylock,
+			       struct list_head *out);
+unsigned long estack_pcpu_count(struct estack_allocator *a,
+				unsigned int order, struct mem_cgroup *memcg);
+unsigned int estack_pcpu_batch(struct estack_allocator *a, unsigned int order);
+
+/* shrinker.c */
+int estack_shrinker_init(struct estack_allocator *a);
+void estack_shrinker_destroy(struct estack_allocator *a);
+unsigned long estack_shrink_count(struct shrinker *s,
+				  struct shrink_control *sc);
+unsigned long estack_shrink_scan(struct shrinker *s,
+				 struct shrink_control *sc);
+
+/* stats.c */
+u64 estack_stat_sum(struct estack_allocator *a, enum estack_stat item);
+u64 estack_stat_allocs(struct estack_allocator *a, int order);
+u64 estack_stat_frees(struct estack_allocator *a, int order);
+unsigned long estack_stacks_in_use(struct estack_allocator *a);
+unsigned long estack_pages_in_use(struct estack_allocator *a);
+unsigned long estack_pages_cached(struct estack_allocator *a, int order);
+extern const struct attribute_group estack_stats_group;
 
 /**
  * struct estack_ctx - state of one open of /dev/estack
@@ -102,12 +330,22 @@ int estack_size_alloc(u64 bytes, u64 max, u64 *size);
 int estack_size_grow(u64 cur, u64 bytes, u64 max, u64 *size);
 u64 estack_size_shrink(u64 cur, u64 used);
 
+/**
+ * struct estack_device - the /dev/estack device
+ * @misc: the misc device; its struct device's drvdata points here
+ * @alloc: the allocator every open of the device uses
+ */
+struct estack_device {
+	struct miscdevice misc;
+	struct estack_allocator *alloc;
+};
+
 int estack_copy_args_in(void *karg, size_t ksize, size_t ver0,
 			const void __user *uarg);
 int estack_copy_args_out(void __user *uarg, const void *karg, size_t ksize,
 			 u32 usize);
 
-int estack_dev_init(void);
+int estack_dev_init(struct estack_allocator *a);
 void estack_dev_exit(void);
 
 #endif /* _ESTACK_H */

@@ -31,6 +31,12 @@ struct estack_tunables estack_tunables = {
 	.max_bytes_per_user = {
 		.val = 32UL * SZ_1G, .min = PAGE_SIZE, .max = 1UL << 40,
 	},
+	.cache_budget = {
+		.val = SZ_128K, .min = 0, .max = SZ_4M,
+	},
+	.pool_reserve = {
+		.val = SZ_256M, .min = 0, .max = 1UL << 40,
+	},
 };
 EXPORT_SYMBOL_IF_KUNIT(estack_tunables);
 
@@ -99,3 +105,13 @@ module_param_cb(max_bytes_per_user, &estack_tunable_ops,
 		&estack_tunables.max_bytes_per_user, 0644);
 MODULE_PARM_DESC(max_bytes_per_user,
 		 "Most usable stack bytes per user (default 32 GiB, up to 1 TiB)");
+
+module_param_cb(cache_budget, &estack_tunable_ops,
+		&estack_tunables.cache_budget, 0644);
+MODULE_PARM_DESC(cache_budget,
+		 "Bytes of free stacks each CPU caches per small class (default 128 KiB, 0 = off, up to 4 MiB)");
+
+module_param_cb(pool_reserve, &estack_tunable_ops,
+		&estack_tunables.pool_reserve, 0644);
+MODULE_PARM_DESC(pool_reserve,
+		 "Bytes of free stacks the global pools keep before freeing to the page allocator (default 256 MiB, up to 1 TiB)");

@@ -98,7 +98,8 @@ if [[ " $stages " == *" debug "* ]]; then
 
 	modules=(kmod/estack.ko kmod/tests/estack_kunit.ko)
 	programs=(api_test api_test_32 fault_test fault_test_32)
-	suites=(estack_abi estack_size estack_params)
+	suites=(estack_abi estack_size estack_params estack_pcpu estack_pool
+		estack_large estack_shrinker estack_memcg estack_concurrency)
 	mem=${VM_MEM:-2048}
 	timeout=${RIG_TIMEOUT:-1800}
 	case $inject in

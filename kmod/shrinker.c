@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * estack shrinker: cached stacks go back to the page allocator under
+ * memory pressure.
+ *
+ * The shrinker is SHRINKER_MEMCG_AWARE and NUMA aware over the pools'
+ * memcg-aware list_lrus: reclaim in a cgroup at its limit is offered that
+ * cgroup's own free stacks (and only those) before it resorts to the OOM
+ * killer; global reclaim visits every cgroup in turn. Per-CPU caches holding
+ * the cgroup's spans are emptied too, counted once (on the first online
+ * node's call).
+ *
+ * Concurrency: count is lockless. scan walks the list_lrus (their own
+ * spinlock, as every list_lru shrinker does) and only trylocks the per-CPU
+ * caches: a cache busy on its CPU is simply skipped this time. Spans are
+ * freed after every lock is dropped.
+ *
+ * Copyright (C) 2026 The estack authors
+ */
+
+#include <linux/cpumask.h>
+#include <linux/list_lru.h>
+#include <linux/nodemask.h>
+#include <linux/shrinker.h>
+
+#include "estack.h"
+
+static enum lru_status estack_shrink_isolate(struct list_head *item,
+					     struct list_lru_one *list,
+					     spinlock_t *lock, void *arg)
+{
+	list_lru_isolate_move(list, item, arg);
+	return LRU_REMOVED;
+}
+
+/* Whose per-CPU caches a call may count and empty (see the top). */
+static bool estack_shrink_pcpu(struct shrink_control *sc)
+{
+	return sc->nid == first_online_node;
+}
+
+unsigned long estack_shrink_count(struct shrinker *s, struct shrink_control *sc)
+{
+	struct estack_allocator *a = container_of(s, struct estack_allocator,
+						  shrinker);
+	unsigned long count = 0;
+	unsigned int order;
+
+	/* Pairs with the release in estack_allocator_init(). */
+	if (!smp_load_acquire(&a->ready))
+		return 0;
+	for (order = 0; order < ESTACK_NR_ORDERS; order++)
+		count += list_lru_shrink_count(&a->pools[order].lru, sc);
+	if (estack_shrink_pcpu(sc))
+		for (order = 0; order < ESTACK_NR_SMALL; order++)
+			count += estack_pcpu_count(a, order, sc->memcg);
+	return count ?: SHRINK_EMPTY;
+}
+EXPORT_SYMBOL_IF_KUNIT(estack_shrink_count);
+
+unsigned long estack_shrink_scan(struct shrinker *s, struct shrink_control *sc)
+{
+	struct estack_allocator *a = container_of(s, struct estack_allocator,
+						  shrinker);
+	unsigned long freed, pages = 0, n;
+	unsigned int order;
+	LIST_HEAD(spans);
+	int cpu;
+
+	/* Pairs with the release in estack_allocator_init(). */
+	if (!smp_load_acquire(&a->ready))
+		return SHRINK_STOP;
+	estack_stat_add(a, ESTACK_STAT_SHRINKER_SCANS, 1);
+
+	/* Largest first: the most memory for the fewest spans. */
+	for (order = ESTACK_NR_ORDERS; order-- > 0 && sc->nr_to_scan;) {
+		n = list_lru_shrink_walk(&a->pools[order].lru, sc,
+					 estack_shrink_isolate, &spans);
+		atomic_long_sub(n << order, &a->pool_pages);
+		pages += n << order;
+	}
+	if (estack_shrink_pcpu(sc) && sc->nr_to_scan)
+		for_each_online_cpu(cpu)
+			pages += estack_pcpu_take(a, cpu, sc->memcg, true,
+						  &spans);
+	freed = estack_span_release_list(a, &spans);
+	estack_stat_add(a, ESTACK_STAT_SHRINKER_FREED, pages);
+	return freed;
+}
+EXPORT_SYMBOL_IF_KUNIT(estack_shrink_scan);
+
+int estack_shrinker_init(struct estack_allocator *a)
+{
+	a->shrinker.count_objects = estack_shrink_count;
+	a->shrinker.scan_objects = estack_shrink_scan;
+	a->shrinker.seeks = DEFAULT_SEEKS;
+	a->shrinker.flags = SHRINKER_MEMCG_AWARE | SHRINKER_NUMA_AWARE;
+	return register_shrinker(&a->shrinker, "estack-%s", a->name);
+}
+
+void estack_shrinker_destroy(struct estack_allocator *a)
+{
+	unregister_shrinker(&a->shrinker);
+}
