@@ -19,8 +19,8 @@ ESTACK_CACHE ?= /var/cache/estack
 LINUX_SRC ?= $(ESTACK_CACHE)/linux-source-6.1
 RIG := $(CURDIR)/tools/rig
 
-KERNEL_C := $(filter-out %.mod.c,$(wildcard kmod/*.c kmod/*.h kmod/tests/*.c)) \
-	uapi/linux/estack.h
+KERNEL_C := $(filter-out %.mod.c kmod/compat.h,$(wildcard kmod/*.c kmod/*.h \
+	kmod/tests/*.c)) uapi/linux/estack.h
 USER_C := $(wildcard tools/*.c selftests/*.c selftests/*.h)
 
 all: modules
@@ -48,6 +48,9 @@ selftests: deps
 style: deps
 	perl $(LINUX_SRC)/scripts/checkpatch.pl --no-tree --strict --quiet \
 		-f $(KERNEL_C) $(USER_C)
+	@# compat.h exists to test LINUX_VERSION_CODE; the rest applies.
+	perl $(LINUX_SRC)/scripts/checkpatch.pl --no-tree --strict --quiet \
+		--ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON -f kmod/compat.h
 	@echo "style: clean"
 
 sparse: deps

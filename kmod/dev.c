@@ -72,7 +72,7 @@ int estack_copy_args_out(void __user *uarg, const void *karg, size_t ksize,
 EXPORT_SYMBOL_IF_KUNIT(estack_copy_args_out);
 
 /* The feature bits of the ioctl groups this module dispatches. */
-#define ESTACK_FEATURES		0ULL
+#define ESTACK_FEATURES		ESTACK_FEATURE_STACKS
 
 static long estack_ioctl_api(struct estack_ctx *ctx, void __user *uarg)
 {
@@ -97,6 +97,78 @@ static long estack_ioctl_api(struct estack_ctx *ctx, void __user *uarg)
 	return estack_copy_args_out(uarg, &api, sizeof(api), api.size);
 }
 
+static long estack_ioctl_alloc(struct estack_ctx *ctx, void __user *uarg)
+{
+	struct estack_stack_info info;
+	struct estack_alloc req;
+	u64 size;
+	int ret;
+
+	BUILD_BUG_ON(sizeof(req) != ESTACK_ALLOC_SIZE_VER0);
+
+	ret = estack_copy_args_in(&req, sizeof(req), ESTACK_ALLOC_SIZE_VER0,
+				  uarg);
+	if (ret)
+		return ret;
+	if (req.flags || req.pad)
+		return -EINVAL;
+	ret = estack_size_alloc(req.bytes,
+				estack_tunable_get(&estack_tunables.max_stack),
+				&size);
+	if (ret)
+		return ret;
+
+	ret = estack_stack_create(ctx, size, &info);
+	if (ret)
+		return ret;
+	req.id = info.id;
+	req.lo = info.lo;
+	req.hi = info.hi;
+	ret = estack_copy_args_out(uarg, &req, sizeof(req), req.size);
+	if (ret)	/* the caller cannot learn the id: take it back */
+		estack_stack_destroy(ctx, info.id, false);
+	return ret;
+}
+
+static long estack_ioctl_free(struct estack_ctx *ctx, void __user *uarg)
+{
+	struct estack_free req;
+	int ret;
+
+	BUILD_BUG_ON(sizeof(req) != ESTACK_FREE_SIZE_VER0);
+
+	ret = estack_copy_args_in(&req, sizeof(req), ESTACK_FREE_SIZE_VER0,
+				  uarg);
+	if (ret)
+		return ret;
+	if (req.flags || req.pad)
+		return -EINVAL;
+	return estack_stack_destroy(ctx, req.id, true);
+}
+
+static long estack_ioctl_info(struct estack_ctx *ctx, void __user *uarg)
+{
+	struct estack_stack_info info;
+	struct estack_info req;
+	int ret;
+
+	BUILD_BUG_ON(sizeof(req) != ESTACK_INFO_SIZE_VER0);
+
+	ret = estack_copy_args_in(&req, sizeof(req), ESTACK_INFO_SIZE_VER0,
+				  uarg);
+	if (ret)
+		return ret;
+	if (req.flags || req.pad)
+		return -EINVAL;
+	ret = estack_stack_query(ctx, req.id, &info);
+	if (ret)
+		return ret;
+	req.lo = info.lo;
+	req.hi = info.hi;
+	req.resident = info.resident;
+	return estack_copy_args_out(uarg, &req, sizeof(req), req.size);
+}
+
 static long estack_ioctl(struct file *file, unsigned int cmd,
 			 unsigned long arg)
 {
@@ -111,6 +183,15 @@ static long estack_ioctl(struct file *file, unsigned int cmd,
 	case _IOC_NR(ESTACK_IOC_API):
 		handler = estack_ioctl_api;
 		break;
+	case _IOC_NR(ESTACK_IOC_ALLOC):
+		handler = estack_ioctl_alloc;
+		break;
+	case _IOC_NR(ESTACK_IOC_FREE):
+		handler = estack_ioctl_free;
+		break;
+	case _IOC_NR(ESTACK_IOC_INFO):
+		handler = estack_ioctl_info;
+		break;
 	default:
 		return -ENOTTY;
 	}
@@ -123,6 +204,9 @@ static long estack_ioctl(struct file *file, unsigned int cmd,
 
 static int estack_open(struct inode *inode, struct file *file)
 {
+	/* misc_open() leaves the miscdevice in private_data. */
+	struct estack_device *edev = container_of(file->private_data,
+						  struct estack_device, misc);
 	struct estack_ctx *ctx;
 	int ret;
 
@@ -130,12 +214,17 @@ static int estack_open(struct inode *inode, struct file *file)
 	if (ret)
 		return ret;
 
-	ctx = estack_ctx_create();
+	ctx = estack_ctx_create(file, edev->alloc);
 	if (IS_ERR(ctx))
 		return PTR_ERR(ctx);
 
 	file->private_data = ctx;
 	return 0;
+}
+
+static int estack_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	return estack_arena_mmap(file->private_data, vma);
 }
 
 static int estack_release(struct inode *inode, struct file *file)
@@ -148,6 +237,7 @@ static const struct file_operations estack_fops = {
 	.owner		= THIS_MODULE,
 	.open		= estack_open,
 	.release	= estack_release,
+	.mmap		= estack_mmap,
 	.unlocked_ioctl	= estack_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.llseek		= no_llseek,

@@ -7,7 +7,9 @@
  * while holding the locks of the layers above it, never the reverse):
  *
  *   dev.c      ioctl dispatch: copy in, validate, copy out   (no locks)
- *   context.c  per-open-file context: the owner mm and memcg (no locks yet)
+ *   context.c  per-open-file context: owner mm, memcg, user  (ctx->lock)
+ *   stack.c    ALLOC, FREE, INFO: ids, limits, mapping       (ctx->lock)
+ *   arena.c    the arena VMAs: ->mmap, ->fault, ->close ...  (ctx->lock)
  *   alloc.c    the allocator instance: stacks of 2^order pages, per-CPU
  *              cache first, then pool, then the page allocator
  *   pcpu.c     per-CPU caches of small stacks                 (pcpu->lock)
@@ -19,8 +21,11 @@
  *   params.c   module tunables, read with READ_ONCE()         (no locks)
  *   size.c     size arithmetic of the ABI, pure functions     (no locks)
  *
- * Lock order: pcpu->lock, then a pool's list_lru lock. Nothing sleeps
- * under either; pages are allocated and freed outside both.
+ * Lock order: mmap_lock (read, or write in ->mmap and ->close), then
+ * ctx->lock (a mutex), then pcpu->lock, then a pool's list_lru lock.
+ * Nothing sleeps under the last two; pages are allocated and freed outside
+ * them. No driver lock is held across vm_mmap() or a user copy (a fault on
+ * an arena takes ctx->lock).
  *
  * Copyright (C) 2026 The estack authors
  */
@@ -30,12 +35,16 @@
 #include <linux/types.h>
 #include <linux/list.h>
 #include <linux/list_lru.h>
+#include <linux/maple_tree.h>
 #include <linux/memcontrol.h>
 #include <linux/miscdevice.h>
+#include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/sched.h>
 #include <linux/shrinker.h>
 #include <linux/spinlock.h>
+#include <linux/uidgid.h>
+#include <linux/xarray.h>
 #include <kunit/visibility.h>
 
 #include <linux/estack.h>
@@ -295,17 +304,130 @@ unsigned long estack_pages_in_use(struct estack_allocator *a);
 unsigned long estack_pages_cached(struct estack_allocator *a, int order);
 extern const struct attribute_group estack_stats_group;
 
+/*
+ * Address space of one arena. Virtual space is cheap and page tables are
+ * only built for pages in use: 64 GiB holds a million 4 KiB stacks with
+ * their guard pages several times over, and a 1 GiB stack besides.
+ */
+#define ESTACK_ARENA_SIZE	(64UL << 30)
+
+/**
+ * struct estack_user - accounting of one user's stacks across its files
+ * @refs: contexts of this user; under estack_users_lock (context.c)
+ * @bytes: usable bytes of the user's live stacks
+ */
+struct estack_user {
+	unsigned int refs;
+	atomic_long_t bytes;
+};
+
+struct estack_ctx;
+
+/**
+ * struct estack_arena - one mapping of /dev/estack that holds stacks
+ * @node: in ctx->arenas
+ * @ctx: the owning context
+ * @vma: the mapping; set in ->mmap, cleared in ->close (under ctx->lock);
+ *	check it with estack_arena_vma_locked() before use
+ * @start: first address of the mapping
+ * @end: one past its last address
+ * @size: @end - @start
+ * @bump: lowest address never handed out; slots are carved upwards
+ * @dead: being or been unmapped: no new stacks
+ * @free_slots: per order, slots whose stack was freed, for reuse
+ * @stacks: live stacks by address range [lo, hi - 1]
+ *
+ * All but @vma, @start, @end and @size are protected by ctx->lock.
+ */
+struct estack_arena {
+	struct list_head node;
+	struct estack_ctx *ctx;
+	struct vm_area_struct *vma;
+	unsigned long start;
+	unsigned long end;
+	unsigned long size;
+	unsigned long bump;
+	bool dead;
+	struct list_head free_slots[ESTACK_NR_ORDERS];
+	struct maple_tree stacks;
+};
+
+/**
+ * struct estack_stack - a stack, or a free slot of an arena
+ * @slot: in the arena's free_slots while free
+ * @arena: the arena of the slot, for its whole life
+ * @span: the stack's pages; NULL while the slot is free
+ * @lo: lowest usable address; the guard page is just below
+ * @hi: one past the highest usable address
+ * @id: the stack's id in its file
+ * @order: log2 of the number of pages
+ *
+ * Protected by ctx->lock; lives until its arena is unmapped.
+ */
+struct estack_stack {
+	struct list_head slot;
+	struct estack_arena *arena;
+	struct estack_span *span;
+	unsigned long lo;
+	unsigned long hi;
+	u32 id;
+	u8 order;
+};
+
+/**
+ * struct estack_stack_info - what ALLOC and INFO report of a stack
+ * @id: its id
+ * @lo: lowest usable address
+ * @hi: one past the highest
+ * @resident: bytes mapped in the page tables now (INFO only)
+ */
+struct estack_stack_info {
+	u32 id;
+	u64 lo;
+	u64 hi;
+	u64 resident;
+};
+
 /**
  * struct estack_ctx - state of one open of /dev/estack
  * @mm: the address space that opened the file, pinned with mmgrab(); only
- *	callers whose current->mm is @mm may use the file. Set at open,
- *	never changed, dropped at release.
+ *	callers whose current->mm is @mm may use the file
+ * @memcg: the opener's memory cgroup (a css reference): every page of the
+ *	file's stacks is charged to it and cached under it
+ * @user: the opener's per-user accounting
+ * @uid: the opener's uid, the key of @user
+ * @alloc: the allocator
+ * @file: the file; arenas map it
+ * @lock: protects the fields below, the arenas and their stacks; taken
+ *	inside the mmap lock, never across a user copy
+ * @ids: id -> struct estack_stack of live stacks
+ * @next_id: the next id; 0 once all 2^32 - 1 are used
+ * @arenas: the mapped arenas
+ * @pending: cookie -> arena between vm_mmap() and ->mmap
+ * @nr_stacks: live stacks (max_stacks_per_fd)
+ * @bytes: their usable bytes (max_bytes_per_fd)
+ *
+ * @mm, @memcg, @user, @uid, @alloc and @file are set at open and never
+ * change.
  */
 struct estack_ctx {
 	struct mm_struct *mm;
+	struct mem_cgroup *memcg;
+	struct estack_user *user;
+	kuid_t uid;
+	struct estack_allocator *alloc;
+	struct file *file;
+	struct mutex lock;	/* see above */
+	struct xarray ids;
+	u32 next_id;
+	struct list_head arenas;
+	struct xarray pending;
+	unsigned long nr_stacks;
+	unsigned long bytes;
 };
 
-struct estack_ctx *estack_ctx_create(void);
+struct estack_ctx *estack_ctx_create(struct file *file,
+				     struct estack_allocator *alloc);
 void estack_ctx_destroy(struct estack_ctx *ctx);
 
 /**
@@ -318,6 +440,23 @@ static inline bool estack_ctx_owned_by_current(const struct estack_ctx *ctx)
 {
 	return ctx->mm == current->mm;
 }
+
+/* arena.c */
+int estack_arena_mmap(struct estack_ctx *ctx, struct vm_area_struct *vma);
+int estack_arena_create(struct estack_ctx *ctx, unsigned int order);
+struct estack_stack *estack_arena_reserve_locked(struct estack_ctx *ctx,
+						 unsigned int order);
+void estack_arena_unreserve_locked(struct estack_stack *stack);
+void estack_arena_unmapped(struct estack_arena *arena);
+struct vm_area_struct *estack_arena_vma_locked(struct estack_arena *arena);
+
+/* stack.c */
+int estack_stack_create(struct estack_ctx *ctx, unsigned long size,
+			struct estack_stack_info *out);
+int estack_stack_destroy(struct estack_ctx *ctx, u32 id, bool check_running);
+int estack_stack_query(struct estack_ctx *ctx, u32 id,
+		       struct estack_stack_info *out);
+void estack_stack_release(struct estack_ctx *ctx, struct estack_stack *stack);
 
 /*
  * A struct longer than a page cannot be a future version of ours; refusing

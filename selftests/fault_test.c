@@ -16,10 +16,20 @@
 
 #include "kselftest_harness.h"
 #include "fault_inject.h"
-
-#define DEV_PATH	"/dev/estack"
+#include "estack_util.h"
 /* No path of estack has anywhere near this many fault sites. */
 #define MAX_SITES	1000
+
+static int all_zero_stack(const struct estack_alloc *a)
+{
+	const unsigned char *p = U2P(a->lo);
+	unsigned long i;
+
+	for (i = 0; i < a->hi - a->lo; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
 
 FIXTURE(faults) {
 	int fd;
@@ -109,6 +119,75 @@ TEST_F(faults, open_sweep)
 	}
 	ASSERT_LT(n, MAX_SITES);
 	EXPECT_LE(2, n);
+}
+
+/*
+ * ALLOC: every allocation and copy on the way to a new stack (span, pages,
+ * descriptor, id, range tree, page tables, the arena's own mapping) fails
+ * once. A failed call leaves no stack and no page behind; a later one works.
+ */
+TEST_F(faults, alloc_sweep)
+{
+	long long in_use = es_stat("stacks_in_use");
+	long long held = es_stat("pages_held");
+	struct estack_alloc a;
+	unsigned int n, failed = 0;
+	bool fired;
+	int err;
+
+	for (n = 1; n < MAX_SITES; n++) {
+		ASSERT_EQ(0, fi_arm(self->nth, n));
+		err = es_alloc(self->fd, 8192, &a);
+		fired = fi_disarm(self->nth);
+		if (!err) {
+			EXPECT_TRUE(all_zero_stack(&a));
+			ASSERT_EQ(0, es_free(self->fd, a.id));
+			if (!fired)
+				break;
+			continue;
+		}
+		failed++;
+		ASSERT_TRUE(fired) TH_LOG("n=%u: %s without a fault", n,
+					  strerror(err));
+		EXPECT_TRUE(err == ENOMEM || err == EFAULT || err == EINTR)
+			TH_LOG("n=%u: unexpected %s", n, strerror(err));
+		EXPECT_EQ(in_use, es_stat("stacks_in_use")) TH_LOG("n=%u", n);
+	}
+	ASSERT_LT(n, MAX_SITES);
+	EXPECT_LE(3, failed);
+	EXPECT_EQ(in_use, es_stat("stacks_in_use"));
+	/* Every page is either in use or cached: none was lost. */
+	es_unmap_arenas();
+	EXPECT_LE(held, es_stat("pages_held"));
+	EXPECT_EQ(es_stat("pages_held") * 4096,
+		  es_stat("bytes_in_use") + es_stat("bytes_cached"));
+}
+
+/* FREE: a failed call leaves the stack mapped, intact and freeable. */
+TEST_F(faults, free_sweep)
+{
+	struct estack_alloc a;
+	struct estack_info info;
+	unsigned int n;
+	bool fired;
+	int err;
+
+	ASSERT_EQ(0, es_alloc(self->fd, 8192, &a));
+	memset(U2P(a.lo), 0x6b, 8192);
+	for (n = 1; n < MAX_SITES; n++) {
+		ASSERT_EQ(0, fi_arm(self->nth, n));
+		err = es_free(self->fd, a.id);
+		fired = fi_disarm(self->nth);
+		if (!err)
+			break;
+		ASSERT_TRUE(fired) TH_LOG("n=%u: %s without a fault", n,
+					  strerror(err));
+		EXPECT_EQ(0, es_info(self->fd, a.id, &info));
+		EXPECT_EQ(0x6b, es_peek(a.hi - 1));
+	}
+	ASSERT_LT(n, MAX_SITES);
+	EXPECT_EQ(ENOENT, es_info(self->fd, a.id, &info));
+	es_unmap_arenas();
 }
 
 TEST_HARNESS_MAIN

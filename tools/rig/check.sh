@@ -78,7 +78,7 @@ if [[ " $stages " == *" stock "* ]]; then
 	build_module stock "/lib/modules/$rel/build" $rig_modules
 
 	modules=(kmod/estack.ko)
-	programs=(api_test api_test_32)
+	programs=(api_test api_test_32 stack_test stack_test_32 reclaim_test)
 	suites=()
 	mem=${VM_MEM:-2048}
 	timeout=${RIG_TIMEOUT:-900}
@@ -97,7 +97,8 @@ if [[ " $stages " == *" debug "* ]]; then
 	build_module debug "$dkdir" CONFIG_ESTACK_KUNIT=m $rig_modules
 
 	modules=(kmod/estack.ko kmod/tests/estack_kunit.ko)
-	programs=(api_test api_test_32 fault_test fault_test_32)
+	programs=(api_test api_test_32 stack_test stack_test_32 reclaim_test
+		  fault_test fault_test_32)
 	suites=(estack_abi estack_size estack_params estack_pcpu estack_pool
 		estack_large estack_shrinker estack_memcg estack_concurrency)
 	mem=${VM_MEM:-2048}

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * estack selftests: cached memory goes back under pressure. drop_caches
+ * empties the caches and pools; a memory cgroup at its limit reclaims its
+ * own cached stacks instead of running into the OOM killer.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "estack_util.h"
+
+#define CG_ROOT		"/sys/fs/cgroup"
+#define CG		CG_ROOT "/estack-selftest"
+
+static int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = errno;
+	close(fd);
+	return ret;
+}
+
+/* "key value" lines, as in memory.events. */
+static long long read_key(const char *path, const char *key)
+{
+	char line[256], k[64];
+	long long v = -1, n;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %lld", k, &n) == 2 && !strcmp(k, key))
+			v = n;
+	fclose(f);
+	return v;
+}
+
+FIXTURE(reclaim) {
+	int fd;
+};
+
+FIXTURE_SETUP(reclaim)
+{
+	struct estack_api api = { .size = sizeof(api) };
+
+	self->fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	if (self->fd < 0 && errno == ENOENT)
+		SKIP(return, DEV_PATH " is absent: is estack.ko loaded?");
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, es_ioctl(self->fd, ESTACK_IOC_API, &api));
+	if (!(api.features & ESTACK_FEATURE_STACKS))
+		SKIP(return, "module without ALLOC/FREE/INFO");
+	if (geteuid())
+		SKIP(return, "needs root for drop_caches and cgroups");
+}
+
+FIXTURE_TEARDOWN(reclaim)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+	es_unmap_arenas();
+}
+
+TEST_F(reclaim, drop_caches_empties_caches)
+{
+	struct estack_alloc a[96];
+	long long freed = es_stat("shrinker_freed");
+	int i;
+
+	for (i = 0; i < 96; i++)
+		ASSERT_EQ(0, es_alloc(self->fd, 4096 << (i % 6), &a[i]));
+	for (i = 0; i < 96; i++)
+		ASSERT_EQ(0, es_free(self->fd, a[i].id));
+	EXPECT_LT(0, es_stat("bytes_cached"));
+
+	ASSERT_EQ(0, write_file("/proc/sys/vm/drop_caches", "2"));
+	EXPECT_EQ(0, es_stat("bytes_cached"));
+	EXPECT_LT(freed, es_stat("shrinker_freed"));
+	/* Nothing in use was touched. */
+	EXPECT_EQ(es_stat("pages_held"), es_stat("bytes_in_use") / 4096);
+}
+
+/* Allocate @bytes in stacks of @size, then free them all. */
+static int churn(int fd, unsigned long bytes, unsigned long size)
+{
+	unsigned long n = bytes / size, i;
+	struct estack_alloc a;
+	__u32 *ids = calloc(n, sizeof(*ids));
+	int err = 0;
+
+	if (!ids)
+		return 1;
+	for (i = 0; i < n && !err; i++) {
+		err = es_alloc(fd, size, &a);
+		if (!err) {
+			ids[i] = a.id;
+			es_poke(a.lo, 1);
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (ids[i])
+			es_free(fd, ids[i]);
+	free(ids);
+	return err;
+}
+
+/*
+ * In a cgroup with memory.max of 48 MiB: 32 MiB of 4 KiB stacks, freed
+ * (and so cached, charged to the cgroup), then 32 MiB of 64 KiB stacks,
+ * which the cache cannot serve. That only fits if reclaim in the cgroup
+ * takes the cached stacks back.
+ */
+TEST_F(reclaim, cgroup_limit_reclaims_own_cache)
+{
+	long long freed = es_stat("shrinker_freed");
+	char buf[32];
+	int status, err;
+	pid_t pid;
+
+	if (access(CG_ROOT "/cgroup.controllers", R_OK))
+		SKIP(return, "no cgroup v2 at " CG_ROOT);
+	write_file(CG_ROOT "/cgroup.subtree_control", "+memory");
+	rmdir(CG);
+	ASSERT_EQ(0, mkdir(CG, 0755));
+	ASSERT_EQ(0, write_file(CG "/memory.max", "48M"));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		int fd;
+
+		snprintf(buf, sizeof(buf), "%d", getpid());
+		if (write_file(CG "/cgroup.procs", buf))
+			_exit(100);
+		fd = open(DEV_PATH, O_RDWR);
+		if (fd < 0)
+			_exit(101);
+		err = churn(fd, 32 << 20, 4096);
+		if (err)
+			_exit(err);
+		_exit(churn(fd, 32 << 20, 65536));
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status))
+		TH_LOG("killed by signal %d", WTERMSIG(status));
+	EXPECT_EQ(0, WEXITSTATUS(status))
+		TH_LOG("child error %d", WEXITSTATUS(status));
+	EXPECT_EQ(0, read_key(CG "/memory.events", "oom_kill"));
+	EXPECT_LT(freed, es_stat("shrinker_freed"));
+	EXPECT_EQ(0, rmdir(CG));
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,780 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * estack selftests: ALLOC, FREE and INFO, the arena, and every VMA case a
+ * process can create (munmap, mprotect, mremap, madvise, fork, exit,
+ * close, fd passing, rmmod). Every test leaves the module's counters where
+ * it found them: the fixture's teardown unmaps what is left and checks.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "estack_util.h"
+
+FIXTURE(stk) {
+	int fd;
+	long page;
+	long long in_use;
+	struct estack_api api;
+};
+
+FIXTURE_SETUP(stk)
+{
+	self->page = sysconf(_SC_PAGESIZE);
+	self->fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	if (self->fd < 0 && errno == ENOENT)
+		SKIP(return, DEV_PATH " is absent: is estack.ko loaded?");
+	ASSERT_LE(0, self->fd);
+	self->api.size = sizeof(self->api);
+	ASSERT_EQ(0, es_ioctl(self->fd, ESTACK_IOC_API, &self->api));
+	if (!(self->api.features & ESTACK_FEATURE_STACKS))
+		SKIP(return, "module without ALLOC/FREE/INFO");
+	self->in_use = es_stat("stacks_in_use");
+	ASSERT_LE(0, self->in_use);
+}
+
+FIXTURE_TEARDOWN(stk)
+{
+	if (self->fd < 0)
+		return;
+	close(self->fd);
+	es_unmap_arenas();
+	/* Everything this test allocated is gone again. */
+	EXPECT_EQ(self->in_use, es_stat("stacks_in_use"));
+}
+
+/* Run @fn in a child; its exit status, or 128 + the killing signal. */
+static int in_child(void (*fn)(void *), void *arg)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		fn(arg);
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) :
+				      WEXITSTATUS(status);
+}
+
+static void touch_byte(void *addr)
+{
+	es_poke((unsigned long)addr, 1);
+}
+
+static void read_byte(void *addr)
+{
+	(void)es_peek((unsigned long)addr);
+}
+
+static int all_zero(const void *p, size_t len)
+{
+	const unsigned char *c = p;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (c[i])
+			return 0;
+	return 1;
+}
+
+TEST_F(stk, alloc_one_page)
+{
+	struct estack_alloc a;
+	struct estack_info i;
+
+	ASSERT_EQ(0, es_alloc(self->fd, 0, &a));
+	EXPECT_LT(0, a.id);
+	EXPECT_EQ(self->page, a.hi - a.lo);
+	EXPECT_EQ(0, a.lo % self->page);
+	ASSERT_EQ(0, es_info(self->fd, a.id, &i));
+	EXPECT_EQ(a.lo, i.lo);
+	EXPECT_EQ(a.hi, i.hi);
+	EXPECT_EQ(self->page, i.resident);
+	EXPECT_EQ(self->in_use + 1, es_stat("stacks_in_use"));
+	EXPECT_EQ(0, es_free(self->fd, a.id));
+	EXPECT_EQ(self->in_use, es_stat("stacks_in_use"));
+}
+
+TEST_F(stk, alloc_rounds_to_power_of_two)
+{
+	static const struct { __u64 bytes, size; } c[] = {
+		{ 1, 4096 }, { 4096, 4096 }, { 4097, 8192 },
+		{ 12288, 16384 }, { 65536, 65536 }, { 65537, 131072 },
+	};
+	struct estack_alloc a;
+	unsigned int k;
+
+	for (k = 0; k < ARRAY_SIZE(c); k++) {
+		ASSERT_EQ(0, es_alloc(self->fd, c[k].bytes, &a));
+		EXPECT_EQ(c[k].size, a.hi - a.lo) TH_LOG("bytes %llu",
+							 c[k].bytes);
+		EXPECT_EQ(0, es_free(self->fd, a.id));
+	}
+}
+
+TEST_F(stk, new_stack_reads_zero)
+{
+	struct estack_alloc a;
+	int round;
+
+	for (round = 0; round < 3; round++) {
+		ASSERT_EQ(0, es_alloc(self->fd, 65536, &a));
+		ASSERT_TRUE(all_zero(U2P(a.lo), a.hi - a.lo));
+		memset(U2P(a.lo), 0x5a, a.hi - a.lo);
+		ASSERT_EQ(0, es_free(self->fd, a.id));
+	}
+}
+
+static void dirty_and_exit(void *arg)
+{
+	struct estack_alloc a;
+	int fd = open(DEV_PATH, O_RDWR), i;
+
+	for (i = 0; i < 64; i++) {
+		if (fd < 0 || es_alloc(fd, 8192, &a))
+			_exit(1);
+		memset(U2P(a.lo), 0xc3, a.hi - a.lo);
+		if (es_free(fd, a.id))
+			_exit(2);
+	}
+	_exit(0);
+}
+
+/* Pages another process wrote and freed come back zeroed. */
+TEST_F(stk, zero_after_other_process)
+{
+	struct estack_alloc a[64];
+	int i;
+
+	ASSERT_EQ(0, in_child(dirty_and_exit, NULL));
+	for (i = 0; i < 64; i++) {
+		ASSERT_EQ(0, es_alloc(self->fd, 8192, &a[i]));
+		ASSERT_TRUE(all_zero(U2P(a[i].lo), 8192)) TH_LOG("stack %d", i);
+	}
+	for (i = 0; i < 64; i++)
+		EXPECT_EQ(0, es_free(self->fd, a[i].id));
+}
+
+TEST_F(stk, guard_page_sigsegv)
+{
+	struct estack_alloc a;
+
+	ASSERT_EQ(0, es_alloc(self->fd, 8192, &a));
+	EXPECT_EQ(SIGSEGV, es_probe(a.lo - 1, 1));
+	EXPECT_EQ(SIGSEGV, es_probe(a.lo - 4096, 0));
+	/* Both ends of the stack itself work. */
+	EXPECT_EQ(0, es_probe(a.lo, 1));
+	EXPECT_EQ(0, es_probe(a.hi - 1, 1));
+	EXPECT_EQ(0, es_free(self->fd, a.id));
+}
+
+TEST_F(stk, freed_range_sigsegv)
+{
+	struct estack_alloc a, b;
+
+	ASSERT_EQ(0, es_alloc(self->fd, 4096, &a));
+	ASSERT_EQ(0, es_alloc(self->fd, 4096, &b));
+	EXPECT_EQ(0, es_probe(a.lo, 0));
+	ASSERT_EQ(0, es_free(self->fd, a.id));
+	EXPECT_EQ(SIGSEGV, es_probe(a.lo, 0));
+	EXPECT_EQ(SIGSEGV, es_probe(a.hi - 1, 1));
+	EXPECT_EQ(0, es_probe(b.lo, 1));
+	EXPECT_EQ(0, es_free(self->fd, b.id));
+}
+
+TEST_F(stk, ids_never_reused)
+{
+	struct estack_alloc a, b;
+	struct estack_info i;
+
+	ASSERT_EQ(0, es_alloc(self->fd, 0, &a));
+	ASSERT_EQ(0, es_free(self->fd, a.id));
+	EXPECT_EQ(ENOENT, es_free(self->fd, a.id));
+	EXPECT_EQ(ENOENT, es_info(self->fd, a.id, &i));
+	ASSERT_EQ(0, es_alloc(self->fd, 0, &b));
+	EXPECT_NE(a.id, b.id);
+	EXPECT_EQ(0, es_free(self->fd, b.id));
+}
+
+TEST_F(stk, unknown_id_enoent)
+{
+	struct estack_info i;
+
+	EXPECT_EQ(ENOENT, es_free(self->fd, 0));
+	EXPECT_EQ(ENOENT, es_free(self->fd, 123456));
+	EXPECT_EQ(ENOENT, es_info(self->fd, 0, &i));
+	EXPECT_EQ(ENOENT, es_info(self->fd, UINT32_MAX, &i));
+}
+
+/* Ids are per file: another file's id is unknown here. */
+TEST_F(stk, ids_per_file)
+{
+	struct estack_alloc a;
+	struct estack_info i;
+	int fd2 = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, es_alloc(fd2, 0, &a));
+	EXPECT_EQ(ENOENT, es_info(self->fd, a.id + 1000, &i));
+	EXPECT_EQ(0, es_free(fd2, a.id));
+	close(fd2);
+}
+
+TEST_F(stk, flags_and_pad_einval)
+{
+	struct estack_alloc a = { .size = sizeof(a), .flags = 1 };
+	struct estack_free f = { .size = sizeof(f) };
+	struct estack_info i = { .size = sizeof(i) };
+	struct estack_alloc ok;
+
+	EXPECT_EQ(EINVAL, es_ioctl(self->fd, ESTACK_IOC_ALLOC, &a));
+	a.flags = 0;
+	a.pad = 1;
+	EXPECT_EQ(EINVAL, es_ioctl(self->fd, ESTACK_IOC_ALLOC, &a));
+
+	ASSERT_EQ(0, es_alloc(self->fd, 0, &ok));
+	f.id = ok.id;
+	f.flags = 0x80000000;
+	EXPECT_EQ(EINVAL, es_ioctl(self->fd, ESTACK_IOC_FREE, &f));
+	f.flags = 0;
+	f.pad = 7;
+	EXPECT_EQ(EINVAL, es_ioctl(self->fd, ESTACK_IOC_FREE, &f));
+	i.id = ok.id;
+	i.flags = 2;
+	EXPECT_EQ(EINVAL, es_ioctl(self->fd, ESTACK_IOC_INFO, &i));
+	i.flags = 0;
+	i.pad = 1;
+	EXPECT_EQ(EINVAL, es_ioctl(self->fd, ESTACK_IOC_INFO, &i));
+	/* Nothing was freed by the refused calls. */
+	EXPECT_EQ(0, es_info(self->fd, ok.id, &i));
+	EXPECT_EQ(0, es_free(self->fd, ok.id));
+}
+
+TEST_F(stk, short_struct_einval)
+{
+	struct estack_alloc a = { .size = ESTACK_ALLOC_SIZE_VER0 - 8 };
+	struct estack_free f = { .size = ESTACK_FREE_SIZE_VER0 - 4 };
+
+	EXPECT_EQ(EINVAL, es_ioctl(self->fd, ESTACK_IOC_ALLOC, &a));
+	EXPECT_EQ(EINVAL, es_ioctl(self->fd, ESTACK_IOC_FREE, &f));
+	EXPECT_EQ(EFAULT, es_ioctl(self->fd, ESTACK_IOC_ALLOC, NULL));
+	EXPECT_EQ(self->in_use, es_stat("stacks_in_use"));
+}
+
+/* A result that cannot be copied out leaves no stack behind. */
+TEST_F(stk, alloc_unwritable_result_efault)
+{
+	struct estack_alloc *a;
+	void *map;
+
+	map = mmap(NULL, self->page, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(map != MAP_FAILED);
+	a = map;
+	memset(a, 0, sizeof(*a));
+	a->size = sizeof(*a);
+	ASSERT_EQ(0, mprotect(map, self->page, PROT_READ));
+	EXPECT_EQ(EFAULT, es_ioctl(self->fd, ESTACK_IOC_ALLOC, a));
+	EXPECT_EQ(self->in_use, es_stat("stacks_in_use"));
+	munmap(map, self->page);
+}
+
+TEST_F(stk, alloc_past_max_stack_efbig)
+{
+	struct estack_alloc a;
+
+	EXPECT_EQ(EFBIG, es_alloc(self->fd, self->api.max_stack + 1, &a));
+	EXPECT_EQ(EFBIG, es_alloc(self->fd, UINT64_MAX, &a));
+	EXPECT_EQ(EFBIG, es_alloc(self->fd, 1ULL << 63, &a));
+	EXPECT_EQ(self->in_use, es_stat("stacks_in_use"));
+}
+
+TEST_F(stk, alloc_max_stack)
+{
+	struct estack_alloc a;
+	long long old = es_param("max_stack");
+
+	if (geteuid())
+		SKIP(return, "needs root to lower max_stack");
+	ASSERT_EQ(0, es_set_param("max_stack", 1 << 24));
+	EXPECT_EQ(0, es_alloc(self->fd, 1 << 24, &a));
+	EXPECT_EQ(1 << 24, a.hi - a.lo);
+	es_poke(a.lo, 1);
+	es_poke(a.hi - 1, 1);
+	EXPECT_EQ(EFBIG, es_alloc(self->fd, (1 << 24) + 1, &a));
+	ASSERT_EQ(0, es_set_param("max_stack", old));
+}
+
+TEST_F(stk, limits_enospc)
+{
+	long long stacks = es_param("max_stacks_per_fd");
+	long long bytes = es_param("max_bytes_per_fd");
+	long long user = es_param("max_bytes_per_user");
+	struct estack_alloc a[4];
+	int fd2;
+
+	if (geteuid())
+		SKIP(return, "needs root to lower the limits");
+
+	ASSERT_EQ(0, es_set_param("max_stacks_per_fd", 3));
+	EXPECT_EQ(0, es_alloc(self->fd, 0, &a[0]));
+	EXPECT_EQ(0, es_alloc(self->fd, 0, &a[1]));
+	EXPECT_EQ(0, es_alloc(self->fd, 0, &a[2]));
+	EXPECT_EQ(ENOSPC, es_alloc(self->fd, 0, &a[3]));
+	EXPECT_EQ(0, es_free(self->fd, a[2].id));
+	EXPECT_EQ(0, es_alloc(self->fd, 0, &a[2]));
+	ASSERT_EQ(0, es_set_param("max_stacks_per_fd", stacks));
+	EXPECT_EQ(0, es_free(self->fd, a[2].id));
+
+	/* Two pages in use: two more fit, a third does not. */
+	ASSERT_EQ(0, es_set_param("max_bytes_per_fd", 4 * 4096));
+	EXPECT_EQ(0, es_alloc(self->fd, 8192, &a[2]));
+	EXPECT_EQ(ENOSPC, es_alloc(self->fd, 4096, &a[3]));
+	ASSERT_EQ(0, es_set_param("max_bytes_per_fd", bytes));
+	EXPECT_EQ(0, es_free(self->fd, a[2].id));
+
+	/* The user's limit spans files: 2 pages here, 3 in another file. */
+	ASSERT_EQ(0, es_set_param("max_bytes_per_user", 5 * 4096));
+	fd2 = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd2);
+	EXPECT_EQ(0, es_alloc(fd2, 8192, &a[2]));
+	EXPECT_EQ(0, es_alloc(fd2, 4096, &a[3]));
+	EXPECT_EQ(ENOSPC, es_alloc(fd2, 4096, &a[3]));
+	EXPECT_EQ(ENOSPC, es_alloc(self->fd, 4096, &a[3]));
+	ASSERT_EQ(0, es_set_param("max_bytes_per_user", user));
+	close(fd2);
+}
+
+struct run_on_stack {
+	int fd;
+	__u32 id;
+	int err;
+	ucontext_t main, fiber;
+};
+
+static struct run_on_stack *ros;
+
+static void free_own_stack(void)
+{
+	ros->err = es_free(ros->fd, ros->id);
+}
+
+/* FREE of the stack the calling thread runs on: EBUSY. */
+TEST_F(stk, free_running_stack_ebusy)
+{
+	struct run_on_stack r = { .fd = self->fd };
+	struct estack_alloc a;
+
+	ASSERT_EQ(0, es_alloc(self->fd, 65536, &a));
+	r.id = a.id;
+	ros = &r;
+	ASSERT_EQ(0, getcontext(&r.fiber));
+	r.fiber.uc_stack.ss_sp = U2P(a.lo);
+	r.fiber.uc_stack.ss_size = a.hi - a.lo;
+	r.fiber.uc_link = &r.main;
+	makecontext(&r.fiber, free_own_stack, 0);
+	ASSERT_EQ(0, swapcontext(&r.main, &r.fiber));
+	EXPECT_EQ(EBUSY, r.err);
+	/* From the main stack it goes. */
+	EXPECT_EQ(0, es_free(self->fd, a.id));
+}
+
+TEST_F(stk, munmap_whole_arena_frees_stacks)
+{
+	struct estack_alloc a[8];
+	struct estack_info info;
+	struct es_range r;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		ASSERT_EQ(0, es_alloc(self->fd, 4096 << (i % 3), &a[i]));
+	EXPECT_EQ(self->in_use + 8, es_stat("stacks_in_use"));
+	ASSERT_EQ(0, es_arena_of(a[0].lo, &r));
+	ASSERT_EQ(0, munmap(U2P(r.start), r.end - r.start));
+	EXPECT_EQ(self->in_use, es_stat("stacks_in_use"));
+	for (i = 0; i < 8; i++)
+		EXPECT_EQ(ENOENT, es_info(self->fd, a[i].id, &info));
+	/* The file goes on working: a new arena comes. */
+	ASSERT_EQ(0, es_alloc(self->fd, 0, &a[0]));
+	EXPECT_EQ(0, es_free(self->fd, a[0].id));
+}
+
+TEST_F(stk, partial_munmap_mprotect_einval)
+{
+	struct estack_alloc a;
+	struct estack_info info;
+	struct es_range r;
+
+	ASSERT_EQ(0, es_alloc(self->fd, 8192, &a));
+	memset(U2P(a.lo), 0x11, 8192);
+	ASSERT_EQ(0, es_arena_of(a.lo, &r));
+	EXPECT_EQ(-1, munmap(U2P(a.lo), 4096));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, munmap(U2P(r.start), 4096));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, mprotect(U2P(a.lo), 4096, PROT_READ));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(0, es_info(self->fd, a.id, &info));
+	EXPECT_EQ(0x11, es_peek(a.hi - 1));
+	EXPECT_EQ(0, es_free(self->fd, a.id));
+}
+
+TEST_F(stk, mprotect_whole_arena)
+{
+	struct estack_alloc a;
+	struct es_range r;
+	void *start;
+	size_t len;
+
+	ASSERT_EQ(0, es_alloc(self->fd, 4096, &a));
+	ASSERT_EQ(0, es_arena_of(a.lo, &r));
+	start = U2P(r.start);
+	len = r.end - r.start;
+	EXPECT_EQ(0, mprotect(start, len, PROT_READ));
+	EXPECT_EQ(0, es_probe(a.lo, 0));
+	EXPECT_EQ(SIGSEGV, es_probe(a.lo, 1));
+	EXPECT_EQ(0, mprotect(start, len, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(0, es_probe(a.lo, 1));
+	EXPECT_EQ(-1, mprotect(start, len, PROT_READ | PROT_WRITE | PROT_EXEC));
+	EXPECT_EQ(EACCES, errno);
+	EXPECT_EQ(0, es_probe(a.lo, 1));
+	EXPECT_EQ(0, es_free(self->fd, a.id));
+}
+
+TEST_F(stk, mremap_refused)
+{
+	struct estack_alloc a;
+	struct es_range r;
+	void *start, *p, *dst;
+	size_t len;
+
+	ASSERT_EQ(0, es_alloc(self->fd, 4096, &a));
+	es_poke(a.lo, 42);
+	ASSERT_EQ(0, es_arena_of(a.lo, &r));
+	start = U2P(r.start);
+	len = r.end - r.start;
+
+	p = mremap(start, len, len + 4096, 0);
+	EXPECT_TRUE(p == MAP_FAILED);
+	p = mremap(start, len, len + 4096, MREMAP_MAYMOVE);
+	EXPECT_TRUE(p == MAP_FAILED);
+	p = mremap(start, len, len - 4096, 0);
+	EXPECT_TRUE(p == MAP_FAILED);
+	/* Same size, to a fixed address elsewhere. */
+	dst = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+		   MAP_NORESERVE, -1, 0);
+	ASSERT_TRUE(dst != MAP_FAILED);
+	p = mremap(start, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	EXPECT_TRUE(p == MAP_FAILED);
+	EXPECT_EQ(EINVAL, errno);
+	munmap(dst, len);
+
+	EXPECT_EQ(42, es_peek(a.lo));
+	EXPECT_EQ(0, es_free(self->fd, a.id));
+}
+
+TEST_F(stk, madvise_dontneed_keeps_data)
+{
+	struct estack_alloc a;
+	struct estack_info i;
+
+	ASSERT_EQ(0, es_alloc(self->fd, 16384, &a));
+	memset(U2P(a.lo), 0x77, 16384);
+	ASSERT_EQ(0, madvise(U2P(a.lo), 16384, MADV_DONTNEED));
+	ASSERT_EQ(0, es_info(self->fd, a.id, &i));
+	EXPECT_EQ(0, i.resident);
+	/* Unlike anonymous memory, the old data comes back. */
+	EXPECT_EQ(0x77, es_peek(a.lo));
+	EXPECT_EQ(0x77, es_peek(a.hi - 1));
+	ASSERT_EQ(0, es_info(self->fd, a.id, &i));
+	EXPECT_EQ(8192, i.resident);	/* the two pages touched */
+	EXPECT_EQ(0, es_free(self->fd, a.id));
+}
+
+struct child_args {
+	int fd;
+	unsigned long addr;
+};
+
+static void child_ioctl(void *p)
+{
+	struct child_args *c = p;
+	struct estack_alloc a;
+
+	_exit(es_alloc(c->fd, 0, &a));
+}
+
+TEST_F(stk, fork_child_has_no_arena)
+{
+	struct child_args c = { .fd = self->fd };
+	struct estack_alloc a;
+
+	ASSERT_EQ(0, es_alloc(self->fd, 4096, &a));
+	es_poke(a.lo, 9);
+	/* VM_DONTCOPY: nothing is mapped there in the child. */
+	EXPECT_EQ(128 + SIGSEGV, in_child(touch_byte, U2P(a.lo)));
+	EXPECT_EQ(EPERM, in_child(child_ioctl, &c));
+	/* The parent is unaffected. */
+	EXPECT_EQ(9, es_peek(a.lo));
+	EXPECT_EQ(0, es_free(self->fd, a.id));
+}
+
+static void dofork_child(void *p)
+{
+	struct child_args *c = p;
+
+	/* The guard page was never mapped: the copy's fault is SIGSEGV. */
+	if (in_child(read_byte, U2P(c->addr - 4096)) != 128 + SIGSEGV)
+		_exit(3);
+	child_ioctl(p);
+}
+
+/* With MADV_DOFORK the child's copy is harmless and nothing leaks. */
+TEST_F(stk, fork_with_dofork_harmless)
+{
+	struct estack_alloc a;
+	struct es_range r;
+	struct child_args c = { .fd = self->fd };
+
+	ASSERT_EQ(0, es_alloc(self->fd, 8192, &a));
+	ASSERT_EQ(0, es_arena_of(a.lo, &r));
+	ASSERT_EQ(0, madvise(U2P(r.start), r.end - r.start, MADV_DOFORK));
+	c.addr = a.lo;
+	EXPECT_EQ(EPERM, in_child(dofork_child, &c));
+	EXPECT_EQ(0, es_free(self->fd, a.id));
+}
+
+static void exit_with_stacks(void *arg)
+{
+	struct estack_alloc a;
+	int fd = open(DEV_PATH, O_RDWR), i;
+
+	for (i = 0; i < 100; i++)
+		if (fd < 0 || es_alloc(fd, 4096 << (i % 4), &a))
+			_exit(1);
+	_exit(0);	/* no FREE, no close, no munmap */
+}
+
+TEST_F(stk, exit_frees_everything)
+{
+	EXPECT_EQ(0, in_child(exit_with_stacks, NULL));
+	EXPECT_EQ(self->in_use, es_stat("stacks_in_use"));
+}
+
+TEST_F(stk, close_keeps_stacks_until_unmapped)
+{
+	struct estack_alloc a;
+	struct es_range r;
+	int fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, es_alloc(fd, 8192, &a));
+	close(fd);
+	/* Still mapped and working after the last close. */
+	memset(U2P(a.lo), 0x3c, 8192);
+	EXPECT_EQ(0x3c, es_peek(a.hi - 1));
+	EXPECT_EQ(self->in_use + 1, es_stat("stacks_in_use"));
+	ASSERT_EQ(0, es_arena_of(a.lo, &r));
+	ASSERT_EQ(0, munmap(U2P(r.start), r.end - r.start));
+	EXPECT_EQ(self->in_use, es_stat("stacks_in_use"));
+}
+
+static int send_fd(int sock, int fd)
+{
+	char c = 0, buf[CMSG_SPACE(sizeof(int))] = {};
+	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = buf, .msg_controllen = sizeof(buf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
+}
+
+static int recv_fd(int sock)
+{
+	char c, buf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = buf, .msg_controllen = sizeof(buf),
+	};
+	struct cmsghdr *cm;
+	int fd;
+
+	if (recvmsg(sock, &msg, 0) != 1)
+		return -1;
+	cm = CMSG_FIRSTHDR(&msg);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+static int scm_sock;
+
+static void receive_and_use(void *arg)
+{
+	struct child_args c;
+
+	c.fd = recv_fd(scm_sock);
+	if (c.fd < 0)
+		_exit(100);
+	child_ioctl(&c);
+}
+
+/* A file passed to another process is refused there. */
+TEST_F(stk, fd_passed_scm_rights_eperm)
+{
+	int sv[2], status;
+	pid_t pid;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	scm_sock = sv[1];
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		receive_and_use(NULL);
+	ASSERT_EQ(0, send_fd(sv[0], self->fd));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(EPERM, WEXITSTATUS(status));
+	close(sv[0]);
+	close(sv[1]);
+}
+
+TEST_F(stk, rmmod_refused_while_in_use)
+{
+	struct estack_alloc a;
+	struct es_range r;
+	int fd;
+
+	if (geteuid())
+		SKIP(return, "needs root to try delete_module");
+	EXPECT_EQ(-1, syscall(SYS_delete_module, "estack", O_NONBLOCK));
+	EXPECT_TRUE(errno == EWOULDBLOCK || errno == EBUSY);
+
+	/* Closed but still mapped: still refused. */
+	fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, es_alloc(fd, 0, &a));
+	close(fd);
+	close(self->fd);
+	self->fd = -1;
+	EXPECT_EQ(-1, syscall(SYS_delete_module, "estack", O_NONBLOCK));
+	EXPECT_TRUE(errno == EWOULDBLOCK || errno == EBUSY);
+	ASSERT_EQ(0, es_arena_of(a.lo, &r));
+	munmap(U2P(r.start), r.end - r.start);
+	EXPECT_EQ(self->in_use, es_stat("stacks_in_use"));
+}
+
+TEST_F(stk, vma_count_flat)
+{
+	/* A 32-bit process's arenas are 64 MiB: stay within one. */
+	int before, after, i, n = sizeof(long) == 8 ? 10000 : 4000;
+	struct estack_alloc a;
+
+	ASSERT_EQ(0, es_alloc(self->fd, 0, &a));	/* the first arena */
+	before = es_count_vmas();
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, es_alloc(self->fd, 4096 << (i % 2), &a));
+	after = es_count_vmas();
+	EXPECT_EQ(before, after);
+	EXPECT_EQ(self->in_use + n + 1, es_stat("stacks_in_use"));
+}
+
+struct racer {
+	int fd;
+	int iters;
+	int unmapper;
+	int bad;
+	__u32 *ids;	/* shared by the threads: atomic accesses only */
+	unsigned int nids;
+};
+
+static void *race_fn(void *p)
+{
+	struct racer *r = p;
+	struct estack_alloc a;
+	struct estack_info info;
+	unsigned int seed = (unsigned long)p, k;
+	int i, err;
+
+	for (i = 0; i < r->iters; i++) {
+		k = rand_r(&seed) % r->nids;
+		switch (rand_r(&seed) % 4) {
+		case 0:
+		case 1:
+			err = es_alloc(r->fd, 4096 << (rand_r(&seed) % 3), &a);
+			/* No touch: the unmapper may take it any time. */
+			if (!err)
+				__atomic_store_n(&r->ids[k], a.id,
+						 __ATOMIC_RELAXED);
+			else if (err != ENOMEM)
+				r->bad++;
+			break;
+		case 2:
+			err = es_free(r->fd, __atomic_load_n(&r->ids[k],
+							     __ATOMIC_RELAXED));
+			if (err && err != ENOENT)
+				r->bad++;
+			break;
+		case 3:
+			err = es_info(r->fd, __atomic_load_n(&r->ids[k],
+							     __ATOMIC_RELAXED),
+				      &info);
+			if (err && err != ENOENT)
+				r->bad++;
+			break;
+		}
+		if (r->unmapper && !(i % 500))
+			es_unmap_arenas();
+	}
+	return NULL;
+}
+
+/* Threads sharing one file: ALLOC, FREE, INFO and munmap racing. */
+TEST_F(stk, threads_race)
+{
+	static __u32 ids[64];
+	struct racer r[4];
+	pthread_t t[4];
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		r[i] = (struct racer){ self->fd, 3000, i == 3, 0, ids, 64 };
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, race_fn, &r[i]));
+	}
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(0, pthread_join(t[i], NULL));
+		EXPECT_EQ(0, r[i].bad);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	return test_harness_run(argc, argv);
+}
