@@ -9,6 +9,7 @@
 #   make style           checkpatch --strict on every C file
 #   make sparse          sparse (C=2) over the module
 #   make docs            Documentation/ with kernel-doc expanded, in build/docs/
+#   make demo            the main job: fibers on elastic stacks, in the VM
 #   make vm [CMD=...]    Debian's stock kernel in QEMU with the module loaded
 #   make check           every test; ends with "N passed, N failed"
 #   make check-rig       proves that make check fails when it should
@@ -21,7 +22,7 @@ RIG := $(CURDIR)/tools/rig
 
 KERNEL_C := $(filter-out %.mod.c kmod/compat.h,$(wildcard kmod/*.c kmod/*.h \
 	kmod/tests/*.c)) uapi/linux/estack.h
-USER_C := $(wildcard tools/*.c selftests/*.c selftests/*.h)
+USER_C := $(wildcard tools/*.c tools/*.h selftests/*.c selftests/*.h)
 
 all: modules
 
@@ -62,11 +63,14 @@ docs: deps
 vm:
 	bash $(RIG)/vm-run.sh
 
+demo:
+	bash $(RIG)/demo.sh
+
 check:
 	bash $(RIG)/check.sh
 
 check-rig:
 	bash $(RIG)/check-rig.sh
 
-.PHONY: all modules clean install deps tools selftests style sparse docs vm \
+.PHONY: all modules clean install deps tools selftests style sparse docs vm demo \
 	check check-rig

@@ -65,6 +65,7 @@ static vm_fault_t estack_vm_fault(struct vm_fault *vmf)
 		err = vm_insert_page(vma, addr,
 				     stack->span->pages[(addr - stack->lo) >>
 							PAGE_SHIFT]);
+		estack_sync_rss(vma->vm_mm);
 		ret = err && err != -EBUSY ? vmf_error(err) : VM_FAULT_NOPAGE;
 	}
 	mutex_unlock(&ctx->lock);

@@ -48,4 +48,30 @@ static inline void estack_zap(struct vm_area_struct *vma, unsigned long addr,
 		zap_page_range(vma, addr, size);
 }
 
+/*
+ * Make pages just inserted by this task show in its mm's RSS. In 6.1 the
+ * task caches RSS deltas (SPLIT_RSS_COUNTING) and folds them into the mm
+ * only every 64 page faults, so the pages an ioctl inserts would stay
+ * invisible to /proc and the OOM killer. This is sync_mm_rss(), which is
+ * not exported, without its rss_stat tracepoint (add_mm_counter() needs
+ * an unexported symbol for that); 6.2 replaced the cache with per-CPU
+ * counters.
+ */
+static inline void estack_sync_rss(struct mm_struct *mm)
+{
+#if defined(SPLIT_RSS_COUNTING)
+	int i;
+
+	if (current->mm != mm)
+		return;
+	for (i = 0; i < NR_MM_COUNTERS; i++) {
+		if (current->rss_stat.count[i]) {
+			atomic_long_add(current->rss_stat.count[i],
+					&mm->rss_stat.count[i]);
+			current->rss_stat.count[i] = 0;
+		}
+	}
+#endif
+}
+
 #endif /* _ESTACK_COMPAT_H */

@@ -19,7 +19,9 @@
  * Copyright (C) 2026 The estack authors
  */
 
+#include <linux/compat.h>
 #include <linux/fs.h>
+#include <linux/mm.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/uaccess.h>
@@ -72,7 +74,9 @@ int estack_copy_args_out(void __user *uarg, const void *karg, size_t ksize,
 EXPORT_SYMBOL_IF_KUNIT(estack_copy_args_out);
 
 /* The feature bits of the ioctl groups this module dispatches. */
-#define ESTACK_FEATURES		ESTACK_FEATURE_STACKS
+#define ESTACK_FEATURES		(ESTACK_FEATURE_STACKS | ESTACK_FEATURE_MOVE | \
+				 ESTACK_FEATURE_ADJUST_FP | \
+				 ESTACK_FEATURE_ADJUST_CONSERVATIVE)
 
 static long estack_ioctl_api(struct estack_ctx *ctx, void __user *uarg)
 {
@@ -169,6 +173,65 @@ static long estack_ioctl_info(struct estack_ctx *ctx, void __user *uarg)
 	return estack_copy_args_out(uarg, &req, sizeof(req), req.size);
 }
 
+#define ESTACK_MOVE_FLAGS	(ESTACK_MOVE_ADJUST_FP | ESTACK_MOVE_ADJUST_CONSERVATIVE)
+
+static long estack_ioctl_move(struct estack_ctx *ctx, void __user *uarg,
+			      bool grow)
+{
+	struct estack_move req, orig;
+	u64 *slots = NULL;
+	int ret;
+
+	BUILD_BUG_ON(sizeof(req) != ESTACK_MOVE_SIZE_VER0);
+
+	ret = estack_copy_args_in(&req, sizeof(req), ESTACK_MOVE_SIZE_VER0,
+				  uarg);
+	if (ret)
+		return ret;
+	if ((req.flags & ~ESTACK_MOVE_FLAGS) ||
+	    req.nr_slots > ESTACK_MAX_SLOTS || (!grow && req.bytes))
+		return -EINVAL;
+	/* Relocation reads and writes 64-bit words: 64-bit callers only. */
+	if (in_compat_syscall() && (req.flags || req.nr_slots))
+		return -EOPNOTSUPP;
+
+	if (req.nr_slots) {
+		slots = kvmalloc_array(req.nr_slots, sizeof(*slots), GFP_KERNEL);
+		if (!slots)
+			return -ENOMEM;
+		if (copy_from_user(slots, u64_to_user_ptr(req.slots),
+				   req.nr_slots * sizeof(*slots))) {
+			ret = -EFAULT;
+			goto out_free;
+		}
+	}
+	/*
+	 * A move cannot be taken back once done, so make sure now that the
+	 * result can be written: write the caller's own bytes back.
+	 */
+	orig = req;
+	ret = estack_copy_args_out(uarg, &orig, sizeof(orig), orig.size);
+	if (ret)
+		goto out_free;
+
+	ret = estack_stack_move(ctx, &req, grow, slots);
+	if (!ret)
+		ret = estack_copy_args_out(uarg, &req, sizeof(req), req.size);
+out_free:
+	kvfree(slots);
+	return ret;
+}
+
+static long estack_ioctl_grow(struct estack_ctx *ctx, void __user *uarg)
+{
+	return estack_ioctl_move(ctx, uarg, true);
+}
+
+static long estack_ioctl_shrink(struct estack_ctx *ctx, void __user *uarg)
+{
+	return estack_ioctl_move(ctx, uarg, false);
+}
+
 static long estack_ioctl(struct file *file, unsigned int cmd,
 			 unsigned long arg)
 {
@@ -188,6 +251,12 @@ static long estack_ioctl(struct file *file, unsigned int cmd,
 		break;
 	case _IOC_NR(ESTACK_IOC_FREE):
 		handler = estack_ioctl_free;
+		break;
+	case _IOC_NR(ESTACK_IOC_GROW):
+		handler = estack_ioctl_grow;
+		break;
+	case _IOC_NR(ESTACK_IOC_SHRINK):
+		handler = estack_ioctl_shrink;
 		break;
 	case _IOC_NR(ESTACK_IOC_INFO):
 		handler = estack_ioctl_info;

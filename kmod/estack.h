@@ -8,7 +8,8 @@
  *
  *   dev.c      ioctl dispatch: copy in, validate, copy out   (no locks)
  *   context.c  per-open-file context: owner mm, memcg, user  (ctx->lock)
- *   stack.c    ALLOC, FREE, INFO: ids, limits, mapping       (ctx->lock)
+ *   stack.c    ALLOC, FREE, INFO, GROW, SHRINK               (ctx->lock)
+ *   relocate.c copy and pointer relocation of a move          (ctx->lock)
  *   arena.c    the arena VMAs: ->mmap, ->fault, ->close ...  (ctx->lock)
  *   alloc.c    the allocator instance: stacks of 2^order pages, per-CPU
  *              cache first, then pool, then the page allocator
@@ -155,6 +156,11 @@ enum estack_stat {
 	ESTACK_STAT_PINNED_RELEASED,	/* spans not recycled: page shared */
 	ESTACK_STAT_SHRINKER_SCANS,	/* shrinker scan calls */
 	ESTACK_STAT_SHRINKER_FREED,	/* pages the shrinker freed */
+	ESTACK_STAT_GROWS,		/* stacks moved to a larger one */
+	ESTACK_STAT_SHRINKS,		/* stacks moved to a smaller one */
+	ESTACK_STAT_GROW_FAILURES,	/* GROWs that failed past validation */
+	ESTACK_STAT_BYTES_COPIED,	/* live bytes copied by moves */
+	ESTACK_STAT_WORDS_RELOCATED,	/* pointer words rewritten by moves */
 	ESTACK_NR_STATS
 };
 
@@ -441,6 +447,44 @@ static inline bool estack_ctx_owned_by_current(const struct estack_ctx *ctx)
 	return ctx->mm == current->mm;
 }
 
+/* The longest frame-pointer chain GROW or SHRINK follows. */
+#define ESTACK_MAX_FRAMES	1048576U
+
+/**
+ * struct estack_move_plan - one GROW or SHRINK being built
+ * @old_span: the stack's pages
+ * @new_span: the pages of the stack it moves to
+ * @old_lo: old lowest usable address
+ * @old_hi: old top
+ * @new_lo: new lowest usable address
+ * @new_hi: new top
+ * @sp: start of the live range [sp, old_hi) that is copied
+ * @delta: new_hi - old_hi (modulo 2^64): added to every relocated pointer
+ * @fp: innermost frame pointer; relocated by the frame-pointer walk
+ * @adjusted: words rewritten so far
+ * @copied: bytes copied
+ */
+struct estack_move_plan {
+	struct estack_span *old_span;
+	struct estack_span *new_span;
+	u64 old_lo;
+	u64 old_hi;
+	u64 new_lo;
+	u64 new_hi;
+	u64 sp;
+	u64 delta;
+	u64 fp;
+	u64 adjusted;
+	u64 copied;
+};
+
+/* relocate.c */
+int estack_move_copy(struct estack_move_plan *m);
+bool estack_move_adjust_word(struct estack_move_plan *m, u64 addr);
+void estack_move_adjust_fp(struct estack_move_plan *m);
+int estack_move_adjust_conservative(struct estack_move_plan *m);
+void estack_move_adjust_inner_slot(struct estack_move_plan *m, u64 slot);
+
 /* arena.c */
 int estack_arena_mmap(struct estack_ctx *ctx, struct vm_area_struct *vma);
 int estack_arena_create(struct estack_ctx *ctx, unsigned int order);
@@ -457,6 +501,8 @@ int estack_stack_destroy(struct estack_ctx *ctx, u32 id, bool check_running);
 int estack_stack_query(struct estack_ctx *ctx, u32 id,
 		       struct estack_stack_info *out);
 void estack_stack_release(struct estack_ctx *ctx, struct estack_stack *stack);
+int estack_stack_move(struct estack_ctx *ctx, struct estack_move *req,
+		      bool grow, const u64 *slots);
 
 /*
  * A struct longer than a page cannot be a future version of ours; refusing

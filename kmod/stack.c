@@ -22,46 +22,66 @@
 
 #include <linux/maple_tree.h>
 #include <linux/mm.h>
+#include <linux/pagemap.h>
 #include <linux/ptrace.h>
 #include <linux/sched/task_stack.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
+#include <linux/uaccess.h>
 #include <linux/xarray.h>
 
 #include "compat.h"
 #include "estack.h"
 
-/* Charge the file's and the user's limits for one stack of @size bytes. */
-static int estack_limits_charge(struct estack_ctx *ctx, unsigned long size)
+/*
+ * Charge the file's and the user's limits for @size more bytes, and for a
+ * new stack if @new_stack (a GROW charges only the bytes it adds).
+ */
+static int estack_limits_charge_locked(struct estack_ctx *ctx,
+				       unsigned long size, bool new_stack)
 {
 	const struct estack_tunables *t = &estack_tunables;
 	long user_bytes;
 
-	mutex_lock(&ctx->lock);
-	if (ctx->nr_stacks + 1 > estack_tunable_get(&t->max_stacks_per_fd) ||
-	    ctx->bytes + size > estack_tunable_get(&t->max_bytes_per_fd)) {
-		mutex_unlock(&ctx->lock);
+	lockdep_assert_held(&ctx->lock);
+	if (ctx->nr_stacks + new_stack >
+	    estack_tunable_get(&t->max_stacks_per_fd) ||
+	    ctx->bytes + size > estack_tunable_get(&t->max_bytes_per_fd))
 		return -ENOSPC;
-	}
 	user_bytes = atomic_long_add_return(size, &ctx->user->bytes);
 	if (user_bytes > estack_tunable_get(&t->max_bytes_per_user)) {
 		atomic_long_sub(size, &ctx->user->bytes);
-		mutex_unlock(&ctx->lock);
 		return -ENOSPC;
 	}
-	ctx->nr_stacks++;
+	ctx->nr_stacks += new_stack;
 	ctx->bytes += size;
-	mutex_unlock(&ctx->lock);
 	return 0;
+}
+
+static int estack_limits_charge(struct estack_ctx *ctx, unsigned long size)
+{
+	int ret;
+
+	mutex_lock(&ctx->lock);
+	ret = estack_limits_charge_locked(ctx, size, true);
+	mutex_unlock(&ctx->lock);
+	return ret;
+}
+
+/* Give back @size bytes; a whole stack's bytes also give back the stack. */
+static void estack_limits_release_locked(struct estack_ctx *ctx,
+					 unsigned long size, bool stack)
+{
+	lockdep_assert_held(&ctx->lock);
+	ctx->nr_stacks -= stack;
+	ctx->bytes -= size;
+	atomic_long_sub(size, &ctx->user->bytes);
 }
 
 static void estack_limits_uncharge_locked(struct estack_ctx *ctx,
 					  unsigned long size)
 {
-	lockdep_assert_held(&ctx->lock);
-	ctx->nr_stacks--;
-	ctx->bytes -= size;
-	atomic_long_sub(size, &ctx->user->bytes);
+	estack_limits_release_locked(ctx, size, true);
 }
 
 static void estack_limits_uncharge(struct estack_ctx *ctx, unsigned long size)
@@ -93,6 +113,7 @@ static int estack_stack_map_locked(struct vm_area_struct *vma,
 	int ret;
 
 	ret = vm_insert_pages(vma, stack->lo, stack->span->pages, &left);
+	estack_sync_rss(vma->vm_mm);
 	if (ret)
 		estack_zap(vma, stack->lo, (nr - left) << PAGE_SHIFT);
 	return ret;
@@ -305,4 +326,305 @@ int estack_stack_query(struct estack_ctx *ctx, u32 id,
 	mutex_unlock(&ctx->lock);
 	mmap_read_unlock(mm);
 	return stack ? 0 : -ENOENT;
+}
+
+/* A user slot outside the stack being moved: its value, read before. */
+struct estack_outer_slot {
+	u64 addr;
+	u64 old;
+	bool write;
+};
+
+/*
+ * Read every slot outside the old stack, and prove it writable by writing
+ * its value back, without taking a page fault: a fault on an arena needs
+ * ctx->lock, which the caller holds. Return 0, or -EFAULT with *@fault
+ * set to the address to fault in with no lock held.
+ */
+static int estack_outer_read_locked(const u64 *slots, unsigned int nr,
+				    const struct estack_move_plan *m,
+				    struct estack_outer_slot *out,
+				    unsigned int *nr_out, u64 *fault)
+{
+	unsigned int i, n = 0;
+	u64 v;
+
+	for (i = 0; i < nr; i++) {
+		if (slots[i] >= m->old_lo && slots[i] < m->old_hi)
+			continue;
+		if (copy_from_user_nofault(&v, u64_to_user_ptr(slots[i]),
+					   sizeof(v)) ||
+		    copy_to_user_nofault(u64_to_user_ptr(slots[i]), &v,
+					 sizeof(v))) {
+			*fault = slots[i];
+			return -EFAULT;
+		}
+		out[n].addr = slots[i];
+		out[n].old = v;
+		out[n].write = false;
+		n++;
+	}
+	*nr_out = n;
+	return 0;
+}
+
+/* Write the relocated values; on failure put back what was written. */
+static int estack_outer_write_locked(struct estack_outer_slot *s,
+				     unsigned int nr,
+				     struct estack_move_plan *m, u64 *fault)
+{
+	unsigned int i;
+	u64 v;
+
+	for (i = 0; i < nr; i++) {
+		if (s[i].old < m->old_lo || s[i].old >= m->old_hi)
+			continue;
+		v = s[i].old + m->delta;
+		if (copy_to_user_nofault(u64_to_user_ptr(s[i].addr), &v,
+					 sizeof(v)))
+			goto err_restore;
+		s[i].write = true;
+		m->adjusted++;
+	}
+	return 0;
+
+err_restore:
+	*fault = s[i].addr;
+	while (i--) {
+		if (s[i].write &&
+		    copy_to_user_nofault(u64_to_user_ptr(s[i].addr),
+					 &s[i].old, sizeof(s[i].old)))
+			pr_warn_ratelimited("estack: could not restore a slot\n");
+	}
+	return -EFAULT;
+}
+
+/* How often a move retries after faulting a slot in. */
+#define ESTACK_MOVE_TRIES	4
+
+/**
+ * estack_stack_move() - GROW or SHRINK (Go's newstack/copystack and
+ *	shrinkstack)
+ * @ctx: the context
+ * @req: the request, validated as a struct; lo, hi, delta, fp and
+ *	adjusted are filled in on success
+ * @grow: GROW, else SHRINK
+ * @slots: req->nr_slots slot addresses, copied in
+ *
+ * The new stack is built completely (pages, copy, relocation, mapping)
+ * while the old one stays as it is; only then are the id and the slots
+ * switched over and the old stack unmapped. Any failure before that point
+ * leaves nothing changed. Everything happens under the mmap read lock and
+ * ctx->lock; user slots are accessed without faulting, and a slot that is
+ * not present makes the call drop the locks, fault it in and start over.
+ *
+ * Return: 0; -ENOENT; -EINVAL for an sp or bytes that do not fit; -EBUSY
+ * for the running stack; -EFBIG; -ENOSPC; -ENOMEM; -EFAULT for a slot
+ * that cannot be read or written; -EINTR.
+ */
+int estack_stack_move(struct estack_ctx *ctx, struct estack_move *req,
+		      bool grow, const u64 *slots)
+{
+	u64 max = estack_tunable_get(&estack_tunables.max_stack);
+	struct estack_outer_slot *outer = NULL;
+	struct estack_stack *stack, *to = NULL;
+	struct estack_span *span = NULL;
+	struct vm_area_struct *vma_old, *vma_new;
+	struct mm_struct *mm = ctx->mm;
+	struct estack_move_plan m;
+	unsigned int nr_outer = 0, tries = 0;
+	u64 cur, size = 0, fault = 0;
+	int ret;
+
+	if (req->nr_slots) {
+		outer = kvcalloc(req->nr_slots, sizeof(*outer), GFP_KERNEL);
+		if (!outer)
+			return -ENOMEM;
+	}
+retry:
+	if (mmap_read_lock_killable(mm)) {
+		ret = -EINTR;
+		goto out_free;
+	}
+	mutex_lock(&ctx->lock);
+	stack = xa_load(&ctx->ids, req->id);
+	if (!stack) {
+		ret = -ENOENT;
+		goto out_unlock;
+	}
+	cur = stack->hi - stack->lo;
+	if (req->sp < stack->lo || req->sp > stack->hi ||
+	    (grow && req->bytes && req->bytes <= cur)) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	if (estack_stack_running(stack)) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+	if (grow) {
+		ret = estack_size_grow(cur, req->bytes, max, &size);
+		if (ret)
+			goto out_unlock;
+	} else {
+		size = estack_size_shrink(cur, stack->hi - req->sp);
+		if (size == cur) {	/* nothing to do: Go's "not worth it" */
+			req->lo = stack->lo;
+			req->hi = stack->hi;
+			req->delta = 0;
+			req->adjusted = 0;
+			ret = 0;
+			goto out_unlock;
+		}
+	}
+	vma_old = estack_arena_vma_locked(stack->arena);
+	if (!vma_old) {		/* its arena is being unmapped */
+		ret = -ENOENT;
+		goto out_unlock;
+	}
+
+	memset(&m, 0, sizeof(m));
+	m.old_span = stack->span;
+	m.old_lo = stack->lo;
+	m.old_hi = stack->hi;
+	m.sp = req->sp;
+	m.fp = req->fp;
+	ret = estack_outer_read_locked(slots, req->nr_slots, &m, outer,
+				       &nr_outer, &fault);
+	if (ret)
+		goto out_fault_in;
+
+	/* Limits first (only growth needs more), then the pages. */
+	if (size > cur) {
+		ret = estack_limits_charge_locked(ctx, size - cur, false);
+		if (ret)
+			goto out_unlock;
+	}
+	if (!span) {
+		span = estack_span_alloc(ctx->alloc, ilog2(size >> PAGE_SHIFT),
+					 ctx->memcg);
+		if (IS_ERR(span)) {
+			ret = PTR_ERR(span);
+			span = NULL;
+			goto out_uncharge;
+		}
+	}
+	to = estack_arena_reserve_locked(ctx, ilog2(size >> PAGE_SHIFT));
+	if (IS_ERR(to)) {
+		ret = PTR_ERR(to);
+		to = NULL;
+		goto out_uncharge;
+	}
+	if (!to) {		/* no room: map another arena, then again */
+		if (size > cur)
+			estack_limits_release_locked(ctx, size - cur, false);
+		mutex_unlock(&ctx->lock);
+		mmap_read_unlock(mm);
+		ret = estack_arena_create(ctx, ilog2(size >> PAGE_SHIFT));
+		if (ret)
+			goto out_free;
+		goto retry;
+	}
+	vma_new = estack_arena_vma_locked(to->arena);
+	if (!vma_new) {
+		ret = -EAGAIN;
+		goto out_unreserve;
+	}
+
+	m.new_span = span;
+	m.new_lo = to->lo;
+	m.new_hi = to->hi;
+	m.delta = m.new_hi - m.old_hi;
+	ret = estack_move_copy(&m);
+	if (ret)
+		goto out_unreserve;
+	/* The chain first: words it rewrote no longer point into the old stack. */
+	if (req->flags & ESTACK_MOVE_ADJUST_FP)
+		estack_move_adjust_fp(&m);
+	for (ret = 0; ret < req->nr_slots; ret++)
+		estack_move_adjust_inner_slot(&m, slots[ret]);
+	ret = 0;
+	if (req->flags & ESTACK_MOVE_ADJUST_CONSERVATIVE) {
+		ret = estack_move_adjust_conservative(&m);
+		if (ret)
+			goto out_unreserve;
+	}
+
+	/* Make the new stack whole; nothing the user sees has changed yet. */
+	to->span = span;
+	to->id = req->id;
+	ret = mtree_store_range(&to->arena->stacks, to->lo, to->hi - 1, to,
+				GFP_KERNEL_ACCOUNT);
+	if (ret)
+		goto out_unreserve;
+	ret = estack_stack_map_locked(vma_new, to);
+	if (ret)
+		goto out_erase_new;
+	ret = estack_outer_write_locked(outer, nr_outer, &m, &fault);
+	if (ret) {
+		estack_zap(vma_new, to->lo, size);
+		mtree_erase(&to->arena->stacks, to->lo);
+		to->span = NULL;
+		estack_arena_unreserve_locked(to);
+		to = NULL;
+		if (size > cur)
+			estack_limits_release_locked(ctx, size - cur, false);
+		goto out_fault_in;
+	}
+
+	/* Commit: the id now names the new stack; the old one goes. */
+	xa_store(&ctx->ids, req->id, to, GFP_KERNEL);
+	mtree_erase(&stack->arena->stacks, stack->lo);
+	estack_zap(vma_old, stack->lo, cur);
+	stack->span = NULL;
+	estack_arena_unreserve_locked(stack);
+	if (size < cur)
+		estack_limits_release_locked(ctx, cur - size, false);
+
+	estack_stat_add(ctx->alloc, grow ? ESTACK_STAT_GROWS :
+			ESTACK_STAT_SHRINKS, 1);
+	estack_stat_add(ctx->alloc, ESTACK_STAT_BYTES_COPIED, m.copied);
+	estack_stat_add(ctx->alloc, ESTACK_STAT_WORDS_RELOCATED, m.adjusted);
+	req->lo = m.new_lo;
+	req->hi = m.new_hi;
+	req->delta = m.delta;
+	req->adjusted = m.adjusted;
+	if (req->flags & ESTACK_MOVE_ADJUST_FP)
+		req->fp = m.fp;
+	mutex_unlock(&ctx->lock);
+	mmap_read_unlock(mm);
+	estack_span_free(ctx->alloc, m.old_span, ctx->memcg);
+	kvfree(outer);
+	return 0;
+
+out_erase_new:
+	mtree_erase(&to->arena->stacks, to->lo);
+out_unreserve:
+	to->span = NULL;
+	estack_arena_unreserve_locked(to);
+out_uncharge:
+	if (size > cur)
+		estack_limits_release_locked(ctx, size - cur, false);
+out_unlock:
+	mutex_unlock(&ctx->lock);
+	mmap_read_unlock(mm);
+	if (ret == -EAGAIN && ++tries < ESTACK_MOVE_TRIES)
+		goto retry;
+	goto out_free;
+
+out_fault_in:
+	mutex_unlock(&ctx->lock);
+	mmap_read_unlock(mm);
+	/* With no lock held the fault can be served, arenas included. */
+	if (++tries < ESTACK_MOVE_TRIES &&
+	    !fault_in_writeable(u64_to_user_ptr(fault), sizeof(u64)))
+		goto retry;
+	ret = -EFAULT;
+out_free:
+	if (ret && grow)
+		estack_stat_add(ctx->alloc, ESTACK_STAT_GROW_FAILURES, 1);
+	if (span)
+		estack_span_free(ctx->alloc, span, ctx->memcg);
+	kvfree(outer);
+	return ret;
 }

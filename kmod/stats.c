@@ -131,6 +131,11 @@ ESTACK_EVENT_ATTR(pages_zeroed, ESTACK_STAT_PAGES_ZEROED);
 ESTACK_EVENT_ATTR(pinned_released, ESTACK_STAT_PINNED_RELEASED);
 ESTACK_EVENT_ATTR(shrinker_scans, ESTACK_STAT_SHRINKER_SCANS);
 ESTACK_EVENT_ATTR(shrinker_freed, ESTACK_STAT_SHRINKER_FREED);
+ESTACK_EVENT_ATTR(grows, ESTACK_STAT_GROWS);
+ESTACK_EVENT_ATTR(shrinks, ESTACK_STAT_SHRINKS);
+ESTACK_EVENT_ATTR(grow_failures, ESTACK_STAT_GROW_FAILURES);
+ESTACK_EVENT_ATTR(bytes_copied, ESTACK_STAT_BYTES_COPIED);
+ESTACK_EVENT_ATTR(words_relocated, ESTACK_STAT_WORDS_RELOCATED);
 
 /* "total 4K=n 8K=m ...": the classes with a non-zero value only. */
 static ssize_t estack_emit_classes(struct estack_allocator *a, char *buf,
@@ -198,6 +203,11 @@ static struct attribute *estack_stats_attrs[] = {
 	&dev_attr_pinned_released.attr,
 	&dev_attr_shrinker_scans.attr,
 	&dev_attr_shrinker_freed.attr,
+	&dev_attr_grows.attr,
+	&dev_attr_shrinks.attr,
+	&dev_attr_grow_failures.attr,
+	&dev_attr_bytes_copied.attr,
+	&dev_attr_words_relocated.attr,
 	&dev_attr_class_allocs.attr,
 	&dev_attr_class_frees.attr,
 	&dev_attr_class_in_use.attr,

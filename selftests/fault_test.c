@@ -190,4 +190,80 @@ TEST_F(faults, free_sweep)
 	es_unmap_arenas();
 }
 
+/*
+ * GROW and SHRINK with relocation: every allocation and user copy on the
+ * way fails once, in turn. A failed call changes nothing: same range, same
+ * bytes, same slot; the one that succeeds moves all of it.
+ */
+static void move_sweep(struct __test_metadata *_metadata, int fd, int nth,
+		       unsigned long cmd)
+{
+	struct estack_alloc a;
+	struct estack_move m;
+	struct estack_info info;
+	__u64 heap, slots[1], sp, i;
+	unsigned int n, failed = 0;
+	bool fired;
+	int err;
+
+	ASSERT_EQ(0, es_alloc(fd, cmd == ESTACK_IOC_GROW ? 8192 : 65536, &a));
+	sp = a.hi - 512;
+	for (i = sp; i < a.hi; i++)
+		es_poke(i, (unsigned char)i);
+	heap = sp + 8;
+	slots[0] = (unsigned long)&heap;
+	for (n = 1; n < MAX_SITES; n++) {
+		memset(&m, 0, sizeof(m));
+		m.size = sizeof(m);
+		m.id = a.id;
+		m.sp = sp;
+		m.flags = sizeof(long) == 8 ? ESTACK_MOVE_ADJUST_CONSERVATIVE : 0;
+		m.nr_slots = sizeof(long) == 8;
+		m.slots = (unsigned long)slots;
+		ASSERT_EQ(0, fi_arm(nth, n));
+		err = ioctl(fd, cmd, &m) ? errno : 0;
+		fired = fi_disarm(nth);
+		if (!err)
+			break;
+		failed++;
+		ASSERT_TRUE(fired) TH_LOG("n=%u: %s without a fault", n,
+					  strerror(err));
+		EXPECT_TRUE(err == ENOMEM || err == EFAULT)
+			TH_LOG("n=%u: unexpected %s", n, strerror(err));
+		/* All or nothing: nothing. */
+		ASSERT_EQ(0, es_info(fd, a.id, &info));
+		EXPECT_EQ(a.lo, info.lo);
+		EXPECT_EQ(a.hi, info.hi);
+		EXPECT_EQ(sp + 8, heap);
+		for (i = sp; i < a.hi; i++)
+			if (es_peek(i) != (unsigned char)i)
+				break;
+		EXPECT_EQ(a.hi, i) TH_LOG("n=%u: byte %llu changed", n,
+					  (unsigned long long)(i - sp));
+	}
+	ASSERT_LT(n, MAX_SITES);
+	EXPECT_LE(2, failed);
+	/* All: the range, the bytes and the slot moved together. */
+	EXPECT_NE(0, m.delta);
+	if (sizeof(long) == 8)
+		EXPECT_EQ(sp + 8 + m.delta, heap);
+	for (i = sp; i < a.hi; i++)
+		if (es_peek(i + m.delta) != (unsigned char)i)
+			break;
+	EXPECT_EQ(a.hi, i);
+	EXPECT_EQ(0, es_free(fd, a.id));
+}
+
+TEST_F(faults, grow_sweep)
+{
+	move_sweep(_metadata, self->fd, self->nth, ESTACK_IOC_GROW);
+	es_unmap_arenas();
+}
+
+TEST_F(faults, shrink_sweep)
+{
+	move_sweep(_metadata, self->fd, self->nth, ESTACK_IOC_SHRINK);
+	es_unmap_arenas();
+}
+
 TEST_HARNESS_MAIN

@@ -6,6 +6,7 @@
  * it found them: the fixture's teardown unmaps what is left and checks.
  */
 #define _GNU_SOURCE
+#define _FILE_OFFSET_BITS 64
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -111,6 +112,43 @@ TEST_F(stk, alloc_one_page)
 	EXPECT_EQ(self->in_use + 1, es_stat("stacks_in_use"));
 	EXPECT_EQ(0, es_free(self->fd, a.id));
 	EXPECT_EQ(self->in_use, es_stat("stacks_in_use"));
+}
+
+static long rss_pages(void)
+{
+	long size, resident = -1;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f) {
+		if (fscanf(f, "%ld %ld", &size, &resident) != 2)
+			resident = -1;
+		fclose(f);
+	}
+	return resident;
+}
+
+/* Stack pages count in the process's RSS, where the OOM killer looks. */
+TEST_F(stk, stacks_count_in_rss)
+{
+	struct estack_alloc a[64];
+	long before, after;
+	int i;
+
+	/*
+	 * 6.1 folds a task's RSS deltas into its mm lazily; the first ALLOC
+	 * folds what this process gathered before, so measure after one.
+	 */
+	ASSERT_EQ(0, es_alloc(self->fd, 4096, &a[0]));
+	ASSERT_EQ(0, es_free(self->fd, a[0].id));
+	before = rss_pages();
+	for (i = 0; i < 64; i++)
+		ASSERT_EQ(0, es_alloc(self->fd, 65536, &a[i]));
+	after = rss_pages();
+	EXPECT_LE(before + 64 * 16, after);
+	for (i = 0; i < 64; i++)
+		ASSERT_EQ(0, es_free(self->fd, a[i].id));
+	/* Freed stacks leave it (a little slack for the test's own pages). */
+	EXPECT_GE(after - 64 * 16 + 64, rss_pages());
 }
 
 TEST_F(stk, alloc_rounds_to_power_of_two)
@@ -488,6 +526,28 @@ TEST_F(stk, mremap_refused)
 	munmap(dst, len);
 
 	EXPECT_EQ(42, es_peek(a.lo));
+	EXPECT_EQ(0, es_free(self->fd, a.id));
+}
+
+/* A debugger reads and writes stacks (ptrace, /proc/PID/mem). */
+TEST_F(stk, proc_mem_access)
+{
+	struct estack_alloc a;
+	unsigned char buf[4];
+	int fd;
+
+	ASSERT_EQ(0, es_alloc(self->fd, 8192, &a));
+	memset(U2P(a.lo), 0x42, 8192);
+	fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(4, pread(fd, buf, 4, a.hi - 4));
+	EXPECT_EQ(0x42, buf[3]);
+	buf[0] = 0x99;
+	ASSERT_EQ(1, pwrite(fd, buf, 1, a.lo));
+	EXPECT_EQ(0x99, es_peek(a.lo));
+	/* The guard page cannot be read that way either. */
+	EXPECT_EQ(-1, pread(fd, buf, 1, a.lo - 1));
+	close(fd);
 	EXPECT_EQ(0, es_free(self->fd, a.id));
 }
 

@@ -41,6 +41,8 @@ tally=$ESTACK_RESULTS/tally
 bash "$ESTACK_TOP/tools/rig/host-checks.sh" "$tally"
 build_userspace ${inject:+all rig}
 sel=$ESTACK_BUILD/selftests
+install -m 755 "$ESTACK_TOP/selftests/demo_test.sh" "$sel/demo_test"
+tools=("$ESTACK_BUILD"/tools/*)
 if [ "$inject" = hang ]; then
 	install -m 755 "$ESTACK_TOP/selftests/rig_hang_test.sh" "$sel/rig_hang_test"
 fi
@@ -54,8 +56,8 @@ run_stage() {
 	for p in "${programs[@]}"; do tests+=("$sel/$p"); done
 
 	bash "$ESTACK_TOP/tools/rig/vm.sh" -k "$image" -n "$name" \
-		-m "${mods[*]}" -t "${tests[*]}" -r "$mem" -T "$timeout" ||
-		status=$?
+		-m "${mods[*]}" -t "${tests[*]}" -b "${tools[*]}" -r "$mem" \
+		-T "$timeout" || status=$?
 
 	# What the run must show: estack.ko always (leaving it out is a
 	# failure), every module given, every program, every KUnit suite.
@@ -78,9 +80,11 @@ if [[ " $stages " == *" stock "* ]]; then
 	build_module stock "/lib/modules/$rel/build" $rig_modules
 
 	modules=(kmod/estack.ko)
-	programs=(api_test api_test_32 stack_test stack_test_32 reclaim_test)
+	programs=(api_test api_test_32 stack_test stack_test_32 move_test
+		  move_test_32 reclaim_test demo_test scale_test)
 	suites=()
-	mem=${VM_MEM:-2048}
+	# One million 4 KiB stacks: 4 GiB of pages and their bookkeeping.
+	mem=${VM_MEM:-6144}
 	timeout=${RIG_TIMEOUT:-900}
 	case $inject in
 	fail-test) programs+=(rig_fail_test) ;;
@@ -97,8 +101,8 @@ if [[ " $stages " == *" debug "* ]]; then
 	build_module debug "$dkdir" CONFIG_ESTACK_KUNIT=m $rig_modules
 
 	modules=(kmod/estack.ko kmod/tests/estack_kunit.ko)
-	programs=(api_test api_test_32 stack_test stack_test_32 reclaim_test
-		  fault_test fault_test_32)
+	programs=(api_test api_test_32 stack_test stack_test_32 move_test
+		  move_test_32 reclaim_test demo_test fault_test fault_test_32)
 	suites=(estack_abi estack_size estack_params estack_pcpu estack_pool
 		estack_large estack_shrinker estack_memcg estack_concurrency)
 	mem=${VM_MEM:-2048}

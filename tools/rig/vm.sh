@@ -54,6 +54,9 @@ for b in $tools; do cp "$b" "$root/opt/estack/bin/"; done
 	mods=
 	for m in $modules; do mods="$mods ${m##*/}"; done
 	printf 'RIG_MODULES=%q\n' "${mods# }"
+	names=
+	for t in $tests; do names="$names ${t##*/}"; done
+	printf 'RIG_TESTS=%q\n' "${names# }"
 } > "$root/etc/rig.conf"
 
 cpio_file=$ESTACK_BUILD/initramfs-$name.cpio

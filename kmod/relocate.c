@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * estack relocation: copy a stack's live part into a new span and fix the
+ * pointers into it (Go's copystack and adjustpointers).
+ *
+ * Everything here works on kernel mappings of the spans' pages, never on
+ * the user mapping, so a move can be built completely before anything the
+ * user sees changes, and dropped without a trace if it fails. Addresses are
+ * the user addresses of the old stack; a word at old address A lands at
+ * A + delta, and a word's value is rewritten only if it lies in the old
+ * [lo, hi).
+ *
+ * Concurrency: the caller holds ctx->lock and owns the new span.
+ *
+ * Copyright (C) 2026 The estack authors
+ */
+
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+
+#include "estack.h"
+
+/* How many pages between two cond_resched() and fatal-signal checks. */
+#define ESTACK_MOVE_RESCHED	256
+
+/* The page of @span holding user address @addr of a stack at @lo. */
+static struct page *estack_span_page(const struct estack_span *span,
+				     unsigned long lo, unsigned long addr)
+{
+	return span->pages[(addr - lo) >> PAGE_SHIFT];
+}
+
+/**
+ * estack_move_copy() - copy the live range [sp, hi) to the new span
+ * @m: the move: old and new span, ranges, sp
+ *
+ * Return: 0, or -EINTR when a fatal signal stopped a long copy.
+ */
+int estack_move_copy(struct estack_move_plan *m)
+{
+	unsigned long addr = m->sp, n = 0;
+
+	while (addr < m->old_hi) {
+		unsigned long off = offset_in_page(addr);
+		unsigned long len = min(PAGE_SIZE - off, m->old_hi - addr);
+
+		memcpy_page(estack_span_page(m->new_span, m->new_lo,
+					     addr + m->delta), off,
+			    estack_span_page(m->old_span, m->old_lo, addr), off,
+			    len);
+		addr += len;
+		if (!(++n % ESTACK_MOVE_RESCHED)) {
+			if (fatal_signal_pending(current))
+				return -EINTR;
+			cond_resched();
+		}
+	}
+	m->copied = m->old_hi - m->sp;
+	return 0;
+}
+
+static bool estack_in_old(const struct estack_move_plan *m, u64 v)
+{
+	return v >= m->old_lo && v < m->old_hi;
+}
+
+/* Is the 8-byte word at old address @addr in the copied range? */
+static bool estack_in_copy(const struct estack_move_plan *m, u64 addr)
+{
+	return addr >= m->sp && addr <= m->old_hi - sizeof(u64) &&
+	       IS_ALIGNED(addr, sizeof(u64));
+}
+
+/* The word the old address @addr was copied to, in the new span. */
+static u64 estack_read_new(const struct estack_move_plan *m, u64 addr)
+{
+	u64 *p, v;
+
+	p = kmap_local_page(estack_span_page(m->new_span, m->new_lo,
+					     addr + m->delta));
+	v = p[offset_in_page(addr) / sizeof(u64)];
+	kunmap_local(p);
+	return v;
+}
+
+static void estack_write_new(const struct estack_move_plan *m, u64 addr,
+			     u64 v)
+{
+	u64 *p;
+
+	p = kmap_local_page(estack_span_page(m->new_span, m->new_lo,
+					     addr + m->delta));
+	p[offset_in_page(addr) / sizeof(u64)] = v;
+	kunmap_local(p);
+}
+
+/**
+ * estack_move_adjust_word() - relocate one copied word if it points in
+ * @m: the move
+ * @addr: old address of the word, in the copied range and aligned
+ *
+ * Return: true if the word was rewritten.
+ */
+bool estack_move_adjust_word(struct estack_move_plan *m, u64 addr)
+{
+	u64 v = estack_read_new(m, addr);
+
+	if (!estack_in_old(m, v))
+		return false;
+	estack_write_new(m, addr, v + m->delta);
+	m->adjusted++;
+	return true;
+}
+
+/**
+ * estack_move_adjust_fp() - relocate the saved frame-pointer chain
+ * @m: the move; @m->fp is the innermost frame pointer and comes back
+ *	relocated when it pointed into the old stack
+ *
+ * Each frame's first word holds the caller's frame pointer. The walk goes
+ * on while the next frame lies in the copied range and above the current
+ * one (a loop or a jump out of the stack ends it), for at most
+ * ESTACK_MAX_FRAMES frames.
+ */
+void estack_move_adjust_fp(struct estack_move_plan *m)
+{
+	u64 frame = m->fp, next;
+	unsigned int depth = 0;
+
+	if (!estack_in_old(m, frame))
+		return;
+	m->fp = frame + m->delta;
+	while (estack_in_copy(m, frame) && depth++ < ESTACK_MAX_FRAMES) {
+		next = estack_read_new(m, frame);
+		if (!estack_in_old(m, next) || next <= frame)
+			break;
+		estack_write_new(m, frame, next + m->delta);
+		m->adjusted++;
+		frame = next;
+	}
+}
+
+/**
+ * estack_move_adjust_conservative() - relocate every word that looks like
+ *	a pointer into the old stack
+ * @m: the move
+ *
+ * Scans every 8-byte-aligned word of the copied range. An integer that
+ * happens to look like such an address is rewritten too: that is the
+ * documented hazard of the mode.
+ *
+ * Return: 0, or -EINTR when a fatal signal stopped a long scan.
+ */
+int estack_move_adjust_conservative(struct estack_move_plan *m)
+{
+	u64 addr = ALIGN(m->sp, sizeof(u64));
+	unsigned long n = 0;
+
+	while (addr + sizeof(u64) <= m->old_hi) {
+		u64 end = min_t(u64, m->old_hi, ALIGN(addr + 1, PAGE_SIZE));
+		u64 *p = kmap_local_page(estack_span_page(m->new_span, m->new_lo,
+							  addr + m->delta));
+		u64 a;
+
+		for (a = addr; a + sizeof(u64) <= end; a += sizeof(u64)) {
+			u64 *w = &p[offset_in_page(a) / sizeof(u64)];
+
+			if (estack_in_old(m, *w)) {
+				*w += m->delta;
+				m->adjusted++;
+			}
+		}
+		kunmap_local(p);
+		addr = end;
+		if (!(++n % ESTACK_MOVE_RESCHED)) {
+			if (fatal_signal_pending(current))
+				return -EINTR;
+			cond_resched();
+		}
+	}
+	return 0;
+}
+
+/**
+ * estack_move_adjust_inner_slot() - relocate a slot that lives in the stack
+ * @m: the move
+ * @slot: old address of the slot
+ *
+ * The slot is read and written at its new place. A slot in the old stack
+ * but outside the copied range (below sp) holds nothing live and is left.
+ */
+void estack_move_adjust_inner_slot(struct estack_move_plan *m, u64 slot)
+{
+	if (estack_in_copy(m, slot))
+		estack_move_adjust_word(m, slot);
+}

@@ -1,0 +1,15 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# estack-demo as a test: fibers grow and shrink their stacks and every
+# result is checked (the demo exits non-zero on a wrong result).
+echo "TAP version 13"
+echo "1..1"
+if out=$(estack-demo -n 1000 -d 150 -r 4 2>&1); then
+	echo "$out" | sed 's/^/# /'
+	echo "ok 1 estack-demo"
+else
+	echo "$out" | sed 's/^/# /'
+	echo "not ok 1 estack-demo"
+	exit 1
+fi

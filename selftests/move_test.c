@@ -1,0 +1,553 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * estack selftests: GROW and SHRINK. Data survives byte for byte, each
+ * relocation mode rewrites exactly the words it should, every errno, and
+ * all or nothing on failure.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "estack_util.h"
+
+#define IS64	(sizeof(long) == 8)
+
+static int es_move(int fd, unsigned long cmd, struct estack_move *m)
+{
+	m->size = sizeof(*m);
+	return es_ioctl(fd, cmd, m);
+}
+
+/* Byte i of the pattern a test writes to a stack. */
+static unsigned char pat(__u64 addr)
+{
+	return (unsigned char)(addr * 2654435761u >> 13);
+}
+
+static void fill(__u64 lo, __u64 hi)
+{
+	__u64 a;
+
+	for (a = lo; a < hi; a++)
+		es_poke(a, pat(a));
+}
+
+/* 0 if [lo, hi) holds the pattern of the old addresses [lo - delta, ...). */
+static long check_moved(__u64 lo, __u64 hi, __u64 delta)
+{
+	__u64 a;
+
+	for (a = lo; a < hi; a++)
+		if (es_peek(a) != pat(a - delta))
+			return (long)(a - lo) + 1;
+	return 0;
+}
+
+static int zero(__u64 lo, __u64 hi)
+{
+	__u64 a;
+
+	for (a = lo; a < hi; a++)
+		if (es_peek(a))
+			return 0;
+	return 1;
+}
+
+static __u64 rd(__u64 addr)
+{
+	return *(__u64 *)U2P(addr);
+}
+
+static void wr(__u64 addr, __u64 v)
+{
+	*(__u64 *)U2P(addr) = v;
+}
+
+FIXTURE(mv) {
+	int fd;
+	long long in_use;
+};
+
+FIXTURE_SETUP(mv)
+{
+	struct estack_api api = { .size = sizeof(api) };
+
+	self->fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	if (self->fd < 0 && errno == ENOENT)
+		SKIP(return, DEV_PATH " is absent: is estack.ko loaded?");
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, es_ioctl(self->fd, ESTACK_IOC_API, &api));
+	if (!(api.features & ESTACK_FEATURE_MOVE))
+		SKIP(return, "module without GROW/SHRINK");
+	self->in_use = es_stat("stacks_in_use");
+}
+
+FIXTURE_TEARDOWN(mv)
+{
+	if (self->fd < 0)
+		return;
+	close(self->fd);
+	es_unmap_arenas();
+	EXPECT_EQ(self->in_use, es_stat("stacks_in_use"));
+}
+
+/* The live part is copied to the top of a stack twice the size. */
+TEST_F(mv, grow_doubles_and_copies)
+{
+	static const unsigned long sps[] = { 0, 1, 1000, 4096, 8191, 8192 };
+	struct estack_alloc a;
+	struct estack_move m;
+	struct estack_info info;
+	unsigned int i;
+	__u64 sp;
+
+	for (i = 0; i < ARRAY_SIZE(sps); i++) {
+		ASSERT_EQ(0, es_alloc(self->fd, 8192, &a));
+		fill(a.lo, a.hi);
+		sp = a.lo + sps[i];
+		memset(&m, 0, sizeof(m));
+		m.id = a.id;
+		m.sp = sp;
+		ASSERT_EQ(0, es_move(self->fd, ESTACK_IOC_GROW, &m));
+		EXPECT_EQ(16384, m.hi - m.lo);
+		EXPECT_EQ((__s64)(m.hi - a.hi), m.delta);
+		EXPECT_EQ(0, check_moved(sp + m.delta, m.hi, m.delta))
+			TH_LOG("sp offset %lu", sps[i]);
+		EXPECT_TRUE(zero(m.lo, sp + m.delta));
+		EXPECT_EQ(SIGSEGV, es_probe(a.lo, 0));
+		EXPECT_EQ(SIGSEGV, es_probe(a.hi - 1, 0));
+		ASSERT_EQ(0, es_info(self->fd, a.id, &info));
+		EXPECT_EQ(m.lo, info.lo);
+		EXPECT_EQ(m.hi, info.hi);
+		EXPECT_EQ(0, es_free(self->fd, a.id));
+	}
+	EXPECT_LE(ARRAY_SIZE(sps), es_stat("grows"));
+}
+
+TEST_F(mv, grow_to_bytes_rounds_up)
+{
+	struct estack_alloc a;
+	struct estack_move m = {};
+
+	ASSERT_EQ(0, es_alloc(self->fd, 8192, &a));
+	m.id = a.id;
+	m.sp = a.hi - 64;
+	m.bytes = 3 * 8192;
+	ASSERT_EQ(0, es_move(self->fd, ESTACK_IOC_GROW, &m));
+	EXPECT_EQ(32768, m.hi - m.lo);
+	/* Not larger than now: EINVAL, nothing moves. */
+	m.sp = m.hi - 64;
+	m.bytes = 32768;
+	EXPECT_EQ(EINVAL, es_move(self->fd, ESTACK_IOC_GROW, &m));
+	m.bytes = 100;
+	EXPECT_EQ(EINVAL, es_move(self->fd, ESTACK_IOC_GROW, &m));
+	EXPECT_EQ(0, es_free(self->fd, a.id));
+}
+
+TEST_F(mv, shrink_rule_at_its_boundary)
+{
+	struct estack_alloc a;
+	struct estack_move m = {};
+	__u64 lo, hi;
+
+	ASSERT_EQ(0, es_alloc(self->fd, 16384, &a));
+	fill(a.lo, a.hi);
+	/* Exactly a quarter used: stays (Go's rule is "less than"). */
+	m.id = a.id;
+	m.sp = a.hi - 4096;
+	m.fp = 77;
+	ASSERT_EQ(0, es_move(self->fd, ESTACK_IOC_SHRINK, &m));
+	EXPECT_EQ(a.lo, m.lo);
+	EXPECT_EQ(a.hi, m.hi);
+	EXPECT_EQ(0, m.delta);
+	EXPECT_EQ(0, m.adjusted);
+	EXPECT_EQ(77, m.fp);
+	/* One byte less: halves, the live bytes come along. */
+	m.sp = a.hi - 4095;
+	ASSERT_EQ(0, es_move(self->fd, ESTACK_IOC_SHRINK, &m));
+	EXPECT_EQ(8192, m.hi - m.lo);
+	EXPECT_EQ(0, check_moved(a.hi - 4095 + m.delta, m.hi, m.delta));
+	lo = m.lo;
+	hi = m.hi;
+	/* Down to one page, never below. */
+	m.sp = hi - 16;
+	ASSERT_EQ(0, es_move(self->fd, ESTACK_IOC_SHRINK, &m));
+	EXPECT_EQ(4096, m.hi - m.lo);
+	EXPECT_EQ(SIGSEGV, es_probe(lo, 0));
+	m.sp = m.hi - 16;
+	lo = m.lo;
+	ASSERT_EQ(0, es_move(self->fd, ESTACK_IOC_SHRINK, &m));
+	EXPECT_EQ(lo, m.lo);
+	EXPECT_EQ(0, m.delta);
+	EXPECT_LE(2, es_stat("shrinks"));
+	EXPECT_EQ(0, es_free(self->fd, a.id));
+}
+
+/* The words a test plants at the bottom of the live range. */
+struct plant {
+	__u64 sp;
+	__u64 in, top, below, end, integer, other;
+};
+
+static void plant(struct plant *p, const struct estack_alloc *a,
+		  const struct estack_alloc *b)
+{
+	p->sp = a->hi - 4096;
+	p->in = p->sp;		/* -> a word in the stack: relocated */
+	p->top = p->sp + 8;	/* -> the last word: relocated */
+	p->end = p->sp + 16;	/* -> hi, one past: stays */
+	p->below = p->sp + 24;	/* -> lo - 8, just below: stays */
+	p->integer = p->sp + 32;	/* 12345: stays */
+	p->other = p->sp + 40;	/* -> another stack: stays */
+	wr(p->in, a->lo + 16);
+	wr(p->top, a->hi - 8);
+	wr(p->end, a->hi);
+	wr(p->below, a->lo - 8);
+	wr(p->integer, 12345);
+	wr(p->other, b->lo + 8);
+}
+
+TEST_F(mv, relocation_modes)
+{
+	struct estack_alloc a, b;
+	struct estack_move m;
+	struct plant p;
+	__u64 d;
+	int mode;
+
+	if (!IS64)
+		SKIP(return, "relocation is for 64-bit callers");
+	ASSERT_EQ(0, es_alloc(self->fd, 8192, &b));
+	for (mode = 0; mode < 2; mode++) {
+		ASSERT_EQ(0, es_alloc(self->fd, 8192, &a));
+		plant(&p, &a, &b);
+		memset(&m, 0, sizeof(m));
+		m.id = a.id;
+		m.sp = p.sp;
+		m.flags = mode ? ESTACK_MOVE_ADJUST_CONSERVATIVE : 0;
+		ASSERT_EQ(0, es_move(self->fd, ESTACK_IOC_GROW, &m));
+		d = m.delta;
+		if (mode) {
+			EXPECT_EQ(2, m.adjusted);
+			EXPECT_EQ(a.lo + 16 + d, rd(p.in + d));
+			EXPECT_EQ(a.hi - 8 + d, rd(p.top + d));
+		} else {
+			EXPECT_EQ(0, m.adjusted);
+			EXPECT_EQ(a.lo + 16, rd(p.in + d));
+			EXPECT_EQ(a.hi - 8, rd(p.top + d));
+		}
+		EXPECT_EQ(a.hi, rd(p.end + d));
+		EXPECT_EQ(a.lo - 8, rd(p.below + d));
+		EXPECT_EQ(12345, rd(p.integer + d));
+		EXPECT_EQ(b.lo + 8, rd(p.other + d));
+		EXPECT_EQ(0, es_free(self->fd, a.id));
+	}
+	EXPECT_EQ(0, es_free(self->fd, b.id));
+}
+
+TEST_F(mv, relocation_slots)
+{
+	struct estack_alloc a, b;
+	struct estack_move m = {};
+	__u64 heap_in, heap_other, slots[4];
+	struct plant p;
+	__u64 d;
+
+	if (!IS64)
+		SKIP(return, "relocation is for 64-bit callers");
+	ASSERT_EQ(0, es_alloc(self->fd, 8192, &a));
+	ASSERT_EQ(0, es_alloc(self->fd, 8192, &b));
+	plant(&p, &a, &b);
+	wr(a.lo + 8, a.lo + 24);	/* below sp: not live, left alone */
+	heap_in = a.hi - 100;
+	heap_other = b.lo;
+	slots[0] = p.in;		/* inside: read and written at its new place */
+	slots[1] = (unsigned long)&heap_in;
+	slots[2] = (unsigned long)&heap_other;
+	slots[3] = a.lo + 8;
+	m.id = a.id;
+	m.sp = p.sp;
+	m.slots = (unsigned long)slots;
+	m.nr_slots = 4;
+	ASSERT_EQ(0, es_move(self->fd, ESTACK_IOC_GROW, &m));
+	d = m.delta;
+	EXPECT_EQ(2, m.adjusted);
+	EXPECT_EQ(a.lo + 16 + d, rd(p.in + d));
+	EXPECT_EQ(a.hi - 100 + d, heap_in);
+	EXPECT_EQ(b.lo, heap_other);
+	/* Only named words move: this one was not named. */
+	EXPECT_EQ(a.hi - 8, rd(p.top + d));
+	EXPECT_EQ(0, es_free(self->fd, a.id));
+	EXPECT_EQ(0, es_free(self->fd, b.id));
+}
+
+TEST_F(mv, relocation_frame_chain)
+{
+	struct estack_alloc a;
+	struct estack_move m = {};
+	__u64 f1, f2, f3, d;
+
+	if (!IS64)
+		SKIP(return, "relocation is for 64-bit callers");
+	ASSERT_EQ(0, es_alloc(self->fd, 16384, &a));
+	m.sp = a.hi - 2048;
+	f1 = m.sp + 64;
+	f2 = m.sp + 256;
+	f3 = m.sp + 512;
+	wr(f1, f2);
+	wr(f1 + 8, 0x401000);	/* a return address: stays */
+	wr(f2, f3);
+	wr(f3, 0);		/* the outermost frame */
+	m.id = a.id;
+	m.fp = f1;
+	m.flags = ESTACK_MOVE_ADJUST_FP;
+	ASSERT_EQ(0, es_move(self->fd, ESTACK_IOC_GROW, &m));
+	d = m.delta;
+	EXPECT_EQ(f1 + d, m.fp);
+	EXPECT_EQ(f2 + d, rd(f1 + d));
+	EXPECT_EQ(f3 + d, rd(f2 + d));
+	EXPECT_EQ(0, rd(f3 + d));
+	EXPECT_EQ(0x401000, rd(f1 + 8 + d));
+	EXPECT_EQ(2, m.adjusted);
+	EXPECT_EQ(0, es_free(self->fd, a.id));
+}
+
+/* A looping, a descending and an out-of-range chain end the walk safely. */
+TEST_F(mv, relocation_frame_chain_bad)
+{
+	struct estack_alloc a;
+	struct estack_move m = {};
+	__u64 f1, f2, d;
+	int kind;
+
+	if (!IS64)
+		SKIP(return, "relocation is for 64-bit callers");
+	for (kind = 0; kind < 3; kind++) {
+		ASSERT_EQ(0, es_alloc(self->fd, 8192, &a));
+		memset(&m, 0, sizeof(m));
+		m.sp = a.hi - 1024;
+		f1 = m.sp + 64;
+		f2 = m.sp + 128;
+		wr(f1, f2);
+		wr(f2, kind == 0 ? f1 : kind == 1 ? f2 - 200 : a.hi + 4096);
+		m.id = a.id;
+		m.fp = f1;
+		m.flags = ESTACK_MOVE_ADJUST_FP;
+		ASSERT_EQ(0, es_move(self->fd, ESTACK_IOC_GROW, &m));
+		d = m.delta;
+		EXPECT_EQ(1, m.adjusted) TH_LOG("kind %d", kind);
+		EXPECT_EQ(f2 + d, rd(f1 + d));
+		EXPECT_EQ(0, es_free(self->fd, a.id));
+	}
+	/* fp outside the stack: nothing walked, fp as given. */
+	ASSERT_EQ(0, es_alloc(self->fd, 8192, &a));
+	memset(&m, 0, sizeof(m));
+	m.id = a.id;
+	m.sp = a.hi;
+	m.fp = 0x1234;
+	m.flags = ESTACK_MOVE_ADJUST_FP;
+	ASSERT_EQ(0, es_move(self->fd, ESTACK_IOC_GROW, &m));
+	EXPECT_EQ(0x1234, m.fp);
+	EXPECT_EQ(0, m.adjusted);
+	EXPECT_EQ(0, es_free(self->fd, a.id));
+}
+
+TEST_F(mv, errors)
+{
+	struct estack_alloc a;
+	struct estack_move m = {};
+	__u64 slots[2];
+
+	ASSERT_EQ(0, es_alloc(self->fd, 8192, &a));
+	fill(a.lo, a.hi);
+	m.id = a.id + 1000;
+	m.sp = a.hi;
+	EXPECT_EQ(ENOENT, es_move(self->fd, ESTACK_IOC_GROW, &m));
+	EXPECT_EQ(ENOENT, es_move(self->fd, ESTACK_IOC_SHRINK, &m));
+	m.id = a.id;
+	m.sp = a.lo - 1;
+	EXPECT_EQ(EINVAL, es_move(self->fd, ESTACK_IOC_GROW, &m));
+	m.sp = a.hi + 1;
+	EXPECT_EQ(EINVAL, es_move(self->fd, ESTACK_IOC_SHRINK, &m));
+	m.sp = a.hi;
+	m.bytes = 1 << 20;
+	EXPECT_EQ(EINVAL, es_move(self->fd, ESTACK_IOC_SHRINK, &m));
+	m.bytes = 0;
+	m.flags = 4;
+	EXPECT_EQ(EINVAL, es_move(self->fd, ESTACK_IOC_GROW, &m));
+	m.flags = 0;
+	m.nr_slots = ESTACK_MAX_SLOTS + 1;
+	EXPECT_EQ(EINVAL, es_move(self->fd, ESTACK_IOC_GROW, &m));
+	if (IS64) {
+		/* A slots array that cannot be read. */
+		m.nr_slots = 2;
+		m.slots = 16;
+		EXPECT_EQ(EFAULT, es_move(self->fd, ESTACK_IOC_GROW, &m));
+		/* A slot that cannot be written: nothing changes. */
+		slots[0] = a.hi - 8;
+		slots[1] = 4096;
+		m.slots = (unsigned long)slots;
+		EXPECT_EQ(EFAULT, es_move(self->fd, ESTACK_IOC_GROW, &m));
+	} else {
+		m.nr_slots = 1;
+		m.slots = (unsigned long)slots;
+		EXPECT_EQ(EOPNOTSUPP, es_move(self->fd, ESTACK_IOC_GROW, &m));
+		m.nr_slots = 0;
+		m.flags = ESTACK_MOVE_ADJUST_FP;
+		EXPECT_EQ(EOPNOTSUPP, es_move(self->fd, ESTACK_IOC_GROW, &m));
+		m.flags = ESTACK_MOVE_ADJUST_CONSERVATIVE;
+		EXPECT_EQ(EOPNOTSUPP, es_move(self->fd, ESTACK_IOC_GROW, &m));
+	}
+	/* Everything as before. */
+	EXPECT_EQ(0, check_moved(a.lo, a.hi, 0));
+	EXPECT_EQ(0, es_free(self->fd, a.id));
+}
+
+TEST_F(mv, efbig_at_max_stack_intact)
+{
+	long long old = es_param("max_stack");
+	struct estack_alloc a;
+	struct estack_move m = {};
+
+	if (geteuid())
+		SKIP(return, "needs root to lower max_stack");
+	ASSERT_EQ(0, es_alloc(self->fd, 8192, &a));
+	fill(a.lo, a.hi);
+	ASSERT_EQ(0, es_set_param("max_stack", 16384));
+	m.id = a.id;
+	m.sp = a.lo;
+	ASSERT_EQ(0, es_move(self->fd, ESTACK_IOC_GROW, &m));
+	EXPECT_EQ(16384, m.hi - m.lo);
+	m.sp = m.lo;
+	EXPECT_EQ(EFBIG, es_move(self->fd, ESTACK_IOC_GROW, &m));
+	m.bytes = 16385;
+	EXPECT_EQ(EFBIG, es_move(self->fd, ESTACK_IOC_GROW, &m));
+	ASSERT_EQ(0, es_set_param("max_stack", old));
+	EXPECT_EQ(0, check_moved(m.hi - 8192, m.hi, m.hi - a.hi));
+	EXPECT_EQ(0, es_free(self->fd, a.id));
+}
+
+TEST_F(mv, enospc_intact)
+{
+	long long old = es_param("max_bytes_per_fd");
+	struct estack_alloc a;
+	struct estack_move m = {};
+
+	if (geteuid())
+		SKIP(return, "needs root to lower the limits");
+	ASSERT_EQ(0, es_alloc(self->fd, 8192, &a));
+	fill(a.lo, a.hi);
+	ASSERT_EQ(0, es_set_param("max_bytes_per_fd", 12288));
+	m.id = a.id;
+	m.sp = a.lo;
+	EXPECT_EQ(ENOSPC, es_move(self->fd, ESTACK_IOC_GROW, &m));
+	ASSERT_EQ(0, es_set_param("max_bytes_per_fd", old));
+	EXPECT_EQ(0, check_moved(a.lo, a.hi, 0));
+	EXPECT_EQ(0, es_free(self->fd, a.id));
+}
+
+static struct {
+	int fd;
+	__u32 id;
+	int err;
+	ucontext_t main, fiber;
+} run;
+
+static void grow_own_stack(void)
+{
+	struct estack_move m = {};
+	char here;
+
+	m.id = run.id;
+	m.sp = (unsigned long)&here & ~15UL;
+	run.err = es_move(run.fd, ESTACK_IOC_GROW, &m);
+}
+
+TEST_F(mv, grow_running_stack_ebusy)
+{
+	struct estack_alloc a;
+
+	ASSERT_EQ(0, es_alloc(self->fd, 65536, &a));
+	run.fd = self->fd;
+	run.id = a.id;
+	ASSERT_EQ(0, getcontext(&run.fiber));
+	run.fiber.uc_stack.ss_sp = U2P(a.lo);
+	run.fiber.uc_stack.ss_size = a.hi - a.lo;
+	run.fiber.uc_link = &run.main;
+	makecontext(&run.fiber, grow_own_stack, 0);
+	ASSERT_EQ(0, swapcontext(&run.main, &run.fiber));
+	EXPECT_EQ(EBUSY, run.err);
+	EXPECT_EQ(0, es_free(self->fd, a.id));
+}
+
+struct racer {
+	int fd;
+	__u32 id;
+	int bad;
+	int stop;
+};
+
+static void *info_free_fn(void *p)
+{
+	struct racer *r = p;
+	struct estack_info info;
+	int err;
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+		__u32 id = __atomic_load_n(&r->id, __ATOMIC_RELAXED);
+
+		err = es_info(r->fd, id, &info);
+		if (err && err != ENOENT)
+			r->bad++;
+		if (!err && (info.hi - info.lo) & (info.hi - info.lo - 1))
+			r->bad++;
+		if (rand() % 8 == 0) {
+			err = es_free(r->fd, id);
+			if (err && err != ENOENT)
+				r->bad++;
+		}
+	}
+	return NULL;
+}
+
+/* GROW racing FREE and INFO on the same id, from two threads. */
+TEST_F(mv, grow_races_free_and_info)
+{
+	struct racer r = { .fd = self->fd };
+	struct estack_info info;
+	struct estack_alloc a;
+	struct estack_move m;
+	pthread_t t;
+	int i, err;
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, info_free_fn, &r));
+	for (i = 0; i < 3000; i++) {
+		if (!(i % 4)) {
+			ASSERT_EQ(0, es_alloc(self->fd, 4096, &a));
+			__atomic_store_n(&r.id, a.id, __ATOMIC_RELAXED);
+		}
+		err = es_info(self->fd, a.id, &info);
+		if (err)
+			continue;
+		memset(&m, 0, sizeof(m));
+		m.id = a.id;
+		m.sp = info.hi;
+		err = es_move(self->fd, i % 2 ? ESTACK_IOC_GROW :
+			      ESTACK_IOC_SHRINK, &m);
+		EXPECT_TRUE(!err || err == ENOENT || err == EFBIG)
+			TH_LOG("%s", strerror(err));
+	}
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELAXED);
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(0, r.bad);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * estack at scale (stock kernel, a VM with the memory for it): one million
+ * 4 KiB stacks in one process, where user-space allocators with a guard
+ * mapping per stack stop near vm.max_map_count / 2. The VMA count stays
+ * flat, every stack works, and exit gives everything back.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "estack_util.h"
+
+#define NR_STACKS	1000000
+
+static int million(void)
+{
+	struct estack_alloc a;
+	int fd, vmas, i;
+	__u64 first = 0;
+
+	fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return 10;
+	if (es_alloc(fd, 4096, &a))
+		return 11;
+	vmas = es_count_vmas();
+	for (i = 1; i < NR_STACKS; i++) {
+		if (es_alloc(fd, 4096, &a))
+			return 12;
+		/* Every stack is mapped and writable from the start. */
+		es_poke(a.hi - 8, (unsigned char)i);
+		if (!first)
+			first = a.id;
+	}
+	if (es_count_vmas() != vmas)
+		return 13;
+	if (es_stat("stacks_in_use") < NR_STACKS)
+		return 14;
+	/* Free a tenth the polite way; exit takes the rest. */
+	for (i = 0; i < NR_STACKS / 10; i++)
+		if (es_free(fd, first + i))
+			return 15;
+	return 0;
+}
+
+FIXTURE(scale) {
+};
+
+FIXTURE_SETUP(scale)
+{
+}
+
+FIXTURE_TEARDOWN(scale)
+{
+}
+
+/* Minutes under TCG: a million ioctls and page insertions. */
+TEST_F_TIMEOUT(scale, one_million_stacks, 1200)
+{
+	long long in_use = es_stat("stacks_in_use");
+	int status;
+	pid_t pid;
+
+	if (access(DEV_PATH, F_OK))
+		SKIP(return, DEV_PATH " is absent: is estack.ko loaded?");
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(million());
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(in_use, es_stat("stacks_in_use"));
+	/* What is still held is only the reserve of free stacks. */
+	EXPECT_EQ(es_stat("pages_held") * 4096, es_stat("bytes_cached"));
+	EXPECT_GE(es_param("pool_reserve") + (1 << 20) * 16,
+		  es_stat("bytes_cached"));
+}
+
+TEST_HARNESS_MAIN

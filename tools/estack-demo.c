@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * estack-demo: a small fiber runtime on elastic stacks.
+ *
+ * Many fibers (default 10,000) each run rounds of recursive work of varied
+ * depth. Every fiber starts on a one-page estack stack. At each level (a
+ * safe point) a fiber checks how much stack it has left and, when it runs
+ * low, yields to the scheduler, which grows the stack from its own stack
+ * (ESTACK_IOC_GROW with frame-pointer relocation, the saved context as
+ * slots, and a conservative scan: C compilers keep addresses of locals in
+ * callee-saved registers, which get spilled onto the stack where no frame
+ * chain names them), as Go's morestack does from g0. Between rounds, back near the top
+ * of its stack, a fiber offers to shrink and the scheduler halves stacks that
+ * use less than a quarter. Each fiber's result is checked against the same
+ * work done on the main stack, so a wrong copy or relocation fails loudly.
+ *
+ * x86-64 only; built with frame pointers.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/estack.h>
+
+#include "fiber-switch.h"
+
+#define DEV_PATH	"/dev/estack"
+#define FRAME_WORDS	24	/* about 200 bytes of locals per level */
+#define GROW_MARGIN	1024	/* grow when less than this is left */
+
+enum request { REQ_NONE, REQ_GROW, REQ_SHRINK, REQ_DONE };
+
+struct fiber {
+	void *sp;		/* saved stack pointer while suspended */
+	__u64 lo, hi;		/* the stack */
+	__u32 id;
+	enum request req;
+	unsigned int seed, rounds;
+	__u64 result;
+};
+
+/* Keep these real calls: the safe points and the recursion are the demo. */
+#define DEMO_CALL	__attribute__((noipa))
+
+static int dev;
+static void *sched_sp;
+static struct fiber *cur;
+static unsigned int max_depth = 120, rounds = 4;
+static unsigned long long nr_grows, nr_shrinks, copied, relocated;
+static unsigned long long cur_bytes, peak_bytes;
+
+static void die(const char *what)
+{
+	fprintf(stderr, "estack-demo: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void yield(enum request req)
+{
+	struct fiber *f = cur;
+
+	f->req = req;
+	fiber_switch(&f->sp, sched_sp);
+}
+
+/* A safe point: is there room for another level? */
+static DEMO_CALL void checkpoint(struct fiber *f)
+{
+	__u64 fp = (__u64)__builtin_frame_address(0);
+
+	if (f && fp - f->lo < GROW_MARGIN)
+		yield(REQ_GROW);
+}
+
+static __u64 mix(__u64 x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/*
+ * The work: recursion with a 200-byte frame. gcc keeps &local in a
+ * callee-saved register across the recursive call, so copies of it sit in
+ * deeper frames' register saves: the conservative scan relocates them.
+ */
+static DEMO_CALL __u64 work(struct fiber *f, unsigned int depth, __u64 x)
+{
+	__u64 local[FRAME_WORDS], r;
+	unsigned int i;
+
+	checkpoint(f);
+	for (i = 0; i < FRAME_WORDS; i++)
+		local[i] = mix(x + i);
+	r = depth ? work(f, depth - 1, local[depth % FRAME_WORDS]) : x;
+	for (i = 0; i < FRAME_WORDS; i++)
+		r += local[i] * (i + 1);
+	return r;
+}
+
+static unsigned int depth_of(unsigned int seed, unsigned int round)
+{
+	return mix(seed * 131 + round) % (max_depth + 1);
+}
+
+static __u64 run_rounds(struct fiber *f, unsigned int seed)
+{
+	__u64 acc = seed;
+	unsigned int r;
+
+	for (r = 0; r < rounds; r++) {
+		acc = work(f, depth_of(seed, r), acc);
+		/* Back near the top: a good time to give memory back. */
+		if (f)
+			yield(REQ_SHRINK);
+	}
+	return acc;
+}
+
+void fiber_main(void *arg)
+{
+	struct fiber *f = arg;
+
+	f->result = run_rounds(f, f->seed);
+	yield(REQ_DONE);
+	abort();	/* a finished fiber is never resumed */
+}
+
+static void fiber_start(struct fiber *f, unsigned int seed)
+{
+	struct estack_alloc a = { .size = sizeof(a), .bytes = 0 };
+	__u64 *top;
+
+	if (ioctl(dev, ESTACK_IOC_ALLOC, &a))
+		die("ESTACK_IOC_ALLOC");
+	f->id = a.id;
+	f->lo = a.lo;
+	f->hi = a.hi;
+	f->seed = seed;
+	/* What fiber_switch pops: r15..r12, rbx, rbp, then the return address. */
+	top = (__u64 *)(a.hi - (FIBER_FRAME_WORDS + 2) * 8);
+	top[0] = 0;				/* r15 */
+	top[1] = 0;				/* r14 */
+	top[2] = 0;				/* r13 */
+	top[3] = (__u64)f;			/* r12: fiber_main's argument */
+	top[4] = 0;				/* rbx */
+	top[5] = 0;				/* rbp: the frame chain ends here */
+	top[6] = (__u64)fiber_trampoline;	/* leaves rsp 16-byte aligned */
+	f->sp = top;
+	cur_bytes += a.hi - a.lo;
+}
+
+/* GROW or SHRINK a suspended fiber's stack from the scheduler's stack. */
+static void move(struct fiber *f, unsigned long cmd)
+{
+	__u64 sp = (__u64)f->sp;
+	__u64 slots[2] = { (__u64)&f->sp, sp + FIBER_SAVED_RBP };
+	struct estack_move m = {
+		.size = sizeof(m),
+		.flags = ESTACK_MOVE_ADJUST_FP | ESTACK_MOVE_ADJUST_CONSERVATIVE,
+		.id = f->id,
+		.nr_slots = 2,
+		.sp = sp,
+		.fp = *(__u64 *)(sp + FIBER_SAVED_RBP),
+		.slots = (__u64)slots,
+	};
+
+	if (ioctl(dev, cmd, &m))
+		die(cmd == ESTACK_IOC_GROW ? "ESTACK_IOC_GROW" :
+		    "ESTACK_IOC_SHRINK");
+	if (!m.delta)
+		return;
+	if ((__u64)f->sp != sp + m.delta) {
+		fprintf(stderr, "estack-demo: saved sp not relocated\n");
+		exit(1);
+	}
+	cur_bytes += (m.hi - m.lo) - (f->hi - f->lo);
+	if (cur_bytes > peak_bytes)
+		peak_bytes = cur_bytes;
+	f->lo = m.lo;
+	f->hi = m.hi;
+	copied += f->hi - sp - m.delta;
+	relocated += m.adjusted;
+	if (cmd == ESTACK_IOC_GROW)
+		nr_grows++;
+	else
+		nr_shrinks++;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: estack-demo [-n FIBERS] [-d MAX_DEPTH] [-r ROUNDS]\n"
+		"Run FIBERS fibers (default 10000), each doing ROUNDS rounds\n"
+		"(default 4) of recursion up to MAX_DEPTH levels (default 120)\n"
+		"on estack stacks that grow and shrink, and check every result.\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct estack_api api = { .size = sizeof(api) };
+	unsigned int nr = 10000, i, done = 0, bad = 0;
+	struct fiber *fibers;
+	struct timespec t0, t1;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "n:d:r:h")) != -1) {
+		switch (opt) {
+		case 'n':
+			nr = strtoul(optarg, NULL, 0);
+			break;
+		case 'd':
+			max_depth = strtoul(optarg, NULL, 0);
+			break;
+		case 'r':
+			rounds = strtoul(optarg, NULL, 0);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+
+	dev = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	if (dev < 0) {
+		fprintf(stderr, "estack-demo: cannot open %s: %s%s\n", DEV_PATH,
+			strerror(errno),
+			errno == ENOENT ? " (is the estack module loaded?)" : "");
+		return 1;
+	}
+	if (ioctl(dev, ESTACK_IOC_API, &api))
+		die("ESTACK_IOC_API");
+	if (!(api.features & ESTACK_FEATURE_MOVE)) {
+		fprintf(stderr, "estack-demo: module cannot grow stacks\n");
+		return 1;
+	}
+
+	fibers = calloc(nr, sizeof(*fibers));
+	if (!fibers)
+		die("calloc");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < nr; i++)
+		fiber_start(&fibers[i], i + 1);
+	peak_bytes = cur_bytes;
+
+	/* Round robin until every fiber is done. */
+	while (done < nr) {
+		for (i = 0; i < nr; i++) {
+			struct fiber *f = &fibers[i];
+
+			if (f->req == REQ_DONE)
+				continue;
+			cur = f;
+			fiber_switch(&sched_sp, f->sp);
+			switch (f->req) {
+			case REQ_GROW:
+				move(f, ESTACK_IOC_GROW);
+				break;
+			case REQ_SHRINK:
+				move(f, ESTACK_IOC_SHRINK);
+				break;
+			case REQ_DONE:
+				done++;
+				break;
+			case REQ_NONE:
+				break;
+			}
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+
+	for (i = 0; i < nr; i++)
+		if (fibers[i].result != run_rounds(NULL, fibers[i].seed))
+			bad++;
+
+	printf("fibers            %u (%u rounds, depth 0..%u, %d-byte frames)\n",
+	       nr, rounds, max_depth, FRAME_WORDS * 8);
+	printf("results checked   %u ok, %u wrong\n", nr - bad, bad);
+	printf("grows             %llu\n", nr_grows);
+	printf("shrinks           %llu\n", nr_shrinks);
+	printf("bytes copied      %llu\n", copied);
+	printf("words relocated   %llu\n", relocated);
+	printf("stack memory      start %llu KiB, peak %llu KiB, final %llu KiB\n",
+	       (unsigned long long)nr * api.page_size >> 10, peak_bytes >> 10,
+	       cur_bytes >> 10);
+	printf("time              %.2f s (under QEMU TCG: not a performance figure)\n",
+	       (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+
+	for (i = 0; i < nr; i++) {
+		struct estack_free fr = { .size = sizeof(fr), .id = fibers[i].id };
+
+		if (ioctl(dev, ESTACK_IOC_FREE, &fr))
+			die("ESTACK_IOC_FREE");
+	}
+	free(fibers);
+	close(dev);
+	return bad ? 1 : 0;
+}
