@@ -10,6 +10,7 @@
 #   make sparse          sparse (C=2) over the module
 #   make docs            Documentation/ with kernel-doc expanded, in build/docs/
 #   make demo            the main job: fibers on elastic stacks, in the VM
+#   make bench           estack-bench in the VM: ALLOC+FREE against mmap+guard
 #   make vm [CMD=...]    Debian's stock kernel in QEMU with the module loaded
 #   make check           every test; ends with "N passed, N failed"
 #   make check-rig       proves that make check fails when it should
@@ -20,8 +21,8 @@ ESTACK_CACHE ?= /var/cache/estack
 LINUX_SRC ?= $(ESTACK_CACHE)/linux-source-6.1
 RIG := $(CURDIR)/tools/rig
 
-KERNEL_C := $(filter-out %.mod.c kmod/compat.h,$(wildcard kmod/*.c kmod/*.h \
-	kmod/tests/*.c)) uapi/linux/estack.h
+KERNEL_C := $(filter-out %.mod.c kmod/compat.h kmod/trace.h,$(wildcard \
+	kmod/*.c kmod/*.h kmod/tests/*.c)) uapi/linux/estack.h
 USER_C := $(wildcard tools/*.c tools/*.h selftests/*.c selftests/*.h)
 
 all: modules
@@ -52,6 +53,9 @@ style: deps
 	@# compat.h exists to test LINUX_VERSION_CODE; the rest applies.
 	perl $(LINUX_SRC)/scripts/checkpatch.pl --no-tree --strict --quiet \
 		--ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON -f kmod/compat.h
+	@# TRACE_EVENT() has its own layout, as in include/trace/events/.
+	perl $(LINUX_SRC)/scripts/checkpatch.pl --no-tree --strict --quiet \
+		--ignore OPEN_ENDED_LINE,PARENTHESIS_ALIGNMENT -f kmod/trace.h
 	@echo "style: clean"
 
 sparse: deps
@@ -66,11 +70,14 @@ vm:
 demo:
 	bash $(RIG)/demo.sh
 
+bench:
+	CMD='estack-bench' bash $(RIG)/vm-run.sh
+
 check:
 	bash $(RIG)/check.sh
 
 check-rig:
 	bash $(RIG)/check-rig.sh
 
-.PHONY: all modules clean install deps tools selftests style sparse docs vm demo \
+.PHONY: all modules clean install deps tools selftests style sparse docs vm demo bench \
 	check check-rig

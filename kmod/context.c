@@ -26,6 +26,7 @@
 #include <linux/mutex.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uidgid.h>
 #include <linux/xarray.h>
@@ -34,6 +35,10 @@
 
 static DEFINE_XARRAY(estack_users);
 static DEFINE_MUTEX(estack_users_lock);
+
+/* Every live context, for debugfs; taken before any ctx->lock. */
+static LIST_HEAD(estack_ctx_list);
+static DEFINE_MUTEX(estack_ctx_list_lock);
 
 static struct estack_user *estack_user_get(kuid_t kuid)
 {
@@ -106,6 +111,11 @@ struct estack_ctx *estack_ctx_create(struct file *file,
 	ctx->memcg = get_mem_cgroup_from_mm(current->mm);
 	mmgrab(current->mm);
 	ctx->mm = current->mm;
+	ctx->tgid = task_tgid_nr(current);
+	get_task_comm(ctx->comm, current);
+	mutex_lock(&estack_ctx_list_lock);
+	list_add_tail(&ctx->node, &estack_ctx_list);
+	mutex_unlock(&estack_ctx_list_lock);
 	return ctx;
 }
 
@@ -115,6 +125,9 @@ struct estack_ctx *estack_ctx_create(struct file *file,
  */
 void estack_ctx_destroy(struct estack_ctx *ctx)
 {
+	mutex_lock(&estack_ctx_list_lock);
+	list_del(&ctx->node);
+	mutex_unlock(&estack_ctx_list_lock);
 	WARN_ON_ONCE(!list_empty(&ctx->arenas) || ctx->nr_stacks);
 	xa_destroy(&ctx->ids);
 	xa_destroy(&ctx->pending);
@@ -124,4 +137,27 @@ void estack_ctx_destroy(struct estack_ctx *ctx)
 	mmdrop(ctx->mm);
 	mutex_destroy(&ctx->lock);
 	kfree(ctx);
+}
+
+/**
+ * estack_ctx_show_all() - one line per context for debugfs
+ * @m: the seq_file
+ */
+void estack_ctx_show_all(struct seq_file *m)
+{
+	struct estack_stack *stack;
+	struct estack_ctx *ctx;
+	unsigned long id, largest;
+
+	mutex_lock(&estack_ctx_list_lock);
+	list_for_each_entry(ctx, &estack_ctx_list, node) {
+		mutex_lock(&ctx->lock);
+		largest = 0;
+		xa_for_each(&ctx->ids, id, stack)
+			largest = max(largest, stack->hi - stack->lo);
+		seq_printf(m, "%8d %-16s %10lu %14lu %12lu\n", ctx->tgid,
+			   ctx->comm, ctx->nr_stacks, ctx->bytes, largest);
+		mutex_unlock(&ctx->lock);
+	}
+	mutex_unlock(&estack_ctx_list_lock);
 }

@@ -35,6 +35,7 @@
 
 #include <linux/types.h>
 #include <linux/list.h>
+#include <linux/jump_label.h>
 #include <linux/list_lru.h>
 #include <linux/maple_tree.h>
 #include <linux/memcontrol.h>
@@ -236,10 +237,18 @@ struct estack_allocator {
 	bool ready;
 };
 
+/*
+ * The event counters can be switched off (module parameter "stats") to
+ * measure what they cost; allocs and frees are always counted, since the
+ * in-use figures and the unload check derive from them.
+ */
+DECLARE_STATIC_KEY_TRUE(estack_stats_enabled);
+
 static inline void estack_stat_add(struct estack_allocator *a,
 				   enum estack_stat item, u64 n)
 {
-	this_cpu_add(a->stats->v[item], n);
+	if (static_branch_likely(&estack_stats_enabled))
+		this_cpu_add(a->stats->v[item], n);
 }
 
 int estack_alloc_module_init(void);
@@ -328,6 +337,7 @@ struct estack_user {
 };
 
 struct estack_ctx;
+struct seq_file;
 
 /**
  * struct estack_arena - one mapping of /dev/estack that holds stacks
@@ -412,9 +422,12 @@ struct estack_stack_info {
  * @pending: cookie -> arena between vm_mmap() and ->mmap
  * @nr_stacks: live stacks (max_stacks_per_fd)
  * @bytes: their usable bytes (max_bytes_per_fd)
+ * @node: in the list of all contexts (context.c), for debugfs
+ * @tgid: the opener's process id, for debugfs
+ * @comm: the opener's command name, for debugfs
  *
- * @mm, @memcg, @user, @uid, @alloc and @file are set at open and never
- * change.
+ * @mm, @memcg, @user, @uid, @alloc, @file, @tgid and @comm are set at
+ * open and never change.
  */
 struct estack_ctx {
 	struct mm_struct *mm;
@@ -430,11 +443,19 @@ struct estack_ctx {
 	struct xarray pending;
 	unsigned long nr_stacks;
 	unsigned long bytes;
+	struct list_head node;
+	pid_t tgid;
+	char comm[TASK_COMM_LEN];
 };
 
 struct estack_ctx *estack_ctx_create(struct file *file,
 				     struct estack_allocator *alloc);
 void estack_ctx_destroy(struct estack_ctx *ctx);
+void estack_ctx_show_all(struct seq_file *m);
+
+/* debugfs.c */
+void estack_debugfs_init(struct estack_allocator *a);
+void estack_debugfs_exit(void);
 
 /**
  * estack_ctx_owned_by_current() - may the calling task use @ctx?

@@ -31,6 +31,7 @@ static int __init estack_init(void)
 	ret = estack_dev_init(&estack_allocator);
 	if (ret)
 		goto err_allocator;
+	estack_debugfs_init(&estack_allocator);
 
 	pr_info("ABI version %u, max_stack %lu\n", ESTACK_API_VERSION,
 		estack_tunable_get(&estack_tunables.max_stack));
@@ -45,6 +46,7 @@ err_alloc_module:
 
 static void __exit estack_exit(void)
 {
+	estack_debugfs_exit();
 	estack_dev_exit();
 	estack_allocator_destroy(&estack_allocator);
 	estack_alloc_module_exit();

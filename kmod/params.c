@@ -10,6 +10,7 @@
  * Copyright (C) 2026 The estack authors
  */
 
+#include <linux/jump_label.h>
 #include <linux/kernel.h>
 #include <linux/log2.h>
 #include <linux/moduleparam.h>
@@ -115,3 +116,35 @@ module_param_cb(pool_reserve, &estack_tunable_ops,
 		&estack_tunables.pool_reserve, 0644);
 MODULE_PARM_DESC(pool_reserve,
 		 "Bytes of free stacks the global pools keep before freeing to the page allocator (default 256 MiB, up to 1 TiB)");
+
+DEFINE_STATIC_KEY_TRUE(estack_stats_enabled);
+
+static int estack_stats_set(const char *buf, const struct kernel_param *kp)
+{
+	bool on;
+	int ret;
+
+	ret = kstrtobool(buf, &on);
+	if (ret)
+		return ret;
+	if (on)
+		static_branch_enable(&estack_stats_enabled);
+	else
+		static_branch_disable(&estack_stats_enabled);
+	return 0;
+}
+
+static int estack_stats_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%c\n",
+			  static_key_enabled(&estack_stats_enabled) ? 'Y' : 'N');
+}
+
+static const struct kernel_param_ops estack_stats_ops = {
+	.set = estack_stats_set,
+	.get = estack_stats_get,
+};
+
+module_param_cb(stats, &estack_stats_ops, NULL, 0644);
+MODULE_PARM_DESC(stats,
+		 "Count events (hits, misses, refills, moves...) (default Y)");

@@ -27,6 +27,7 @@
 #include <linux/percpu.h>
 
 #include "estack.h"
+#include "trace.h"
 
 static void estack_pcpu_tag(struct estack_pcpu_class *c,
 			    struct mem_cgroup *memcg)
@@ -168,6 +169,7 @@ struct estack_span *estack_pcpu_refill(struct estack_allocator *a,
 	c->nr += got - 1;
 	list_splice_init(&spans, &c->spans);
 	spin_unlock(&pc->lock);
+	trace_estack_cache_refill(smp_processor_id(), order, got - 1);
 	put_cpu_ptr(a->pcpu);
 	estack_stat_add(a, ESTACK_STAT_POOL_REFILLS, 1);
 out:
@@ -194,6 +196,7 @@ bool estack_pcpu_push(struct estack_allocator *a, struct estack_span *span,
 	unsigned int batch = estack_pcpu_batch(a, order);
 	struct estack_pcpu_class *c;
 	struct estack_pcpu *pc;
+	unsigned int released = 0;
 	bool cached = false;
 	LIST_HEAD(release);
 
@@ -220,12 +223,15 @@ bool estack_pcpu_push(struct estack_allocator *a, struct estack_span *span,
 						       struct estack_span, node);
 				list_move(&cold->node, &release);
 				c->nr--;
+				released++;
 			}
 			if (!c->nr)
 				estack_pcpu_untag(c);
 		}
 	}
 	spin_unlock(&pc->lock);
+	if (released)
+		trace_estack_cache_release(smp_processor_id(), order, released);
 	put_cpu_ptr(a->pcpu);
 
 	if (!list_empty(&release)) {

@@ -18,12 +18,14 @@
  * Copyright (C) 2026 The estack authors
  */
 
+#include <linux/cgroup.h>
 #include <linux/cpumask.h>
 #include <linux/list_lru.h>
 #include <linux/nodemask.h>
 #include <linux/shrinker.h>
 
 #include "estack.h"
+#include "trace.h"
 
 static enum lru_status estack_shrink_isolate(struct list_head *item,
 					     struct list_lru_one *list,
@@ -62,7 +64,7 @@ unsigned long estack_shrink_scan(struct shrinker *s, struct shrink_control *sc)
 {
 	struct estack_allocator *a = container_of(s, struct estack_allocator,
 						  shrinker);
-	unsigned long freed, pages = 0, n;
+	unsigned long freed, pages = 0, n, nr_to_scan = sc->nr_to_scan;
 	unsigned int order;
 	LIST_HEAD(spans);
 	int cpu;
@@ -85,6 +87,9 @@ unsigned long estack_shrink_scan(struct shrinker *s, struct shrink_control *sc)
 						  &spans);
 	freed = estack_span_release_list(a, &spans);
 	estack_stat_add(a, ESTACK_STAT_SHRINKER_FREED, pages);
+	trace_estack_shrinker_scan(sc->nid,
+				   sc->memcg ? cgroup_ino(sc->memcg->css.cgroup) : 0,
+				   nr_to_scan, freed, pages);
 	return freed;
 }
 EXPORT_SYMBOL_IF_KUNIT(estack_shrink_scan);

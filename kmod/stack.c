@@ -32,6 +32,7 @@
 
 #include "compat.h"
 #include "estack.h"
+#include "trace.h"
 
 /*
  * Charge the file's and the user's limits for @size more bytes, and for a
@@ -196,6 +197,7 @@ int estack_stack_create(struct estack_ctx *ctx, unsigned long size,
 	out->hi = stack->hi;
 	mutex_unlock(&ctx->lock);
 	mmap_read_unlock(mm);
+	trace_estack_alloc(out->id, out->lo, out->hi);
 	return 0;
 
 err_erase_range:
@@ -238,7 +240,7 @@ int estack_stack_destroy(struct estack_ctx *ctx, u32 id, bool check_running)
 	struct estack_stack *stack;
 	struct vm_area_struct *vma;
 	struct estack_span *span;
-	unsigned long size;
+	unsigned long lo, size;
 
 	if (mmap_read_lock_killable(mm))
 		return -EINTR;
@@ -255,6 +257,7 @@ int estack_stack_destroy(struct estack_ctx *ctx, u32 id, bool check_running)
 		return -EBUSY;
 	}
 	vma = estack_arena_vma_locked(stack->arena);
+	lo = stack->lo;
 	size = stack->hi - stack->lo;
 	xa_erase(&ctx->ids, id);
 	mtree_erase(&stack->arena->stacks, stack->lo);
@@ -273,6 +276,7 @@ int estack_stack_destroy(struct estack_ctx *ctx, u32 id, bool check_running)
 	mutex_unlock(&ctx->lock);
 	mmap_read_unlock(mm);
 
+	trace_estack_free(id, lo, lo + size);
 	estack_span_free(ctx->alloc, span, ctx->memcg);
 	return 0;
 }
@@ -593,6 +597,12 @@ retry:
 		req->fp = m.fp;
 	mutex_unlock(&ctx->lock);
 	mmap_read_unlock(mm);
+	if (grow)
+		trace_estack_grow(req->id, cur, size, m.new_lo, m.new_hi,
+				  m.delta, m.copied, m.adjusted);
+	else
+		trace_estack_shrink(req->id, cur, size, m.new_lo, m.new_hi,
+				    m.delta, m.copied, m.adjusted);
 	estack_span_free(ctx->alloc, m.old_span, ctx->memcg);
 	kvfree(outer);
 	return 0;

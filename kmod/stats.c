@@ -116,6 +116,19 @@ static DEVICE_ATTR_RO(_name)
 #define ESTACK_EVENT_ATTR(_name, _item)					\
 	ESTACK_STAT_ATTR(_name, estack_stat_sum(a, _item))
 
+static u64 estack_sum_orders(struct estack_allocator *a,
+			     u64 (*value)(struct estack_allocator *, int))
+{
+	u64 sum = 0;
+	int order;
+
+	for (order = 0; order < ESTACK_NR_ORDERS; order++)
+		sum += value(a, order);
+	return sum;
+}
+
+ESTACK_STAT_ATTR(allocs, estack_sum_orders(a, estack_stat_allocs));
+ESTACK_STAT_ATTR(frees, estack_sum_orders(a, estack_stat_frees));
 ESTACK_STAT_ATTR(stacks_in_use, estack_stacks_in_use(a));
 ESTACK_STAT_ATTR(bytes_in_use, (u64)estack_pages_in_use(a) << PAGE_SHIFT);
 ESTACK_STAT_ATTR(bytes_cached, (u64)estack_pages_cached(a, -1) << PAGE_SHIFT);
@@ -187,7 +200,35 @@ ESTACK_CLASS_ATTR(class_frees, estack_stat_frees);
 ESTACK_CLASS_ATTR(class_in_use, estack_class_in_use_u64);
 ESTACK_CLASS_ATTR(class_cached, estack_class_cached);
 
+/* "total C0=n C1=m": pages in each CPU's cache, SLUB style. */
+static ssize_t cpu_cached_show(struct device *dev,
+			       struct device_attribute *attr, char *buf)
+{
+	struct estack_allocator *a = estack_stats_allocator(dev);
+	unsigned long total = 0, pages;
+	unsigned int order;
+	int cpu, len;
+
+	for_each_possible_cpu(cpu)
+		for (order = 0; order < ESTACK_NR_SMALL; order++)
+			total += (unsigned long)READ_ONCE(per_cpu_ptr(a->pcpu,
+						cpu)->cls[order].nr) << order;
+	len = sysfs_emit(buf, "%lu", total);
+	for_each_online_cpu(cpu) {
+		pages = 0;
+		for (order = 0; order < ESTACK_NR_SMALL; order++)
+			pages += (unsigned long)READ_ONCE(per_cpu_ptr(a->pcpu,
+						cpu)->cls[order].nr) << order;
+		len += sysfs_emit_at(buf, len, " C%d=%lu", cpu, pages);
+	}
+	return len + sysfs_emit_at(buf, len, "\n");
+}
+static DEVICE_ATTR_RO(cpu_cached);
+
 static struct attribute *estack_stats_attrs[] = {
+	&dev_attr_allocs.attr,
+	&dev_attr_frees.attr,
+	&dev_attr_cpu_cached.attr,
 	&dev_attr_stacks_in_use.attr,
 	&dev_attr_bytes_in_use.attr,
 	&dev_attr_bytes_cached.attr,

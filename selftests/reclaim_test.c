@@ -124,7 +124,7 @@ static int churn(int fd, unsigned long bytes, unsigned long size)
  * which the cache cannot serve. That only fits if reclaim in the cgroup
  * takes the cached stacks back.
  */
-TEST_F(reclaim, cgroup_limit_reclaims_own_cache)
+TEST_F_TIMEOUT(reclaim, cgroup_limit_reclaims_own_cache, 600)
 {
 	long long freed = es_stat("shrinker_freed");
 	char buf[32];

@@ -81,11 +81,13 @@ if [[ " $stages " == *" stock "* ]]; then
 
 	modules=(kmod/estack.ko)
 	programs=(api_test api_test_32 stack_test stack_test_32 move_test
-		  move_test_32 reclaim_test demo_test scale_test)
+		  move_test_32 stats_test reclaim_test demo_test scale_test)
 	suites=()
 	# One million 4 KiB stacks: 4 GiB of pages and their bookkeeping.
 	mem=${VM_MEM:-6144}
 	timeout=${RIG_TIMEOUT:-900}
+	# A deliberately broken run needs only enough to show the break.
+	[ -n "$inject" ] && programs=(api_test)
 	case $inject in
 	fail-test) programs+=(rig_fail_test) ;;
 	warn) modules+=(kmod/tests/estack_rig.ko:fault=warn) ;;
@@ -102,11 +104,13 @@ if [[ " $stages " == *" debug "* ]]; then
 
 	modules=(kmod/estack.ko kmod/tests/estack_kunit.ko)
 	programs=(api_test api_test_32 stack_test stack_test_32 move_test
-		  move_test_32 reclaim_test demo_test fault_test fault_test_32)
+		  move_test_32 stats_test reclaim_test demo_test fault_test
+		  fault_test_32)
 	suites=(estack_abi estack_size estack_params estack_pcpu estack_pool
 		estack_large estack_shrinker estack_memcg estack_concurrency)
 	mem=${VM_MEM:-2048}
 	timeout=${RIG_TIMEOUT:-1800}
+	[ -n "$inject" ] && programs=(api_test)
 	case $inject in
 	kunit-fail)
 		modules+=(kmod/tests/estack_rig_kunit.ko)

@@ -5,9 +5,7 @@
 # fibers growing and shrinking their stacks, then the module's statistics.
 # DEMO_ARGS passes options to estack-demo (default: 10,000 fibers).
 set -euo pipefail
-stats='for f in /sys/class/misc/estack/stats/*; do
-	printf "  %-18s %s\n" "${f##*/}" "$(cat "$f")"; done'
 export CMD="estack-info && echo && estack-demo ${DEMO_ARGS:-} && echo &&
-echo 'estack statistics (/sys/class/misc/estack/stats):' && $stats"
+echo '$ estack-stat --per-cpu' && estack-stat --per-cpu"
 export VM_MEM=${VM_MEM:-2048}
 exec bash "$(dirname "$0")/vm-run.sh"
