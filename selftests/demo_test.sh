@@ -5,7 +5,7 @@
 # result is checked (the demo exits non-zero on a wrong result).
 echo "TAP version 13"
 echo "1..1"
-if out=$(estack-demo -n 1000 -d 150 -r 4 2>&1); then
+if out=$(estack-demo -n 400 -d 150 -r 4 2>&1); then
 	echo "$out" | sed 's/^/# /'
 	echo "ok 1 estack-demo"
 else

@@ -119,8 +119,8 @@ static int churn(int fd, unsigned long bytes, unsigned long size)
 }
 
 /*
- * In a cgroup with memory.max of 48 MiB: 32 MiB of 4 KiB stacks, freed
- * (and so cached, charged to the cgroup), then 32 MiB of 64 KiB stacks,
+ * In a cgroup with memory.max of 32 MiB: 20 MiB of 4 KiB stacks, freed
+ * (and so cached, charged to the cgroup), then 20 MiB of 64 KiB stacks,
  * which the cache cannot serve. That only fits if reclaim in the cgroup
  * takes the cached stacks back.
  */
@@ -136,7 +136,7 @@ TEST_F_TIMEOUT(reclaim, cgroup_limit_reclaims_own_cache, 600)
 	write_file(CG_ROOT "/cgroup.subtree_control", "+memory");
 	rmdir(CG);
 	ASSERT_EQ(0, mkdir(CG, 0755));
-	ASSERT_EQ(0, write_file(CG "/memory.max", "48M"));
+	ASSERT_EQ(0, write_file(CG "/memory.max", "32M"));
 
 	pid = fork();
 	ASSERT_LE(0, pid);
@@ -149,10 +149,10 @@ TEST_F_TIMEOUT(reclaim, cgroup_limit_reclaims_own_cache, 600)
 		fd = open(DEV_PATH, O_RDWR);
 		if (fd < 0)
 			_exit(101);
-		err = churn(fd, 32 << 20, 4096);
+		err = churn(fd, 20 << 20, 4096);
 		if (err)
 			_exit(err);
-		_exit(churn(fd, 32 << 20, 65536));
+		_exit(churn(fd, 20 << 20, 65536));
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status))

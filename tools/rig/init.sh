@@ -90,8 +90,10 @@ for n in $RIG_TESTS; do
 	t=/opt/estack/tests/$n
 	[ -x "$t" ] || continue
 	say "test $n start"
+	t0=$(cut -d' ' -f1 /proc/uptime)
 	(cd /tmp && "$t") > $R 2>&1 < /dev/null
 	say "test $n exit $?"
+	say "time $n $t0 $(cut -d' ' -f1 /proc/uptime)"
 done
 
 # KUnit suites of loaded modules ran at insmod; their results (KTAP with
@@ -120,7 +122,6 @@ done
 if [ -w $KMEMLEAK ]; then
 	# Only objects older than 5 s are reported.
 	sleep 6
-	echo scan > $KMEMLEAK
 	echo scan > $KMEMLEAK
 	say "kmemleak start"
 	cat $KMEMLEAK > $R
