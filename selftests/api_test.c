@@ -21,58 +21,15 @@
 #include <linux/estack.h>
 
 #include "kselftest_harness.h"
+#include "estack_util.h"
 
-#define DEV_PATH	"/dev/estack"
-#define PARAM_DIR	"/sys/module/estack/parameters/"
 #define EXEC_FD_ENV	"ESTACK_TEST_EXEC_FD"
-
-/* Run an ioctl and give back 0 or the errno it failed with. */
-static int xioctl(int fd, unsigned long cmd, void *arg)
-{
-	return ioctl(fd, cmd, arg) ? errno : 0;
-}
 
 static int api_call(int fd, struct estack_api *api)
 {
 	memset(api, 0, sizeof(*api));
 	api->size = sizeof(*api);
-	return xioctl(fd, ESTACK_IOC_API, api);
-}
-
-/* 0, or -1 when the parameter cannot be read. */
-static int read_param(const char *name, unsigned long *val)
-{
-	char path[128], buf[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	*val = strtoul(buf, NULL, 0);
-	return 0;
-}
-
-/* 0 or the errno of the write, as root writing a module parameter sees it. */
-static int write_param(const char *name, const char *val)
-{
-	char path[128];
-	int fd, ret = 0;
-
-	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = errno;
-	close(fd);
-	return ret;
+	return es_ioctl(fd, ESTACK_IOC_API, api);
 }
 
 /* In a child process: the errno of an API call on an inherited fd. */
@@ -85,7 +42,7 @@ static int child_api_errno(int fd, unsigned long cmd, void *arg)
 	if (pid < 0)
 		return -1;
 	if (pid == 0)
-		_exit(xioctl(fd, cmd, arg));
+		_exit(es_ioctl(fd, cmd, arg));
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
 		return -1;
 	return WEXITSTATUS(status);
@@ -134,7 +91,8 @@ TEST_F(dev, handshake_values)
 	EXPECT_EQ(ESTACK_API_VERSION, api.version);
 	EXPECT_EQ(self->page, api.page_size);
 	EXPECT_EQ(self->page, api.min_stack);
-	ASSERT_EQ(0, read_param("max_stack", &max_stack));
+	max_stack = es_param("max_stack");
+	ASSERT_LE(0, (long long)max_stack);
 	EXPECT_EQ(max_stack, api.max_stack);
 	EXPECT_EQ(1UL << 30, api.max_stack);	/* the default */
 }
@@ -166,7 +124,7 @@ TEST_F(dev, features_match_dispatch)
 
 	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
 		/* A NULL struct: dispatched commands fail later, with EFAULT. */
-		int err = xioctl(self->fd, cmds[i].cmd, NULL);
+		int err = es_ioctl(self->fd, cmds[i].cmd, NULL);
 
 		int want = api.features & cmds[i].feature ? EFAULT : ENOTTY;
 
@@ -180,17 +138,17 @@ TEST_F(dev, unknown_commands_enotty)
 	struct estack_api api = { .size = sizeof(api) };
 
 	/* Right number, wrong type. */
-	EXPECT_EQ(ENOTTY, xioctl(self->fd, _IOWR('E', 0, struct estack_api),
-				 &api));
+	EXPECT_EQ(ENOTTY, es_ioctl(self->fd, _IOWR('E', 0, struct estack_api),
+				   &api));
 	/* Right type, numbers past the last command. */
-	EXPECT_EQ(ENOTTY, xioctl(self->fd, _IOWR(ESTACK_IOC_MAGIC, 6,
-						 struct estack_api), &api));
-	EXPECT_EQ(ENOTTY, xioctl(self->fd, _IOWR(ESTACK_IOC_MAGIC, 0xff,
-						 struct estack_api), &api));
+	EXPECT_EQ(ENOTTY, es_ioctl(self->fd, _IOWR(ESTACK_IOC_MAGIC, 6,
+						   struct estack_api), &api));
+	EXPECT_EQ(ENOTTY, es_ioctl(self->fd, _IOWR(ESTACK_IOC_MAGIC, 0xff,
+						   struct estack_api), &api));
 	/* A terminal ioctl on a character device that is not a tty. */
-	EXPECT_EQ(ENOTTY, xioctl(self->fd, TCGETS, &api));
+	EXPECT_EQ(ENOTTY, es_ioctl(self->fd, TCGETS, &api));
 	/* ENOTTY comes before EFAULT. */
-	EXPECT_EQ(ENOTTY, xioctl(self->fd, _IO(ESTACK_IOC_MAGIC, 7), NULL));
+	EXPECT_EQ(ENOTTY, es_ioctl(self->fd, _IO(ESTACK_IOC_MAGIC, 7), NULL));
 }
 
 /* Commands are matched on type and number; size and direction bits are ignored. */
@@ -198,11 +156,11 @@ TEST_F(dev, command_matched_on_type_and_number)
 {
 	struct estack_api api = { .size = sizeof(api) };
 
-	EXPECT_EQ(0, xioctl(self->fd, _IO(ESTACK_IOC_MAGIC, 0), &api));
+	EXPECT_EQ(0, es_ioctl(self->fd, _IO(ESTACK_IOC_MAGIC, 0), &api));
 	EXPECT_EQ(ESTACK_API_VERSION, api.version);
 	memset(&api, 0, sizeof(api));
 	api.size = sizeof(api);
-	EXPECT_EQ(0, xioctl(self->fd, _IOR(ESTACK_IOC_MAGIC, 0, char[8]), &api));
+	EXPECT_EQ(0, es_ioctl(self->fd, _IOR(ESTACK_IOC_MAGIC, 0, char[8]), &api));
 	EXPECT_EQ(ESTACK_API_VERSION, api.version);
 }
 
@@ -211,8 +169,8 @@ TEST_F(dev, bad_pointer_efault)
 	struct estack_api *api;
 	char *map;
 
-	EXPECT_EQ(EFAULT, xioctl(self->fd, ESTACK_IOC_API, NULL));
-	EXPECT_EQ(EFAULT, xioctl(self->fd, ESTACK_IOC_API, (void *)-4096L));
+	EXPECT_EQ(EFAULT, es_ioctl(self->fd, ESTACK_IOC_API, NULL));
+	EXPECT_EQ(EFAULT, es_ioctl(self->fd, ESTACK_IOC_API, (void *)-4096L));
 
 	/* The size field readable, the rest of the struct not. */
 	map = mmap(NULL, 2 * self->page, PROT_READ | PROT_WRITE,
@@ -222,14 +180,14 @@ TEST_F(dev, bad_pointer_efault)
 	api = (struct estack_api *)(map + self->page - 8);
 	api->size = sizeof(*api);
 	api->flags = 0;
-	EXPECT_EQ(EFAULT, xioctl(self->fd, ESTACK_IOC_API, api));
+	EXPECT_EQ(EFAULT, es_ioctl(self->fd, ESTACK_IOC_API, api));
 
 	/* Readable but not writable: the result cannot be copied out. */
 	api = (struct estack_api *)map;
 	memset(api, 0, sizeof(*api));
 	api->size = sizeof(*api);
 	ASSERT_EQ(0, mprotect(map, self->page, PROT_READ));
-	EXPECT_EQ(EFAULT, xioctl(self->fd, ESTACK_IOC_API, api));
+	EXPECT_EQ(EFAULT, es_ioctl(self->fd, ESTACK_IOC_API, api));
 	munmap(map, 2 * self->page);
 }
 
@@ -242,7 +200,7 @@ TEST_F(dev, size_below_first_version_einval)
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		memset(&api, 0, sizeof(api));
 		api.size = sizes[i];
-		EXPECT_EQ(EINVAL, xioctl(self->fd, ESTACK_IOC_API, &api))
+		EXPECT_EQ(EINVAL, es_ioctl(self->fd, ESTACK_IOC_API, &api))
 			TH_LOG("size %u", sizes[i]);
 		EXPECT_EQ(0, api.version) TH_LOG("written back on error");
 	}
@@ -258,7 +216,7 @@ TEST_F(dev, larger_struct_zero_tail_ok)
 
 	memset(&big, 0, sizeof(big));
 	big.api.size = sizeof(big);
-	ASSERT_EQ(0, xioctl(self->fd, ESTACK_IOC_API, &big));
+	ASSERT_EQ(0, es_ioctl(self->fd, ESTACK_IOC_API, &big));
 	EXPECT_EQ(ESTACK_API_VERSION, big.api.version);
 	EXPECT_EQ(sizeof(big), big.api.size);
 	EXPECT_EQ(0, big.tail[0] | big.tail[1] | big.tail[2] | big.tail[3]);
@@ -274,7 +232,7 @@ TEST_F(dev, larger_struct_nonzero_tail_e2big)
 	memset(&big, 0, sizeof(big));
 	big.api.size = sizeof(big);
 	big.tail[3] = 1;
-	EXPECT_EQ(E2BIG, xioctl(self->fd, ESTACK_IOC_API, &big));
+	EXPECT_EQ(E2BIG, es_ioctl(self->fd, ESTACK_IOC_API, &big));
 	EXPECT_EQ(0, big.api.version);
 }
 
@@ -285,12 +243,12 @@ TEST_F(dev, size_over_a_page_e2big)
 
 	ASSERT_FALSE(!api);
 	api->size = self->page + 8;
-	EXPECT_EQ(E2BIG, xioctl(self->fd, ESTACK_IOC_API, api));
+	EXPECT_EQ(E2BIG, es_ioctl(self->fd, ESTACK_IOC_API, api));
 	api->size = UINT32_MAX;
-	EXPECT_EQ(E2BIG, xioctl(self->fd, ESTACK_IOC_API, api));
+	EXPECT_EQ(E2BIG, es_ioctl(self->fd, ESTACK_IOC_API, api));
 	/* Exactly a page, all zero past the struct, is still a valid size. */
 	api->size = self->page;
-	EXPECT_EQ(0, xioctl(self->fd, ESTACK_IOC_API, api));
+	EXPECT_EQ(0, es_ioctl(self->fd, ESTACK_IOC_API, api));
 	free(api);
 }
 
@@ -303,7 +261,7 @@ TEST_F(dev, unknown_flags_einval)
 		memset(&api, 0, sizeof(api));
 		api.size = sizeof(api);
 		api.flags = 1U << bit;
-		EXPECT_EQ(EINVAL, xioctl(self->fd, ESTACK_IOC_API, &api))
+		EXPECT_EQ(EINVAL, es_ioctl(self->fd, ESTACK_IOC_API, &api))
 			TH_LOG("flag bit %u", bit);
 	}
 }
@@ -321,7 +279,7 @@ TEST_F(dev, efault_before_einval)
 	/* A valid size with bad flags, but the flags word is unreadable. */
 	size = (__u32 *)(map + self->page - 4);
 	*size = sizeof(struct estack_api);
-	EXPECT_EQ(EFAULT, xioctl(self->fd, ESTACK_IOC_API, size));
+	EXPECT_EQ(EFAULT, es_ioctl(self->fd, ESTACK_IOC_API, size));
 	munmap(map, 2 * self->page);
 }
 
@@ -442,19 +400,22 @@ TEST_F(dev, params_bounded)
 		SKIP(return, "writing module parameters needs root");
 
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
-		ASSERT_EQ(0, read_param(cases[i].name, &before));
-		EXPECT_EQ(EINVAL, write_param(cases[i].name, cases[i].bad))
+		before = es_param(cases[i].name);
+		ASSERT_LE(0, (long long)before);
+		EXPECT_EQ(EINVAL, es_write_param(cases[i].name, cases[i].bad))
 			TH_LOG("%s=%s", cases[i].name, cases[i].bad);
-		ASSERT_EQ(0, read_param(cases[i].name, &after));
+		after = es_param(cases[i].name);
+		ASSERT_LE(0, (long long)after);
 		EXPECT_EQ(before, after);
 	}
 
 	/* A valid value takes effect at once and can be restored. */
-	ASSERT_EQ(0, read_param("max_stack", &before));
-	ASSERT_EQ(0, write_param("max_stack", "65536"));
+	before = es_param("max_stack");
+	ASSERT_LE(0, (long long)before);
+	ASSERT_EQ(0, es_write_param("max_stack", "65536"));
 	ASSERT_EQ(0, api_call(self->fd, &api));
 	EXPECT_EQ(65536, api.max_stack);
-	ASSERT_EQ(0, write_param("max_stack", "1073741824"));
+	ASSERT_EQ(0, es_write_param("max_stack", "1073741824"));
 	ASSERT_EQ(0, api_call(self->fd, &api));
 	EXPECT_EQ(before, api.max_stack);
 }

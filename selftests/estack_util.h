@@ -134,21 +134,34 @@ static inline long long es_param(const char *name)
 	return es_read_num(path);
 }
 
-/* Write a module parameter (root); 0 or the errno. */
-static inline int es_set_param(const char *name, unsigned long long val)
+/* Write @val to a file (sysfs, procfs, cgroupfs); 0 or the errno. */
+static inline int es_write_file(const char *path, const char *val)
 {
-	char path[128], buf[32];
-	int fd, ret = 0;
+	int fd = open(path, O_WRONLY), ret = 0;
 
-	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
-	snprintf(buf, sizeof(buf), "%llu", val);
-	fd = open(path, O_WRONLY);
 	if (fd < 0)
 		return errno;
-	if (write(fd, buf, strlen(buf)) < 0)
+	if (write(fd, val, strlen(val)) < 0)
 		ret = errno;
 	close(fd);
 	return ret;
+}
+
+/* Write a module parameter as given (root); 0 or the errno. */
+static inline int es_write_param(const char *name, const char *val)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
+	return es_write_file(path, val);
+}
+
+static inline int es_set_param(const char *name, unsigned long long val)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%llu", val);
+	return es_write_param(name, buf);
 }
 
 /* Calls @fn for each /dev/estack mapping of this process; returns count. */

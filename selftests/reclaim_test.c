@@ -21,18 +21,6 @@
 #define CG_ROOT		"/sys/fs/cgroup"
 #define CG		CG_ROOT "/estack-selftest"
 
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = errno;
-	close(fd);
-	return ret;
-}
-
 /* "key value" lines, as in memory.events. */
 static long long read_key(const char *path, const char *key)
 {
@@ -87,7 +75,7 @@ TEST_F(reclaim, drop_caches_empties_caches)
 		ASSERT_EQ(0, es_free(self->fd, a[i].id));
 	EXPECT_LT(0, es_stat("bytes_cached"));
 
-	ASSERT_EQ(0, write_file("/proc/sys/vm/drop_caches", "2"));
+	ASSERT_EQ(0, es_write_file("/proc/sys/vm/drop_caches", "2"));
 	EXPECT_EQ(0, es_stat("bytes_cached"));
 	EXPECT_LT(freed, es_stat("shrinker_freed"));
 	/* Nothing in use was touched. */
@@ -133,10 +121,10 @@ TEST_F_TIMEOUT(reclaim, cgroup_limit_reclaims_own_cache, 600)
 
 	if (access(CG_ROOT "/cgroup.controllers", R_OK))
 		SKIP(return, "no cgroup v2 at " CG_ROOT);
-	write_file(CG_ROOT "/cgroup.subtree_control", "+memory");
+	es_write_file(CG_ROOT "/cgroup.subtree_control", "+memory");
 	rmdir(CG);
 	ASSERT_EQ(0, mkdir(CG, 0755));
-	ASSERT_EQ(0, write_file(CG "/memory.max", "32M"));
+	ASSERT_EQ(0, es_write_file(CG "/memory.max", "32M"));
 
 	pid = fork();
 	ASSERT_LE(0, pid);
@@ -144,7 +132,7 @@ TEST_F_TIMEOUT(reclaim, cgroup_limit_reclaims_own_cache, 600)
 		int fd;
 
 		snprintf(buf, sizeof(buf), "%d", getpid());
-		if (write_file(CG "/cgroup.procs", buf))
+		if (es_write_file(CG "/cgroup.procs", buf))
 			_exit(100);
 		fd = open(DEV_PATH, O_RDWR);
 		if (fd < 0)
