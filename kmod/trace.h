@@ -14,7 +14,7 @@
 
 #include <linux/tracepoint.h>
 
-TRACE_EVENT(estack_alloc,
+DECLARE_EVENT_CLASS(estack_stack_class,
 	TP_PROTO(u32 id, u64 lo, u64 hi),
 	TP_ARGS(id, lo, hi),
 	TP_STRUCT__entry(
@@ -31,21 +31,14 @@ TRACE_EVENT(estack_alloc,
 		  __entry->lo, __entry->hi, __entry->hi - __entry->lo)
 );
 
-TRACE_EVENT(estack_free,
+DEFINE_EVENT(estack_stack_class, estack_alloc,
 	TP_PROTO(u32 id, u64 lo, u64 hi),
-	TP_ARGS(id, lo, hi),
-	TP_STRUCT__entry(
-		__field(u32, id)
-		__field(u64, lo)
-		__field(u64, hi)
-	),
-	TP_fast_assign(
-		__entry->id = id;
-		__entry->lo = lo;
-		__entry->hi = hi;
-	),
-	TP_printk("id=%u lo=0x%llx hi=0x%llx size=%llu", __entry->id,
-		  __entry->lo, __entry->hi, __entry->hi - __entry->lo)
+	TP_ARGS(id, lo, hi)
+);
+
+DEFINE_EVENT(estack_stack_class, estack_free,
+	TP_PROTO(u32 id, u64 lo, u64 hi),
+	TP_ARGS(id, lo, hi)
 );
 
 DECLARE_EVENT_CLASS(estack_move_class,
