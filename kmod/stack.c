@@ -436,7 +436,7 @@ int estack_stack_move(struct estack_ctx *ctx, struct estack_move *req,
 	struct vm_area_struct *vma_old, *vma_new;
 	struct mm_struct *mm = ctx->mm;
 	struct estack_move_plan m;
-	unsigned int nr_outer = 0, tries = 0;
+	unsigned int nr_outer = 0, tries = 0, i;
 	u64 cur, size = 0, fault = 0;
 	int ret;
 
@@ -545,9 +545,8 @@ retry:
 	/* The chain first: words it rewrote no longer point into the old stack. */
 	if (req->flags & ESTACK_MOVE_ADJUST_FP)
 		estack_move_adjust_fp(&m);
-	for (ret = 0; ret < req->nr_slots; ret++)
-		estack_move_adjust_inner_slot(&m, slots[ret]);
-	ret = 0;
+	for (i = 0; i < req->nr_slots; i++)
+		estack_move_adjust_inner_slot(&m, slots[i]);
 	if (req->flags & ESTACK_MOVE_ADJUST_CONSERVATIVE) {
 		ret = estack_move_adjust_conservative(&m);
 		if (ret)

@@ -19,10 +19,10 @@ for p in "${pkgs[@]}"; do
 		grep -q 'install ok installed' || missing+=("$p")
 done
 
+SUDO=
+[ "$(id -u)" = 0 ] || SUDO=sudo
 if [ ${#missing[@]} -gt 0 ]; then
 	rig_log "installing: ${missing[*]}"
-	SUDO=
-	[ "$(id -u)" = 0 ] || SUDO=sudo
 	$SUDO apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
 		--no-install-recommends "${missing[@]}" >/dev/null
@@ -33,7 +33,7 @@ rel=$(stock_release) || rig_die "cannot tell which kernel linux-image-amd64 inst
 # which matches the newest image; insist on it rather than assume).
 if [ ! -d "/lib/modules/$rel/build" ]; then
 	rig_log "installing linux-headers-$rel"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
 		--no-install-recommends "linux-headers-$rel" >/dev/null
 fi
 [ -r "/boot/vmlinuz-$rel" ] || rig_die "/boot/vmlinuz-$rel missing"
