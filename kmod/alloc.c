@@ -83,12 +83,14 @@ void estack_alloc_module_exit(void)
 int estack_allocator_init(struct estack_allocator *a, const char *name,
 			  const struct estack_tunables *tun)
 {
-	int ret;
+	int ret, order;
 
 	a->name = name;
 	a->tun = tun;
 	atomic_long_set(&a->pages, 0);
 	atomic_long_set(&a->pool_pages, 0);
+	for (order = 0; order < ESTACK_NR_SMALL; order++)
+		atomic_long_set(&a->mapped[order], 0);
 
 	a->stats = alloc_percpu(struct estack_stats_pcpu);
 	if (!a->stats)
@@ -155,23 +157,25 @@ void estack_allocator_destroy(struct estack_allocator *a)
 EXPORT_SYMBOL_IF_KUNIT(estack_allocator_destroy);
 
 /**
- * estack_span_alloc() - a zeroed stack of 2^@order pages for @memcg
+ * estack_span_alloc_unzeroed() - a stack of 2^@order pages, maybe dirty
  * @a: the allocator
  * @order: up to ESTACK_MAX_ORDER
  * @memcg: the caller's cgroup: pages come from its caches or are charged
  *	to it (NULL without memcg)
  *
+ * The pages may hold a previous user's data when ->dirty is set: the
+ * caller clears every page before it exposes it (GROW and SHRINK clear the
+ * part they do not copy over, or leave it unmapped for ->fault to clear).
+ *
  * Context: process context, may sleep; takes no lock of the caller's.
- * Return: the span, ERR_PTR(-ENOMEM), or ERR_PTR(-EINTR) when a fatal
- * signal interrupted the allocation or clearing of a large stack.
+ * Return: the span, or ERR_PTR(-ENOMEM).
  */
-struct estack_span *estack_span_alloc(struct estack_allocator *a,
-				      unsigned int order,
-				      struct mem_cgroup *memcg)
+struct estack_span *estack_span_alloc_unzeroed(struct estack_allocator *a,
+					       unsigned int order,
+					       struct mem_cgroup *memcg)
 {
 	struct estack_span *span = NULL;
 	LIST_HEAD(one);
-	int ret;
 
 	if (WARN_ON_ONCE(order > ESTACK_MAX_ORDER))
 		return ERR_PTR(-EINVAL);
@@ -197,17 +201,59 @@ struct estack_span *estack_span_alloc(struct estack_allocator *a,
 	if (IS_ERR(span))
 		return span;
 found:
-	if (span->dirty) {
-		ret = estack_span_zero(a, span);
-		if (ret) {
-			estack_pool_put(a, span);
-			return ERR_PTR(ret);
-		}
-	}
 	this_cpu_inc(a->stats->allocs[order]);
 	return span;
 }
+EXPORT_SYMBOL_IF_KUNIT(estack_span_alloc_unzeroed);
+
+/**
+ * estack_span_alloc() - a zeroed stack of 2^@order pages for @memcg
+ * @a: the allocator
+ * @order: up to ESTACK_MAX_ORDER
+ * @memcg: the caller's cgroup: pages come from its caches or are charged
+ *	to it (NULL without memcg)
+ *
+ * Context: process context, may sleep; takes no lock of the caller's.
+ * Return: the span, ERR_PTR(-ENOMEM), or ERR_PTR(-EINTR) when a fatal
+ * signal interrupted the allocation or clearing of a large stack.
+ */
+struct estack_span *estack_span_alloc(struct estack_allocator *a,
+				      unsigned int order,
+				      struct mem_cgroup *memcg)
+{
+	struct estack_span *span = estack_span_alloc_unzeroed(a, order, memcg);
+	int ret;
+
+	if (IS_ERR(span) || !span->dirty)
+		return span;
+	ret = estack_span_zero(a, span);
+	if (ret) {
+		/* Never handed out: it counts as not allocated. */
+		this_cpu_dec(a->stats->allocs[order]);
+		estack_pool_put(a, span);
+		return ERR_PTR(ret);
+	}
+	return span;
+}
 EXPORT_SYMBOL_IF_KUNIT(estack_span_alloc);
+
+/* Back to a cache, a pool or the page allocator: a span no one maps. */
+static void estack_span_recycle(struct estack_allocator *a,
+				struct estack_span *span,
+				struct mem_cgroup *memcg)
+{
+	/* It has been the user's: assume every page was written. */
+	span->dirty = true;
+
+	if (!estack_span_recyclable(span)) {
+		estack_stat_add(a, ESTACK_STAT_PINNED_RELEASED, 1);
+		estack_span_release(a, span);
+		return;
+	}
+	if (span->order < ESTACK_NR_SMALL && estack_pcpu_push(a, span, memcg))
+		return;
+	estack_pool_put(a, span);
+}
 
 /**
  * estack_span_free() - give back a stack
@@ -221,16 +267,59 @@ void estack_span_free(struct estack_allocator *a, struct estack_span *span,
 		      struct mem_cgroup *memcg)
 {
 	this_cpu_inc(a->stats->frees[span->order]);
-	/* It has been the user's: assume every page was written. */
-	span->dirty = true;
-
-	if (!estack_span_recyclable(span)) {
-		estack_stat_add(a, ESTACK_STAT_PINNED_RELEASED, 1);
-		estack_span_release(a, span);
-		return;
-	}
-	if (span->order < ESTACK_NR_SMALL && estack_pcpu_push(a, span, memcg))
-		return;
-	estack_pool_put(a, span);
+	estack_span_recycle(a, span, memcg);
 }
 EXPORT_SYMBOL_IF_KUNIT(estack_span_free);
+
+/*
+ * A file's mapped cache (stack.c) keeps some freed small stacks mapped,
+ * pages and all, for its next ALLOC. The allocator still owns the pages;
+ * these three keep its figures true: such a stack counts as freed and as
+ * cached, and a page held is always in use or cached.
+ */
+
+/**
+ * estack_span_keep() - a freed stack stays mapped in its file's cache
+ * @a: the allocator
+ * @span: a small span, still mapped
+ *
+ * Context: any; takes no lock.
+ */
+void estack_span_keep(struct estack_allocator *a, struct estack_span *span)
+{
+	this_cpu_inc(a->stats->frees[span->order]);
+	atomic_long_inc(&a->mapped[span->order]);
+	estack_stat_add(a, ESTACK_STAT_MAPPED_ADDS, 1);
+}
+EXPORT_SYMBOL_IF_KUNIT(estack_span_keep);
+
+/**
+ * estack_span_reuse() - a kept stack is handed out again
+ * @a: the allocator
+ * @span: a span passed to estack_span_keep(), cleared by the caller
+ *
+ * Context: any; takes no lock.
+ */
+void estack_span_reuse(struct estack_allocator *a, struct estack_span *span)
+{
+	atomic_long_dec(&a->mapped[span->order]);
+	this_cpu_inc(a->stats->allocs[span->order]);
+	estack_stat_add(a, ESTACK_STAT_MAPPED_HITS, 1);
+}
+EXPORT_SYMBOL_IF_KUNIT(estack_span_reuse);
+
+/**
+ * estack_span_drop() - a kept stack leaves its file's cache
+ * @a: the allocator
+ * @span: a span passed to estack_span_keep(), unmapped since
+ * @memcg: the cgroup it was allocated for
+ *
+ * Context: process context, may sleep.
+ */
+void estack_span_drop(struct estack_allocator *a, struct estack_span *span,
+		      struct mem_cgroup *memcg)
+{
+	atomic_long_dec(&a->mapped[span->order]);
+	estack_span_recycle(a, span, memcg);
+}
+EXPORT_SYMBOL_IF_KUNIT(estack_span_drop);

@@ -14,8 +14,10 @@
  * one with vm_insert_pages(), each holding its own reference, and taken back
  * with zap_page_range(). The VMA may not be split (->may_split: partial
  * munmap or mprotect fail with EINVAL) or moved (->mremap). ->fault gives
- * SIGSEGV for guard pages and free slots and puts a stack's own page back
- * after MADV_DONTNEED (the old data comes back, unlike anonymous memory).
+ * SIGSEGV for guard pages, free slots and freed stacks, puts a live
+ * stack's own page back after MADV_DONTNEED (the old data comes back,
+ * unlike anonymous memory), and populates the part of a large moved stack
+ * that its move did not copy to (cleared on first touch).
  *
  * Concurrency: arena fields are protected by ctx->lock. arena->vma is set
  * in ->mmap (mmap lock held for writing) and cleared in ->close, which
@@ -61,13 +63,21 @@ static vm_fault_t estack_vm_fault(struct vm_fault *vmf)
 	ctx = arena->ctx;
 	mutex_lock(&ctx->lock);
 	stack = mtree_load(&arena->stacks, addr);
-	if (stack && stack->span) {
+	/* A stack in the mapped cache (no id) gets no page back. */
+	if (stack && stack->span && stack->id) {
+		/* Below the populated part: clear first (a fatal signal retries). */
+		if (addr < stack->populated &&
+		    estack_stack_populate_locked(ctx, stack, addr)) {
+			ret = VM_FAULT_NOPAGE;
+			goto out;
+		}
 		err = vm_insert_page(vma, addr,
 				     stack->span->pages[(addr - stack->lo) >>
 							PAGE_SHIFT]);
 		estack_sync_rss(vma->vm_mm);
 		ret = err && err != -EBUSY ? vmf_error(err) : VM_FAULT_NOPAGE;
 	}
+out:
 	mutex_unlock(&ctx->lock);
 	return ret;
 }
@@ -290,14 +300,20 @@ void estack_arena_unmapped(struct estack_arena *arena)
 	struct estack_stack *stack, *next;
 	unsigned long index = 0;
 	unsigned int order;
+	LIST_HEAD(cached);
 	LIST_HEAD(dead);
 
 	mutex_lock(&ctx->lock);
 	arena->vma = NULL;
 	arena->dead = true;
 	mt_for_each(&arena->stacks, stack, index, ULONG_MAX) {
-		xa_erase(&ctx->ids, stack->id);
-		list_add(&stack->slot, &dead);
+		if (stack->id) {
+			xa_erase(&ctx->ids, stack->id);
+			list_add(&stack->slot, &dead);
+		} else {
+			estack_mapped_unmapped_locked(ctx, stack);
+			list_add(&stack->slot, &cached);
+		}
 	}
 	mtree_destroy(&arena->stacks);
 	list_del(&arena->node);
@@ -305,6 +321,10 @@ void estack_arena_unmapped(struct estack_arena *arena)
 
 	list_for_each_entry_safe(stack, next, &dead, slot) {
 		estack_stack_release(ctx, stack);
+		kfree(stack);
+	}
+	list_for_each_entry_safe(stack, next, &cached, slot) {
+		estack_span_drop(ctx->alloc, stack->span, ctx->memcg);
 		kfree(stack);
 	}
 	for (order = 0; order < ESTACK_NR_ORDERS; order++)

@@ -88,6 +88,7 @@ struct estack_ctx *estack_ctx_create(struct file *file,
 				     struct estack_allocator *alloc)
 {
 	struct estack_ctx *ctx;
+	unsigned int order;
 
 	if (!current->mm)
 		return ERR_PTR(-EINVAL);
@@ -105,6 +106,8 @@ struct estack_ctx *estack_ctx_create(struct file *file,
 	xa_init_flags(&ctx->ids, XA_FLAGS_ACCOUNT);
 	xa_init(&ctx->pending);
 	INIT_LIST_HEAD(&ctx->arenas);
+	for (order = 0; order < ESTACK_NR_SMALL; order++)
+		INIT_LIST_HEAD(&ctx->mapped[order]);
 	ctx->next_id = 1;
 	ctx->file = file;
 	ctx->alloc = alloc;
@@ -125,10 +128,14 @@ struct estack_ctx *estack_ctx_create(struct file *file,
  */
 void estack_ctx_destroy(struct estack_ctx *ctx)
 {
+	unsigned int order;
+
 	mutex_lock(&estack_ctx_list_lock);
 	list_del(&ctx->node);
 	mutex_unlock(&estack_ctx_list_lock);
 	WARN_ON_ONCE(!list_empty(&ctx->arenas) || ctx->nr_stacks);
+	for (order = 0; order < ESTACK_NR_SMALL; order++)
+		WARN_ON_ONCE(ctx->nr_mapped[order]);
 	xa_destroy(&ctx->ids);
 	xa_destroy(&ctx->pending);
 	if (ctx->memcg)

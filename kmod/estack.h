@@ -83,6 +83,8 @@ struct estack_tunable {
  *	_StackCacheSize); 0 turns the caches off
  * @pool_reserve: bytes of free stacks the global pools keep before they
  *	return freed stacks to the page allocator
+ * @mapped_cache: bytes of freed stacks each open file keeps mapped per
+ *	small class, for its next ALLOC of that size; 0 turns it off
  */
 struct estack_tunables {
 	struct estack_tunable max_stack;
@@ -91,6 +93,7 @@ struct estack_tunables {
 	struct estack_tunable max_bytes_per_user;
 	struct estack_tunable cache_budget;
 	struct estack_tunable pool_reserve;
+	struct estack_tunable mapped_cache;
 };
 
 extern struct estack_tunables estack_tunables;
@@ -112,6 +115,9 @@ int estack_tunable_check(const struct estack_tunable *t, unsigned long val);
  * and fail first on a fragmented machine.
  */
 #define ESTACK_CHUNK_ORDER	3
+
+/* How many pages between two cond_resched() and fatal-signal checks. */
+#define ESTACK_RESCHED_PAGES	256
 
 /**
  * struct estack_span - the pages of one stack
@@ -162,6 +168,8 @@ enum estack_stat {
 	ESTACK_STAT_GROW_FAILURES,	/* GROWs that failed past validation */
 	ESTACK_STAT_BYTES_COPIED,	/* live bytes copied by moves */
 	ESTACK_STAT_WORDS_RELOCATED,	/* pointer words rewritten by moves */
+	ESTACK_STAT_MAPPED_ADDS,	/* freed stacks kept mapped by a file */
+	ESTACK_STAT_MAPPED_HITS,	/* ALLOCs served by such a stack */
 	ESTACK_NR_STATS
 };
 
@@ -220,6 +228,8 @@ struct estack_pool {
  * @pages: pages this instance holds from the page allocator, in use or
  *	cached; zero again after estack_allocator_destroy()
  * @pool_pages: pages on the pools' lists (bounded by pool_reserve)
+ * @mapped: per small order, freed stacks the files keep mapped (counted
+ *	as freed in @stats and as cached in the statistics)
  * @shrinker: gives cached stacks back under memory pressure
  * @cpuhp_node: drains a dead CPU's cache
  * @ready: pools initialised; the shrinker does nothing before
@@ -232,6 +242,7 @@ struct estack_allocator {
 	struct estack_stats_pcpu __percpu *stats;
 	atomic_long_t pages;
 	atomic_long_t pool_pages;
+	atomic_long_t mapped[ESTACK_NR_SMALL];
 	struct shrinker shrinker;
 	struct hlist_node cpuhp_node;
 	bool ready;
@@ -259,7 +270,14 @@ void estack_allocator_destroy(struct estack_allocator *a);
 struct estack_span *estack_span_alloc(struct estack_allocator *a,
 				      unsigned int order,
 				      struct mem_cgroup *memcg);
+struct estack_span *estack_span_alloc_unzeroed(struct estack_allocator *a,
+					       unsigned int order,
+					       struct mem_cgroup *memcg);
 void estack_span_free(struct estack_allocator *a, struct estack_span *span,
+		      struct mem_cgroup *memcg);
+void estack_span_keep(struct estack_allocator *a, struct estack_span *span);
+void estack_span_reuse(struct estack_allocator *a, struct estack_span *span);
+void estack_span_drop(struct estack_allocator *a, struct estack_span *span,
 		      struct mem_cgroup *memcg);
 
 /* span.c */
@@ -370,13 +388,23 @@ struct estack_arena {
 
 /**
  * struct estack_stack - a stack, or a free slot of an arena
- * @slot: in the arena's free_slots while free
+ * @slot: in the arena's free_slots while free, in the context's mapped
+ *	cache while freed but still mapped
  * @arena: the arena of the slot, for its whole life
  * @span: the stack's pages; NULL while the slot is free
  * @lo: lowest usable address; the guard page is just below
  * @hi: one past the highest usable address
- * @id: the stack's id in its file
+ * @populated: [@populated, @hi) holds the stack's data or zeroes and may
+ *	be mapped; [@lo, @populated) is neither mapped nor cleared yet and
+ *	->fault clears it, from @populated down to the faulting page. Equal
+ *	to @lo except for a large stack made by GROW or SHRINK, which only
+ *	populates what it copied (like anonymous memory, on first touch)
+ * @id: the stack's id in its file; 0 while in the mapped cache
  * @order: log2 of the number of pages
+ *
+ * A slot is in one of three states: live (an id, a span, mapped, in the
+ * arena's tree), cached (no id; span, mapping and tree entry kept) or free
+ * (no id, no span, not in the tree).
  *
  * Protected by ctx->lock; lives until its arena is unmapped.
  */
@@ -386,6 +414,7 @@ struct estack_stack {
 	struct estack_span *span;
 	unsigned long lo;
 	unsigned long hi;
+	unsigned long populated;
 	u32 id;
 	u8 order;
 };
@@ -420,6 +449,10 @@ struct estack_stack_info {
  * @next_id: the next id; 0 once all 2^32 - 1 are used
  * @arenas: the mapped arenas
  * @pending: cookie -> arena between vm_mmap() and ->mmap
+ * @mapped: per small order, freed stacks kept mapped for the next ALLOC
+ *	(Go's stackcache, one level closer to the user: a hit allocates,
+ *	inserts and zaps nothing)
+ * @nr_mapped: the length of each @mapped list
  * @nr_stacks: live stacks (max_stacks_per_fd)
  * @bytes: their usable bytes (max_bytes_per_fd)
  * @node: in the list of all contexts (context.c), for debugfs
@@ -441,6 +474,8 @@ struct estack_ctx {
 	u32 next_id;
 	struct list_head arenas;
 	struct xarray pending;
+	struct list_head mapped[ESTACK_NR_SMALL];
+	unsigned int nr_mapped[ESTACK_NR_SMALL];
 	unsigned long nr_stacks;
 	unsigned long bytes;
 	struct list_head node;
@@ -522,6 +557,10 @@ int estack_stack_destroy(struct estack_ctx *ctx, u32 id, bool check_running);
 int estack_stack_query(struct estack_ctx *ctx, u32 id,
 		       struct estack_stack_info *out);
 void estack_stack_release(struct estack_ctx *ctx, struct estack_stack *stack);
+void estack_mapped_unmapped_locked(struct estack_ctx *ctx,
+				   struct estack_stack *stack);
+int estack_stack_populate_locked(struct estack_ctx *ctx,
+				 struct estack_stack *stack, unsigned long addr);
 int estack_stack_move(struct estack_ctx *ctx, struct estack_move *req,
 		      bool grow, const u64 *slots);
 

@@ -38,6 +38,9 @@ struct estack_tunables estack_tunables = {
 	.pool_reserve = {
 		.val = SZ_256M, .min = 0, .max = 1UL << 40,
 	},
+	.mapped_cache = {
+		.val = SZ_128K, .min = 0, .max = SZ_16M,
+	},
 };
 EXPORT_SYMBOL_IF_KUNIT(estack_tunables);
 
@@ -116,6 +119,11 @@ module_param_cb(pool_reserve, &estack_tunable_ops,
 		&estack_tunables.pool_reserve, 0644);
 MODULE_PARM_DESC(pool_reserve,
 		 "Bytes of free stacks the global pools keep before freeing to the page allocator (default 256 MiB, up to 1 TiB)");
+
+module_param_cb(mapped_cache, &estack_tunable_ops,
+		&estack_tunables.mapped_cache, 0644);
+MODULE_PARM_DESC(mapped_cache,
+		 "Bytes of freed stacks each open file keeps mapped per small class for its next ALLOC (default 128 KiB, 0 = off, up to 16 MiB)");
 
 DEFINE_STATIC_KEY_TRUE(estack_stats_enabled);
 

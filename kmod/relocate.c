@@ -45,11 +45,21 @@ int estack_move_copy(struct estack_move_plan *m)
 	while (addr < m->old_hi) {
 		unsigned long off = offset_in_page(addr);
 		unsigned long len = min(PAGE_SIZE - off, m->old_hi - addr);
+		struct page *to = estack_span_page(m->new_span, m->new_lo,
+						   addr + m->delta);
+		struct page *from = estack_span_page(m->old_span, m->old_lo,
+						     addr);
 
-		memcpy_page(estack_span_page(m->new_span, m->new_lo,
-					     addr + m->delta), off,
-			    estack_span_page(m->old_span, m->old_lo, addr), off,
-			    len);
+		/* Whole pages with the architecture's page copy. */
+		if (len == PAGE_SIZE)
+			copy_highpage(to, from);
+		else
+			memcpy_page(to, off, from, off, len);
+		/*
+		 * Written behind the mapping's back: the PTE's dirty bit will
+		 * not say so, and the mapped cache must clear it on reuse.
+		 */
+		SetPageDirty(to);
 		addr += len;
 		if (!(++n % ESTACK_MOVE_RESCHED)) {
 			if (fatal_signal_pending(current))

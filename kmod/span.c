@@ -25,9 +25,6 @@
 
 #include "estack.h"
 
-/* How many pages between two cond_resched() and fatal-signal checks. */
-#define ESTACK_RESCHED_PAGES	256
-
 static struct kmem_cache *estack_span_cache;
 
 int estack_span_cache_init(void)
@@ -204,6 +201,7 @@ int estack_span_zero(struct estack_allocator *a, struct estack_span *span)
 
 	for (i = 0; i < nr; i++) {
 		clear_highpage(span->pages[i]);
+		ClearPageDirty(span->pages[i]);
 		if (nr > ESTACK_RESCHED_PAGES && !((i + 1) % ESTACK_RESCHED_PAGES)) {
 			if (fatal_signal_pending(current)) {
 				estack_stat_add(a, ESTACK_STAT_PAGES_ZEROED, i + 1);

@@ -10,6 +10,19 @@
  * RSS at once. FREE undoes it in reverse. Every step unwinds on error: a
  * failed call leaves no id, no mapping and no page behind.
  *
+ * The mapped cache is the fast path of both. A small stack freed while its
+ * file keeps fewer than mapped_cache bytes of its class stays where it is,
+ * mapped, with its pages and its tree entry, and loses only its id; the
+ * next ALLOC of that size takes it back and allocates, inserts, zaps and
+ * flushes nothing. Such a stack must read as zero again, and only the pages
+ * written since they were last cleared are cleared: a write through the
+ * mapping sets the PTE's dirty bit (which nothing here ever clears), a
+ * write by any other path sets PG_dirty (GUP for ptrace, O_DIRECT and
+ * process_vm_writev, zap after MADV_DONTNEED, and GROW's own copy), and a
+ * page with neither still holds the zeroes it was mapped with. A page that
+ * someone else also holds (pinned for I/O, or mapped in a child after
+ * MADV_DOFORK) makes its stack leave the cache the slow way, unmapped.
+ *
  * Concurrency: ids, slots and the arenas' trees are protected by ctx->lock,
  * taken inside the mmap lock (read). A stack's struct lives until FREE or
  * until its arena is unmapped (->close, mmap lock held for writing), so
@@ -106,18 +119,282 @@ void estack_stack_release(struct estack_ctx *ctx, struct estack_stack *stack)
 	stack->span = NULL;
 }
 
-/* Map the stack's pages; on error nothing of it stays mapped. */
+/* Map the stack's populated pages; on error none of them stays mapped. */
 static int estack_stack_map_locked(struct vm_area_struct *vma,
 				   struct estack_stack *stack)
 {
-	unsigned long nr = estack_span_nr_pages(stack->span), left = nr;
+	unsigned long first = (stack->populated - stack->lo) >> PAGE_SHIFT;
+	unsigned long nr = (stack->hi - stack->populated) >> PAGE_SHIFT;
+	unsigned long left = nr;
 	int ret;
 
-	ret = vm_insert_pages(vma, stack->lo, stack->span->pages, &left);
+	if (!nr)
+		return 0;
+	ret = vm_insert_pages(vma, stack->populated,
+			      stack->span->pages + first, &left);
 	estack_sync_rss(vma->vm_mm);
 	if (ret)
-		estack_zap(vma, stack->lo, (nr - left) << PAGE_SHIFT);
+		estack_zap(vma, stack->populated, (nr - left) << PAGE_SHIFT);
 	return ret;
+}
+
+/**
+ * estack_stack_populate_locked() - clear the unpopulated part down to @addr
+ * @ctx: the context
+ * @stack: a live stack
+ * @addr: a page-aligned address in [lo, populated)
+ *
+ * Clears the pages from @stack->populated down to @addr, top first, so
+ * that ->fault may map them. Progress is kept if a fatal signal stops a
+ * long clear.
+ *
+ * Context: ctx->lock held.
+ * Return: 0, or -EINTR.
+ */
+int estack_stack_populate_locked(struct estack_ctx *ctx,
+				 struct estack_stack *stack, unsigned long addr)
+{
+	unsigned long n = 0;
+
+	lockdep_assert_held(&ctx->lock);
+	while (stack->populated > addr) {
+		unsigned long vaddr = stack->populated - PAGE_SIZE;
+		struct page *page = stack->span->pages[(vaddr - stack->lo) >>
+						       PAGE_SHIFT];
+
+		clear_user_highpage(page, vaddr);
+		ClearPageDirty(page);
+		stack->populated = vaddr;
+		if (!(++n % ESTACK_RESCHED_PAGES)) {
+			if (fatal_signal_pending(current))
+				break;
+			cond_resched();
+		}
+	}
+	estack_stat_add(ctx->alloc, ESTACK_STAT_PAGES_ZEROED, n);
+	return stack->populated > addr ? -EINTR : 0;
+}
+
+/*
+ * Give @stack the file's next id. Ids are never reused: once all 2^32 - 1
+ * were handed out, ALLOC fails with ENOSPC. The id after it is reserved
+ * in the xarray at once, so that a file that allocates and frees one stack
+ * after another does not allocate and free an xarray node each time (it
+ * does once every 64 ids). A reserved id reads as absent (ENOENT).
+ */
+static int estack_id_assign_locked(struct estack_ctx *ctx,
+				   struct estack_stack *stack)
+{
+	u32 id = ctx->next_id;
+	void *old;
+	int ret;
+
+	lockdep_assert_held(&ctx->lock);
+	if (!id)
+		return -ENOSPC;
+	if (id + 1) {
+		ret = xa_reserve(&ctx->ids, id + 1, GFP_KERNEL_ACCOUNT);
+		if (ret)
+			return ret;
+	}
+	/* Reserved by the previous call, or allocates here. */
+	old = xa_store(&ctx->ids, id, stack, GFP_KERNEL_ACCOUNT);
+	if (xa_is_err(old)) {
+		xa_release(&ctx->ids, id + 1);
+		return xa_err(old);
+	}
+	stack->id = id;
+	ctx->next_id = id + 1;
+	return 0;
+}
+
+/*
+ * Clear the pages of @stack, taken from the mapped cache, that may have
+ * been written. Return false, clearing nothing, when a page is also held
+ * by someone else: a pin or a second mapping could see the next user's
+ * data.
+ */
+static bool estack_stack_clean_locked(struct estack_ctx *ctx,
+				      struct estack_stack *stack)
+{
+	struct estack_span *span = stack->span;
+	unsigned long nr = estack_span_nr_pages(span), i, n = 0;
+	spinlock_t *ptl;	/* the PTE's, from follow_pte() */
+	struct page *page;
+	pte_t *ptep;
+	bool dirty;
+	int mapped;
+
+	for (i = 0; i < nr; i++) {
+		page = span->pages[i];
+		mapped = page_mapcount(page);
+		if (mapped > 1 || page_ref_count(page) != 1 + mapped)
+			return false;
+	}
+	for (i = 0; i < nr; i++) {
+		page = span->pages[i];
+		dirty = PageDirty(page);
+		if (!dirty && !follow_pte(ctx->mm, stack->lo + (i << PAGE_SHIFT),
+					  &ptep, &ptl)) {
+			/* follow_pte() returned with the PTE lock held. */
+			__acquire(ptl);
+			dirty = pte_dirty(*ptep);
+			pte_unmap_unlock(ptep, ptl);
+		}
+		if (dirty) {
+			clear_user_highpage(page, stack->lo + (i << PAGE_SHIFT));
+			ClearPageDirty(page);
+			n++;
+		}
+	}
+	estack_stat_add(ctx->alloc, ESTACK_STAT_PAGES_ZEROED, n);
+	return true;
+}
+
+/*
+ * Take @stack out of the mapped cache the slow way: unmap it and free the
+ * slot. Its span goes on @spans for estack_span_drop() once the locks are
+ * dropped.
+ */
+static void estack_mapped_evict_locked(struct estack_ctx *ctx,
+				       struct estack_stack *stack,
+				       struct vm_area_struct *vma,
+				       struct list_head *spans)
+{
+	list_del_init(&stack->slot);
+	ctx->nr_mapped[stack->order]--;
+	mtree_erase(&stack->arena->stacks, stack->lo);
+	estack_zap(vma, stack->lo, stack->hi - stack->lo);
+	list_add(&stack->span->node, spans);
+	stack->span = NULL;
+	estack_arena_unreserve_locked(stack);
+}
+
+/*
+ * The most recently freed stack of @order that the file keeps mapped,
+ * cleared and ready, or NULL. Stacks of an arena being unmapped are left
+ * for its ->close; stacks that cannot be cleared are evicted to @spans.
+ */
+static struct estack_stack *estack_mapped_take_locked(struct estack_ctx *ctx,
+						      unsigned int order,
+						      struct list_head *spans)
+{
+	struct estack_stack *stack, *next;
+	struct vm_area_struct *vma;
+
+	lockdep_assert_held(&ctx->lock);
+	list_for_each_entry_safe(stack, next, &ctx->mapped[order], slot) {
+		vma = estack_arena_vma_locked(stack->arena);
+		if (!vma)
+			continue;
+		if (!estack_stack_clean_locked(ctx, stack)) {
+			estack_mapped_evict_locked(ctx, stack, vma, spans);
+			continue;
+		}
+		list_del_init(&stack->slot);
+		ctx->nr_mapped[order]--;
+		return stack;
+	}
+	return NULL;
+}
+
+static void estack_mapped_drop_spans(struct estack_ctx *ctx,
+				     struct list_head *spans)
+{
+	struct estack_span *span, *next;
+
+	list_for_each_entry_safe(span, next, spans, node) {
+		list_del_init(&span->node);
+		estack_span_drop(ctx->alloc, span, ctx->memcg);
+	}
+}
+
+/*
+ * ALLOC from the mapped cache. Return 1 when it has no stack of @order
+ * (the caller takes the slow path), else 0 or a negative errno.
+ */
+static int estack_stack_create_mapped(struct estack_ctx *ctx,
+				      unsigned int order,
+				      struct estack_stack_info *out)
+{
+	struct mm_struct *mm = ctx->mm;
+	struct estack_stack *stack;
+	LIST_HEAD(spans);
+	int ret = 1;
+
+	if (order >= ESTACK_NR_SMALL || !READ_ONCE(ctx->nr_mapped[order]))
+		return 1;
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	mutex_lock(&ctx->lock);
+	stack = estack_mapped_take_locked(ctx, order, &spans);
+	if (!stack)
+		goto out_unlock;
+	ret = estack_limits_charge_locked(ctx, PAGE_SIZE << order, true);
+	if (ret)
+		goto err_put_back;
+	ret = estack_id_assign_locked(ctx, stack);
+	if (ret)
+		goto err_uncharge;
+	estack_span_reuse(ctx->alloc, stack->span);
+	out->id = stack->id;
+	out->lo = stack->lo;
+	out->hi = stack->hi;
+	goto out_unlock;
+
+err_uncharge:
+	estack_limits_uncharge_locked(ctx, PAGE_SIZE << order);
+err_put_back:
+	/* Cleared already; it goes back as it was, at the head. */
+	list_add(&stack->slot, &ctx->mapped[order]);
+	ctx->nr_mapped[order]++;
+out_unlock:
+	mutex_unlock(&ctx->lock);
+	mmap_read_unlock(mm);
+	estack_mapped_drop_spans(ctx, &spans);
+	if (!ret)
+		trace_estack_alloc(out->id, out->lo, out->hi);
+	return ret;
+}
+
+/*
+ * FREE into the mapped cache, if the file has room for one more stack of
+ * this class: the stack keeps its pages, mapping and tree entry.
+ */
+static bool estack_mapped_keep_locked(struct estack_ctx *ctx,
+				      struct estack_stack *stack)
+{
+	unsigned long budget = estack_tunable_get(&estack_tunables.mapped_cache);
+	unsigned int order = stack->order;
+
+	lockdep_assert_held(&ctx->lock);
+	if (order >= ESTACK_NR_SMALL ||
+	    ((unsigned long)ctx->nr_mapped[order] + 1) << (order + PAGE_SHIFT) >
+	    budget)
+		return false;
+	stack->id = 0;
+	list_add(&stack->slot, &ctx->mapped[order]);
+	ctx->nr_mapped[order]++;
+	estack_span_keep(ctx->alloc, stack->span);
+	return true;
+}
+
+/**
+ * estack_mapped_unmapped_locked() - the arena of a cached stack is gone
+ * @ctx: the context
+ * @stack: a stack of the mapped cache, its arena being unmapped
+ *
+ * Takes @stack out of the cache; the caller gives its span back with
+ * estack_span_drop() once the pages are unmapped and ctx->lock dropped.
+ *
+ * Context: ctx->lock held.
+ */
+void estack_mapped_unmapped_locked(struct estack_ctx *ctx,
+				   struct estack_stack *stack)
+{
+	lockdep_assert_held(&ctx->lock);
+	list_del_init(&stack->slot);
+	ctx->nr_mapped[stack->order]--;
 }
 
 /**
@@ -138,6 +415,9 @@ int estack_stack_create(struct estack_ctx *ctx, unsigned long size,
 	struct estack_span *span;
 	int ret;
 
+	ret = estack_stack_create_mapped(ctx, order, out);
+	if (ret <= 0)
+		return ret;
 	ret = estack_limits_charge(ctx, size);
 	if (ret)
 		return ret;
@@ -175,19 +455,15 @@ int estack_stack_create(struct estack_ctx *ctx, unsigned long size,
 			goto err_free_span;
 	}
 
-	if (!ctx->next_id) {	/* ids are never reused: all 2^32 - 1 used */
-		ret = -ENOSPC;
-		goto err_unreserve;
-	}
-	ret = xa_insert(&ctx->ids, ctx->next_id, stack, GFP_KERNEL_ACCOUNT);
+	ret = estack_id_assign_locked(ctx, stack);
 	if (ret)
 		goto err_unreserve;
-	stack->id = ctx->next_id++;
 	ret = mtree_store_range(&stack->arena->stacks, stack->lo, stack->hi - 1,
 				stack, GFP_KERNEL_ACCOUNT);
 	if (ret)
 		goto err_erase_id;
 	stack->span = span;
+	stack->populated = stack->lo;
 	ret = estack_stack_map_locked(vma, stack);
 	if (ret)
 		goto err_erase_range;
@@ -260,6 +536,13 @@ int estack_stack_destroy(struct estack_ctx *ctx, u32 id, bool check_running)
 	lo = stack->lo;
 	size = stack->hi - stack->lo;
 	xa_erase(&ctx->ids, id);
+	estack_limits_uncharge_locked(ctx, size);
+	if (vma && estack_mapped_keep_locked(ctx, stack)) {
+		mutex_unlock(&ctx->lock);
+		mmap_read_unlock(mm);
+		trace_estack_free(id, lo, lo + size);
+		return 0;
+	}
 	mtree_erase(&stack->arena->stacks, stack->lo);
 	/*
 	 * No fault can put a page back: they need ctx->lock and the tree.
@@ -272,7 +555,6 @@ int estack_stack_destroy(struct estack_ctx *ctx, u32 id, bool check_running)
 	span = stack->span;
 	stack->span = NULL;
 	estack_arena_unreserve_locked(stack);
-	estack_limits_uncharge_locked(ctx, size);
 	mutex_unlock(&ctx->lock);
 	mmap_read_unlock(mm);
 
@@ -406,6 +688,38 @@ err_restore:
 /* How often a move retries after faulting a slot in. */
 #define ESTACK_MOVE_TRIES	4
 
+/*
+ * The new stack of a move. A small one is populated whole, as ALLOC does
+ * it: the stacks fibers live on are small, and a fault per page costs
+ * more than clearing it. A large one is populated only where the copy
+ * lands; the rest is cleared and mapped on first touch, so that a GROW
+ * costs the copy of the live bytes, not the clearing of the new half.
+ */
+static struct estack_span *estack_move_span_alloc(struct estack_ctx *ctx,
+						  unsigned int order)
+{
+	if (order < ESTACK_NR_SMALL)
+		return estack_span_alloc(ctx->alloc, order, ctx->memcg);
+	return estack_span_alloc_unzeroed(ctx->alloc, order, ctx->memcg);
+}
+
+/*
+ * Clear what the copy to @m->new_span leaves exposed in the populated part
+ * of the new stack, and return where that part starts.
+ */
+static unsigned long estack_move_prepare_new(struct estack_move_plan *m)
+{
+	u64 new_sp = m->sp + m->delta;
+
+	if (m->new_span->order < ESTACK_NR_SMALL)
+		return m->new_lo;	/* zeroed whole by estack_span_alloc() */
+	if (offset_in_page(new_sp) && m->new_span->dirty)
+		clear_user_highpage(m->new_span->pages[(new_sp - m->new_lo) >>
+						       PAGE_SHIFT],
+				    round_down(new_sp, PAGE_SIZE));
+	return round_down(new_sp, PAGE_SIZE);
+}
+
 /**
  * estack_stack_move() - GROW or SHRINK (Go's newstack/copystack and
  *	shrinkstack)
@@ -505,8 +819,7 @@ retry:
 			goto out_unlock;
 	}
 	if (!span) {
-		span = estack_span_alloc(ctx->alloc, ilog2(size >> PAGE_SHIFT),
-					 ctx->memcg);
+		span = estack_move_span_alloc(ctx, ilog2(size >> PAGE_SHIFT));
 		if (IS_ERR(span)) {
 			ret = PTR_ERR(span);
 			span = NULL;
@@ -539,6 +852,9 @@ retry:
 	m.new_lo = to->lo;
 	m.new_hi = to->hi;
 	m.delta = m.new_hi - m.old_hi;
+	/* Below the old stack's populated part nothing was ever written. */
+	m.sp = max_t(u64, m.sp, stack->populated);
+	to->populated = estack_move_prepare_new(&m);
 	ret = estack_move_copy(&m);
 	if (ret)
 		goto out_unreserve;

@@ -90,7 +90,8 @@ unsigned long estack_pages_cached(struct estack_allocator *a, int order)
 			continue;
 		n += estack_pool_count(a, o) << o;
 		if (o < ESTACK_NR_SMALL)
-			n += estack_pcpu_count(a, o, NULL) << o;
+			n += (estack_pcpu_count(a, o, NULL) +
+			      atomic_long_read(&a->mapped[o])) << o;
 	}
 	return n;
 }
@@ -149,6 +150,8 @@ ESTACK_EVENT_ATTR(shrinks, ESTACK_STAT_SHRINKS);
 ESTACK_EVENT_ATTR(grow_failures, ESTACK_STAT_GROW_FAILURES);
 ESTACK_EVENT_ATTR(bytes_copied, ESTACK_STAT_BYTES_COPIED);
 ESTACK_EVENT_ATTR(words_relocated, ESTACK_STAT_WORDS_RELOCATED);
+ESTACK_EVENT_ATTR(mapped_cache_adds, ESTACK_STAT_MAPPED_ADDS);
+ESTACK_EVENT_ATTR(mapped_cache_hits, ESTACK_STAT_MAPPED_HITS);
 
 /* "total 4K=n 8K=m ...": the classes with a non-zero value only. */
 static ssize_t estack_emit_classes(struct estack_allocator *a, char *buf,
@@ -249,6 +252,8 @@ static struct attribute *estack_stats_attrs[] = {
 	&dev_attr_grow_failures.attr,
 	&dev_attr_bytes_copied.attr,
 	&dev_attr_words_relocated.attr,
+	&dev_attr_mapped_cache_adds.attr,
+	&dev_attr_mapped_cache_hits.attr,
 	&dev_attr_class_allocs.attr,
 	&dev_attr_class_frees.attr,
 	&dev_attr_class_in_use.attr,

@@ -391,6 +391,8 @@ TEST_F(dev, params_bounded)
 		{ "max_bytes_per_fd", "1099511627777" },
 		{ "max_bytes_per_user", "0" },
 		{ "max_bytes_per_user", "1099511627777" },
+		{ "mapped_cache", "16777217" },
+		{ "mapped_cache", "-1" },
 	};
 	unsigned long before, after;
 	struct estack_api api;

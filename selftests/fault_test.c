@@ -130,11 +130,15 @@ TEST_F(faults, alloc_sweep)
 {
 	long long in_use = es_stat("stacks_in_use");
 	long long held = es_stat("pages_held");
+	long long mapped_cache = es_param("mapped_cache");
 	struct estack_alloc a;
 	unsigned int n, failed = 0;
 	bool fired;
 	int err;
 
+	/* The slow path: no freed stack may serve the next ALLOC. */
+	ASSERT_LE(0, mapped_cache);
+	ASSERT_EQ(0, es_set_param("mapped_cache", 0));
 	for (n = 1; n < MAX_SITES; n++) {
 		ASSERT_EQ(0, fi_arm(self->nth, n));
 		err = es_alloc(self->fd, 8192, &a);
@@ -153,12 +157,57 @@ TEST_F(faults, alloc_sweep)
 			TH_LOG("n=%u: unexpected %s", n, strerror(err));
 		EXPECT_EQ(in_use, es_stat("stacks_in_use")) TH_LOG("n=%u", n);
 	}
+	EXPECT_EQ(0, es_set_param("mapped_cache", mapped_cache));
 	ASSERT_LT(n, MAX_SITES);
 	EXPECT_LE(3, failed);
 	EXPECT_EQ(in_use, es_stat("stacks_in_use"));
 	/* Every page is either in use or cached: none was lost. */
 	es_unmap_arenas();
 	EXPECT_LE(held, es_stat("pages_held"));
+	EXPECT_EQ(es_stat("pages_held") * 4096,
+		  es_stat("bytes_in_use") + es_stat("bytes_cached"));
+}
+
+/*
+ * ALLOC from the mapped cache: a failure (the id's xarray node) puts the
+ * kept stack back; the next ALLOC gets it, cleared.
+ */
+TEST_F(faults, alloc_mapped_sweep)
+{
+	long long in_use = es_stat("stacks_in_use");
+	long long hits = es_stat("mapped_cache_hits");
+	struct estack_alloc a, first;
+	unsigned int n;
+	bool fired;
+	int err;
+
+	ASSERT_LT(0, es_param("mapped_cache"));
+	ASSERT_EQ(0, es_alloc(self->fd, 8192, &first));
+	memset(U2P(first.lo), 0x5a, 8192);
+	ASSERT_EQ(0, es_free(self->fd, first.id));
+	for (n = 1; n < MAX_SITES; n++) {
+		ASSERT_EQ(0, fi_arm(self->nth, n));
+		err = es_alloc(self->fd, 8192, &a);
+		fired = fi_disarm(self->nth);
+		if (!err) {
+			EXPECT_EQ(first.lo, a.lo);
+			EXPECT_TRUE(all_zero_stack(&a));
+			memset(U2P(a.lo), 0x5a, 8192);
+			ASSERT_EQ(0, es_free(self->fd, a.id));
+			if (!fired)
+				break;
+			continue;
+		}
+		ASSERT_TRUE(fired) TH_LOG("n=%u: %s without a fault", n,
+					  strerror(err));
+		EXPECT_TRUE(err == ENOMEM || err == EFAULT)
+			TH_LOG("n=%u: unexpected %s", n, strerror(err));
+		EXPECT_EQ(in_use, es_stat("stacks_in_use")) TH_LOG("n=%u", n);
+	}
+	ASSERT_LT(n, MAX_SITES);
+	EXPECT_LT(hits, es_stat("mapped_cache_hits"));
+	EXPECT_EQ(in_use, es_stat("stacks_in_use"));
+	es_unmap_arenas();
 	EXPECT_EQ(es_stat("pages_held") * 4096,
 		  es_stat("bytes_in_use") + es_stat("bytes_cached"));
 }

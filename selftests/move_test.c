@@ -132,6 +132,45 @@ TEST_F(mv, grow_doubles_and_copies)
 	EXPECT_LE(ARRAY_SIZE(sps), es_stat("grows"));
 }
 
+/*
+ * A large stack made by GROW is populated only where the copy landed; the
+ * rest is cleared and mapped on first touch, even when its pages held
+ * another stack's data in the pool.
+ */
+TEST_F(mv, grow_large_populates_on_touch)
+{
+	struct estack_alloc a, dirty;
+	struct estack_info info;
+	struct estack_move m;
+	__u64 sp, first;
+	int i;
+
+	/* Dirty 128 KiB spans for the pool (above the per-CPU classes). */
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, es_alloc(self->fd, 131072, &dirty));
+		memset(U2P(dirty.lo), 0xa5, 131072);
+		ASSERT_EQ(0, es_free(self->fd, dirty.id));
+	}
+	ASSERT_EQ(0, es_alloc(self->fd, 65536, &a));
+	fill(a.lo, a.hi);
+	sp = a.hi - 20000;
+	memset(&m, 0, sizeof(m));
+	m.id = a.id;
+	m.sp = sp;
+	ASSERT_EQ(0, es_move(self->fd, ESTACK_IOC_GROW, &m));
+	ASSERT_EQ(131072, m.hi - m.lo);
+	first = (sp + m.delta) & ~4095ULL;
+	ASSERT_EQ(0, es_info(self->fd, a.id, &info));
+	EXPECT_EQ(m.hi - first, info.resident);
+	EXPECT_EQ(0, check_moved(sp + m.delta, m.hi, m.delta));
+	/* The partial page below the copy, then the untouched rest. */
+	EXPECT_TRUE(zero(first, sp + m.delta));
+	EXPECT_TRUE(zero(m.lo, first));
+	ASSERT_EQ(0, es_info(self->fd, a.id, &info));
+	EXPECT_EQ(131072, info.resident);
+	EXPECT_EQ(0, es_free(self->fd, a.id));
+}
+
 TEST_F(mv, grow_to_bytes_rounds_up)
 {
 	struct estack_alloc a;

@@ -39,12 +39,14 @@ static long long read_key(const char *path, const char *key)
 
 FIXTURE(reclaim) {
 	int fd;
+	long long mapped_cache;
 };
 
 FIXTURE_SETUP(reclaim)
 {
 	struct estack_api api = { .size = sizeof(api) };
 
+	self->mapped_cache = -1;
 	self->fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
 	if (self->fd < 0 && errno == ENOENT)
 		SKIP(return, DEV_PATH " is absent: is estack.ko loaded?");
@@ -54,6 +56,10 @@ FIXTURE_SETUP(reclaim)
 		SKIP(return, "module without ALLOC/FREE/INFO");
 	if (geteuid())
 		SKIP(return, "needs root for drop_caches and cgroups");
+	/* What the files keep mapped is not the shrinker's: keep none. */
+	self->mapped_cache = es_param("mapped_cache");
+	ASSERT_LE(0, self->mapped_cache);
+	ASSERT_EQ(0, es_set_param("mapped_cache", 0));
 }
 
 FIXTURE_TEARDOWN(reclaim)
@@ -61,6 +67,8 @@ FIXTURE_TEARDOWN(reclaim)
 	if (self->fd >= 0)
 		close(self->fd);
 	es_unmap_arenas();
+	if (self->mapped_cache >= 0)
+		EXPECT_EQ(0, es_set_param("mapped_cache", self->mapped_cache));
 }
 
 TEST_F(reclaim, drop_caches_empties_caches)

@@ -224,10 +224,14 @@ TEST_F(stk, guard_page_sigsegv)
 	EXPECT_EQ(0, es_free(self->fd, a.id));
 }
 
+/* Without the mapped cache, a freed stack's range faults at once. */
 TEST_F(stk, freed_range_sigsegv)
 {
+	long long budget = es_param("mapped_cache");
 	struct estack_alloc a, b;
 
+	ASSERT_LE(0, budget);
+	ASSERT_EQ(0, es_set_param("mapped_cache", 0));
 	ASSERT_EQ(0, es_alloc(self->fd, 4096, &a));
 	ASSERT_EQ(0, es_alloc(self->fd, 4096, &b));
 	EXPECT_EQ(0, es_probe(a.lo, 0));
@@ -236,6 +240,176 @@ TEST_F(stk, freed_range_sigsegv)
 	EXPECT_EQ(SIGSEGV, es_probe(a.hi - 1, 1));
 	EXPECT_EQ(0, es_probe(b.lo, 1));
 	EXPECT_EQ(0, es_free(self->fd, b.id));
+	EXPECT_EQ(0, es_set_param("mapped_cache", budget));
+}
+
+/*
+ * The mapped cache: a freed small stack stays mapped and the next ALLOC of
+ * its size gets it back, under a new id, reading zero again. Each case
+ * dirties the stack a different way before FREE.
+ */
+enum dirty_how {
+	DIRTY_STORE,		/* plain stores: the PTEs' dirty bits */
+	DIRTY_PROC_MEM,		/* /proc/self/mem: GUP, PG_dirty only */
+	DIRTY_DONTNEED,		/* stores, then MADV_DONTNEED: not mapped */
+};
+
+static void dirty_stack(struct __test_metadata *_metadata,
+			const struct estack_alloc *a, enum dirty_how how)
+{
+	size_t len = a->hi - a->lo;
+	char buf[8192];
+	int fd;
+
+	ASSERT_GE(sizeof(buf), len);
+	memset(buf, 0xa5, len);
+	switch (how) {
+	case DIRTY_STORE:
+		memcpy(U2P(a->lo), buf, len);
+		break;
+	case DIRTY_PROC_MEM:
+		fd = open("/proc/self/mem", O_RDWR);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ((ssize_t)len, pwrite(fd, buf, len, a->lo));
+		close(fd);
+		break;
+	case DIRTY_DONTNEED:
+		memcpy(U2P(a->lo), buf, len);
+		ASSERT_EQ(0, madvise(U2P(a->lo), len, MADV_DONTNEED));
+		break;
+	}
+}
+
+static void mapped_cache_reuse(struct __test_metadata *_metadata, int fd,
+			       enum dirty_how how)
+{
+	long long hits = es_stat("mapped_cache_hits");
+	struct estack_alloc a, b;
+	struct estack_info info;
+
+	ASSERT_LT(0, es_param("mapped_cache"));
+	ASSERT_EQ(0, es_alloc(fd, 8192, &a));
+	dirty_stack(_metadata, &a, how);
+	ASSERT_EQ(0, es_free(fd, a.id));
+	EXPECT_EQ(ENOENT, es_info(fd, a.id, &info));
+	ASSERT_EQ(0, es_alloc(fd, 8192, &b));
+	EXPECT_EQ(a.lo, b.lo);
+	EXPECT_EQ(a.hi, b.hi);
+	EXPECT_NE(a.id, b.id);
+	EXPECT_EQ(hits + 1, es_stat("mapped_cache_hits"));
+	EXPECT_TRUE(all_zero(U2P(b.lo), b.hi - b.lo));
+	EXPECT_EQ(0, es_free(fd, b.id));
+}
+
+TEST_F(stk, mapped_cache_clears_stores)
+{
+	mapped_cache_reuse(_metadata, self->fd, DIRTY_STORE);
+}
+
+TEST_F(stk, mapped_cache_clears_proc_mem_writes)
+{
+	mapped_cache_reuse(_metadata, self->fd, DIRTY_PROC_MEM);
+}
+
+TEST_F(stk, mapped_cache_clears_after_dontneed)
+{
+	mapped_cache_reuse(_metadata, self->fd, DIRTY_DONTNEED);
+}
+
+/* GROW writes the new stack through the kernel: that must count too. */
+TEST_F(stk, mapped_cache_clears_moved_stack)
+{
+	struct estack_move m = { .size = sizeof(m) };
+	struct estack_alloc a, b;
+
+	ASSERT_EQ(0, es_alloc(self->fd, 4096, &a));
+	memset(U2P(a.lo), 0xa5, 4096);
+	m.id = a.id;
+	m.sp = a.lo;
+	ASSERT_EQ(0, es_ioctl(self->fd, ESTACK_IOC_GROW, &m));
+	ASSERT_EQ(8192, m.hi - m.lo);
+	/* The copy is the only write to the new stack. */
+	ASSERT_EQ(0, es_free(self->fd, a.id));
+	ASSERT_EQ(0, es_alloc(self->fd, 8192, &b));
+	EXPECT_EQ(m.lo, b.lo);
+	EXPECT_TRUE(all_zero(U2P(b.lo), 8192));
+	EXPECT_EQ(0, es_free(self->fd, b.id));
+}
+
+/* A freed stack gets no page back: its faults are SIGSEGV. */
+TEST_F(stk, mapped_cache_stack_faults_after_dontneed)
+{
+	struct estack_alloc a;
+
+	ASSERT_EQ(0, es_alloc(self->fd, 8192, &a));
+	ASSERT_EQ(0, es_free(self->fd, a.id));
+	ASSERT_EQ(0, madvise(U2P(a.lo), 8192, MADV_DONTNEED));
+	EXPECT_EQ(SIGSEGV, es_probe(a.lo, 0));
+}
+
+/* mapped_cache bounds what one file keeps, per class. */
+TEST_F(stk, mapped_cache_budget)
+{
+	long long budget = es_param("mapped_cache");
+	long long adds = es_stat("mapped_cache_adds");
+	struct estack_alloc a, b, c;
+
+	ASSERT_EQ(0, es_set_param("mapped_cache", 8192));
+	ASSERT_EQ(0, es_alloc(self->fd, 8192, &a));
+	ASSERT_EQ(0, es_alloc(self->fd, 8192, &b));
+	ASSERT_EQ(0, es_alloc(self->fd, 4096, &c));
+	ASSERT_EQ(0, es_free(self->fd, a.id));
+	ASSERT_EQ(0, es_free(self->fd, b.id));
+	ASSERT_EQ(0, es_free(self->fd, c.id));
+	/* a and c are kept (two classes), b went back the slow way. */
+	EXPECT_EQ(adds + 2, es_stat("mapped_cache_adds"));
+	EXPECT_EQ(0, es_probe(a.lo, 0));
+	EXPECT_EQ(SIGSEGV, es_probe(b.lo, 0));
+	EXPECT_EQ(0, es_probe(c.lo, 0));
+	EXPECT_EQ(0, es_set_param("mapped_cache", budget));
+}
+
+/*
+ * A page the child of a MADV_DOFORK fork still maps is never cleared
+ * under it: the stack leaves the cache unmapped, and the next ALLOC gets
+ * fresh pages.
+ */
+TEST_F(stk, mapped_cache_skips_shared_pages)
+{
+	struct es_range r;
+	struct estack_alloc a, b;
+	int ready[2], done[2];
+	char c = 0;
+	pid_t pid;
+	int status;
+
+	ASSERT_EQ(0, es_alloc(self->fd, 8192, &a));
+	memset(U2P(a.lo), 0xa5, 8192);
+	ASSERT_EQ(0, es_arena_of(a.lo, &r));
+	ASSERT_EQ(0, madvise(U2P(r.start), r.end - r.start, MADV_DOFORK));
+	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, pipe(done));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		unsigned char *p = U2P(a.lo);
+
+		write(ready[1], &c, 1);
+		read(done[0], &c, 1);
+		_exit(p[0] == 0xa5 && p[8191] == 0xa5 ? 0 : 1);
+	}
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	ASSERT_EQ(0, es_free(self->fd, a.id));
+	ASSERT_EQ(0, es_alloc(self->fd, 8192, &b));
+	EXPECT_TRUE(all_zero(U2P(b.lo), 8192));
+	ASSERT_EQ(1, write(done[1], &c, 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT_EQ(0, es_free(self->fd, b.id));
+	close(ready[0]);
+	close(ready[1]);
+	close(done[0]);
+	close(done[1]);
 }
 
 TEST_F(stk, ids_never_reused)

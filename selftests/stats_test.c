@@ -178,12 +178,16 @@ TEST_F(st, tracepoints_fire_with_fields)
 {
 	struct estack_alloc a[40];
 	struct estack_move m = { .size = sizeof(m) };
+	long long mapped_cache = es_param("mapped_cache");
 	char want[160], *trace;
 	__u64 lo;
 	int i;
 
 	if (geteuid())
 		SKIP(return, "tracefs needs root");
+	/* The churn below must reach the per-CPU caches and the pools. */
+	ASSERT_LE(0, mapped_cache);
+	ASSERT_EQ(0, es_set_param("mapped_cache", 0));
 	if (access(TRACEFS "events/estack", F_OK))
 		mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL);
 	ASSERT_EQ(0, access(TRACEFS "events/estack/enable", W_OK));
@@ -231,6 +235,7 @@ TEST_F(st, tracepoints_fire_with_fields)
 	/* User addresses only: nothing that looks like a kernel pointer. */
 	EXPECT_TRUE(!has(trace, "=0xffff"));
 	free(trace);
+	EXPECT_EQ(0, es_set_param("mapped_cache", mapped_cache));
 }
 
 static int open_debugfs(void)

@@ -226,6 +226,9 @@ static void estack_params_defaults_valid(struct kunit *test)
 		&estack_tunables.max_stacks_per_fd,
 		&estack_tunables.max_bytes_per_fd,
 		&estack_tunables.max_bytes_per_user,
+		&estack_tunables.cache_budget,
+		&estack_tunables.pool_reserve,
+		&estack_tunables.mapped_cache,
 	};
 	int i;
 

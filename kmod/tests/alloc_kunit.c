@@ -434,12 +434,43 @@ static void estack_pool_pages_refcounted(struct kunit *test)
 	estack_span_free(test_alloc(test), s, NULL);
 }
 
+/*
+ * A stack a file keeps mapped counts as freed and cached; taken back it
+ * counts as in use again; dropped, it goes to the caches like any other.
+ */
+static void estack_pool_mapped_cache_accounting(struct kunit *test)
+{
+	struct estack_allocator *a = test_alloc(test);
+	struct estack_span *s = get(test, 1, NULL);
+	unsigned long cached = estack_pages_cached(a, 1);
+
+	KUNIT_EXPECT_EQ(test, 1UL, estack_stacks_in_use(a));
+	estack_span_keep(a, s);
+	KUNIT_EXPECT_EQ(test, 0UL, estack_stacks_in_use(a));
+	KUNIT_EXPECT_EQ(test, cached + 2, estack_pages_cached(a, 1));
+	expect_conserved(test, a);
+	estack_span_reuse(a, s);
+	KUNIT_EXPECT_EQ(test, 1UL, estack_stacks_in_use(a));
+	KUNIT_EXPECT_EQ(test, cached, estack_pages_cached(a, 1));
+	estack_span_keep(a, s);
+	estack_span_drop(a, s, NULL);
+	KUNIT_EXPECT_EQ(test, 0UL, estack_stacks_in_use(a));
+	KUNIT_EXPECT_EQ(test, cached + 2, estack_pages_cached(a, 1));
+	KUNIT_EXPECT_EQ(test, 0L, atomic_long_read(&a->mapped[1]));
+	KUNIT_EXPECT_EQ(test, 2ULL, stat(test, ESTACK_STAT_MAPPED_ADDS));
+	KUNIT_EXPECT_EQ(test, 1ULL, stat(test, ESTACK_STAT_MAPPED_HITS));
+	/* Dropped, it is dirty: the next user gets it cleared. */
+	s = get(test, 1, NULL);
+	estack_span_free(a, s, NULL);
+}
+
 static struct kunit_case estack_pool_cases[] = {
 	KUNIT_CASE(estack_pool_empty_falls_back),
 	KUNIT_CASE_PARAM(estack_pool_zero_before_reuse, reuse_gen_params),
 	KUNIT_CASE(estack_pool_pinned_not_recycled),
 	KUNIT_CASE(estack_pool_reserve_bounds),
 	KUNIT_CASE(estack_pool_pages_refcounted),
+	KUNIT_CASE(estack_pool_mapped_cache_accounting),
 	{}
 };
 
