@@ -14,12 +14,19 @@
  * use less than a quarter. Each fiber's result is checked against the same
  * work done on the main stack, so a wrong copy or relocation fails loudly.
  *
+ * With -P (peer mode) every fiber instead recurses exactly DEPTH levels with
+ * the same frames, growing as it goes, and parks at the bottom: the time
+ * from the first ALLOC until all are parked and the stack bytes they hold
+ * then, per fiber, come out as one JSON line, to compare with the Go peer
+ * (tools/bench/gopeer: goroutines doing the same work, same results).
+ *
  * x86-64 only; built with frame pointers.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +43,7 @@
 #define FRAME_WORDS	24	/* about 200 bytes of locals per level */
 #define GROW_MARGIN	1024	/* grow when less than this is left */
 
-enum request { REQ_NONE, REQ_GROW, REQ_SHRINK, REQ_DONE };
+enum request { REQ_NONE, REQ_GROW, REQ_SHRINK, REQ_PARK, REQ_DONE };
 
 struct fiber {
 	void *sp;		/* saved stack pointer while suspended */
@@ -56,6 +63,7 @@ static struct fiber *cur;
 static unsigned int max_depth = 120, rounds = 4;
 static unsigned long long nr_grows, nr_shrinks, copied, relocated;
 static unsigned long long cur_bytes, peak_bytes;
+static bool peer;		/* -P: recurse max_depth levels and park */
 
 static void die(const char *what)
 {
@@ -101,6 +109,9 @@ static DEMO_CALL __u64 work(struct fiber *f, unsigned int depth, __u64 x)
 	checkpoint(f);
 	for (i = 0; i < FRAME_WORDS; i++)
 		local[i] = mix(x + i);
+	/* Peer mode: hold the whole stack until the scheduler resumes us. */
+	if (!depth && f && peer)
+		yield(REQ_PARK);
 	r = depth ? work(f, depth - 1, local[depth % FRAME_WORDS]) : x;
 	for (i = 0; i < FRAME_WORDS; i++)
 		r += local[i] * (i + 1);
@@ -130,7 +141,10 @@ void fiber_main(void *arg)
 {
 	struct fiber *f = arg;
 
-	f->result = run_rounds(f, f->seed);
+	if (peer)
+		f->result = work(f, max_depth, f->seed);
+	else
+		f->result = run_rounds(f, f->seed);
 	yield(REQ_DONE);
 	abort();	/* a finished fiber is never resumed */
 }
@@ -196,24 +210,114 @@ static void move(struct fiber *f, unsigned long cmd)
 		nr_shrinks++;
 }
 
+/* Round robin until every fiber has yielded @until, growing and shrinking. */
+static void schedule(struct fiber *fibers, unsigned int nr,
+		     enum request until)
+{
+	unsigned int i, left = nr;
+
+	while (left) {
+		for (i = 0; i < nr; i++) {
+			struct fiber *f = &fibers[i];
+
+			if (f->req == until)
+				continue;
+			cur = f;
+			fiber_switch(&sched_sp, f->sp);
+			switch (f->req) {
+			case REQ_GROW:
+				move(f, ESTACK_IOC_GROW);
+				break;
+			case REQ_SHRINK:
+				move(f, ESTACK_IOC_SHRINK);
+				break;
+			case REQ_PARK:
+			case REQ_DONE:
+			case REQ_NONE:
+				break;
+			}
+			if (f->req == until)
+				left--;
+		}
+	}
+}
+
+static double seconds(const struct timespec *t0, const struct timespec *t1)
+{
+	return (t1->tv_sec - t0->tv_sec) + (t1->tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/*
+ * -P: time from the first ALLOC until all fibers are parked at full depth,
+ * and the stacks they hold then (stacks up to 32 KiB are populated whole
+ * by ALLOC and GROW; INFO's resident count checks it). Then let
+ * them finish and check their results.
+ */
+static int peer_main(struct fiber *fibers, unsigned int nr)
+{
+	unsigned long long stack, resident = 0, sum = 0;
+	unsigned int i, bad = 0;
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < nr; i++)
+		fiber_start(&fibers[i], i + 1);
+	schedule(fibers, nr, REQ_PARK);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	stack = cur_bytes;
+
+	for (i = 0; i < nr; i++) {
+		struct estack_info in = {
+			.size = sizeof(in),
+			.id = fibers[i].id,
+		};
+
+		if (ioctl(dev, ESTACK_IOC_INFO, &in))
+			die("ESTACK_IOC_INFO");
+		resident += in.resident;
+	}
+
+	schedule(fibers, nr, REQ_DONE);
+	for (i = 0; i < nr; i++) {
+		if (fibers[i].result != work(NULL, max_depth, fibers[i].seed))
+			bad++;
+		sum ^= fibers[i].result;
+	}
+
+	printf("{\"impl\":\"estack\",\"procs\":1,\"n\":%u,\"depth\":%u,",
+	       nr, max_depth);
+	printf("\"frame\":%d,\"ns_per_fiber\":%.1f,", FRAME_WORDS * 8,
+	       seconds(&t0, &t1) * 1e9 / nr);
+	printf("\"stack_bytes_per_fiber\":%.1f,", (double)stack / nr);
+	printf("\"resident_bytes_per_fiber\":%.1f,", (double)resident / nr);
+	printf("\"grows\":%llu,\"bytes_copied\":%llu,", nr_grows, copied);
+	printf("\"checksum\":\"0x%016llx\",\"results_ok\":%s}\n", sum,
+	       bad ? "false" : "true");
+	return bad;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: estack-demo [-n FIBERS] [-d MAX_DEPTH] [-r ROUNDS]\n"
+		"       estack-demo -P [-n FIBERS] [-d DEPTH]\n"
 		"Run FIBERS fibers (default 10000), each doing ROUNDS rounds\n"
 		"(default 4) of recursion up to MAX_DEPTH levels (default 120)\n"
-		"on estack stacks that grow and shrink, and check every result.\n");
+		"on estack stacks that grow and shrink, and check every result.\n"
+		"-P (peer mode): each fiber recurses DEPTH levels (default 120)\n"
+		"and parks there; print the time and the stack memory per fiber\n"
+		"until all are parked as one JSON line, as estack-gopeer does.\n");
 }
 
 int main(int argc, char **argv)
 {
 	struct estack_api api = { .size = sizeof(api) };
-	unsigned int nr = 10000, i, done = 0, bad = 0;
+	unsigned int nr = 10000, i, bad = 0;
 	struct fiber *fibers;
 	struct timespec t0, t1;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "n:d:r:h")) != -1) {
+	while ((opt = getopt(argc, argv, "n:d:r:Ph")) != -1) {
 		switch (opt) {
 		case 'n':
 			nr = strtoul(optarg, NULL, 0);
@@ -223,6 +327,9 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			rounds = strtoul(optarg, NULL, 0);
+			break;
+		case 'P':
+			peer = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -250,35 +357,16 @@ int main(int argc, char **argv)
 	fibers = calloc(nr, sizeof(*fibers));
 	if (!fibers)
 		die("calloc");
+	if (peer) {
+		bad = peer_main(fibers, nr);
+		goto out;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < nr; i++)
 		fiber_start(&fibers[i], i + 1);
 	peak_bytes = cur_bytes;
 
-	/* Round robin until every fiber is done. */
-	while (done < nr) {
-		for (i = 0; i < nr; i++) {
-			struct fiber *f = &fibers[i];
-
-			if (f->req == REQ_DONE)
-				continue;
-			cur = f;
-			fiber_switch(&sched_sp, f->sp);
-			switch (f->req) {
-			case REQ_GROW:
-				move(f, ESTACK_IOC_GROW);
-				break;
-			case REQ_SHRINK:
-				move(f, ESTACK_IOC_SHRINK);
-				break;
-			case REQ_DONE:
-				done++;
-				break;
-			case REQ_NONE:
-				break;
-			}
-		}
-	}
+	schedule(fibers, nr, REQ_DONE);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 
 	for (i = 0; i < nr; i++)
@@ -296,8 +384,9 @@ int main(int argc, char **argv)
 	       (unsigned long long)nr * api.page_size >> 10, peak_bytes >> 10,
 	       cur_bytes >> 10);
 	printf("time              %.2f s (under QEMU TCG: not a performance figure)\n",
-	       (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	       seconds(&t0, &t1));
 
+out:
 	for (i = 0; i < nr; i++) {
 		struct estack_free fr = { .size = sizeof(fr), .id = fibers[i].id };
 
