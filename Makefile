@@ -10,7 +10,7 @@
 #   make sparse          sparse (C=2) over the module
 #   make docs            Documentation/ with kernel-doc expanded, in build/docs/
 #   make demo            the main job: fibers on elastic stacks, in the VM
-#   make bench           estack-bench in the VM: ALLOC+FREE against mmap+guard
+#   make bench           every benchmark in one VM run: bench.json, benchmarks.rst
 #   make vm [CMD=...]    Debian's stock kernel in QEMU with the module loaded
 #   make check           every test; ends with "N passed, N failed"
 #   make check-rig       proves that make check fails when it should
@@ -71,7 +71,7 @@ demo:
 	bash $(RIG)/demo.sh
 
 bench:
-	CMD='estack-bench' bash $(RIG)/vm-run.sh
+	bash tools/bench/run.sh
 
 check:
 	bash $(RIG)/check.sh

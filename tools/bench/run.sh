@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make bench`: every benchmark in one VM run (Debian's stock kernel under
+# QEMU, estack.ko loaded), then the ratios.
+#
+#   build/results/bench.log   what the VM printed
+#   build/results/bench.json  raw medians, the machine, every ratio row
+#   Documentation/benchmarks.rst  regenerated from bench.json
+#
+# BENCH_ARGS passes options to estack-bench (e.g. "-n 100000 alloc grow"
+# for a quick partial run); BENCH_PEER=0 skips the Go peer.
+set -euo pipefail
+. "$(dirname "$0")/../rig/lib.sh"
+
+bash "$ESTACK_TOP/tools/rig/deps.sh"
+peer=${BENCH_PEER:-1}
+if [ "$peer" = 1 ]; then
+	bash "$ESTACK_TOP/tools/bench/build-gopeer.sh" "$ESTACK_BUILD/tools"
+fi
+
+guest='echo "### guest_kernel $(uname -r)"
+echo "### guest_mem_kib $(sed -n "s/MemTotal: *\([0-9]*\).*/\1/p" /proc/meminfo)"
+echo "### estack-bench"
+estack-bench -j '"${BENCH_ARGS:-}"'
+echo "### end-bench"'
+if [ "$peer" = 1 ]; then
+	guest="$guest
+for n in 10000 100000; do for d in 2 40; do
+	estack-gopeer -n \$n -d \$d
+	estack-demo -P -n \$n -d \$d
+done; done"
+fi
+
+mkdir -p "$ESTACK_RESULTS"
+log=$ESTACK_RESULTS/bench.log
+# A million 8 KiB stacks live at once need 8 GiB in the guest.
+CMD=$guest VM_MEM=${VM_MEM:-12288} VM_TIMEOUT=${VM_TIMEOUT:-3000} \
+	bash "$ESTACK_TOP/tools/rig/vm-run.sh" | tee "$log"
+python3 "$ESTACK_TOP/tools/bench/report.py" parse "$log" \
+	"$ESTACK_RESULTS/bench.json"
+python3 "$ESTACK_TOP/tools/bench/report.py" rst "$ESTACK_RESULTS/bench.json" \
+	"$ESTACK_TOP/Documentation/benchmarks.rst"
+rig_log "wrote $ESTACK_RESULTS/bench.json and Documentation/benchmarks.rst"
