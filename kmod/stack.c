@@ -689,35 +689,40 @@ err_restore:
 #define ESTACK_MOVE_TRIES	4
 
 /*
- * The new stack of a move. A small one is populated whole, as ALLOC does
- * it: the stacks fibers live on are small, and a fault per page costs
- * more than clearing it. A large one is populated only where the copy
- * lands; the rest is cleared and mapped on first touch, so that a GROW
- * costs the copy of the live bytes, not the clearing of the new half.
+ * The new stack of a move comes uncleared: the copy overwrites the top of
+ * it, and clearing those pages first would be wasted. A small new stack
+ * (up to 32 KiB, what fibers live on) is then populated whole, as ALLOC
+ * does it, since a fault per page costs more than clearing it; only the
+ * pages below the copy, and the part of the lowest copied page below sp,
+ * are cleared. A large one is populated only where the copy lands; the
+ * rest is cleared and mapped on first touch, so that a GROW costs the
+ * copy of the live bytes, not the clearing of the new half.
+ *
+ * Returns where the populated part of the new stack starts.
  */
-static struct estack_span *estack_move_span_alloc(struct estack_ctx *ctx,
-						  unsigned int order)
+static unsigned long estack_move_prepare_new(struct estack_ctx *ctx,
+					     struct estack_move_plan *m)
 {
-	if (order < ESTACK_NR_SMALL)
-		return estack_span_alloc(ctx->alloc, order, ctx->memcg);
-	return estack_span_alloc_unzeroed(ctx->alloc, order, ctx->memcg);
-}
-
-/*
- * Clear what the copy to @m->new_span leaves exposed in the populated part
- * of the new stack, and return where that part starts.
- */
-static unsigned long estack_move_prepare_new(struct estack_move_plan *m)
-{
+	struct estack_span *span = m->new_span;
 	u64 new_sp = m->sp + m->delta;
+	u64 first = round_down(new_sp, PAGE_SIZE);
+	unsigned long i, n = 0;
 
-	if (m->new_span->order < ESTACK_NR_SMALL)
-		return m->new_lo;	/* zeroed whole by estack_span_alloc() */
-	if (offset_in_page(new_sp) && m->new_span->dirty)
-		clear_user_highpage(m->new_span->pages[(new_sp - m->new_lo) >>
-						       PAGE_SHIFT],
-				    round_down(new_sp, PAGE_SIZE));
-	return round_down(new_sp, PAGE_SIZE);
+	if (span->dirty) {
+		if (span->order < ESTACK_NR_SMALL) {
+			for (i = 0; m->new_lo + (i << PAGE_SHIFT) < first; i++)
+				clear_user_highpage(span->pages[i], m->new_lo +
+						    (i << PAGE_SHIFT));
+			n = i;
+		}
+		if (offset_in_page(new_sp)) {
+			clear_user_highpage(span->pages[(first - m->new_lo) >>
+							PAGE_SHIFT], first);
+			n++;
+		}
+		estack_stat_add(ctx->alloc, ESTACK_STAT_PAGES_ZEROED, n);
+	}
+	return span->order < ESTACK_NR_SMALL ? m->new_lo : first;
 }
 
 /**
@@ -818,8 +823,15 @@ retry:
 		if (ret)
 			goto out_unlock;
 	}
+	/* A retry may find the stack resized by another thread meanwhile. */
+	if (span && span->order != ilog2(size >> PAGE_SHIFT)) {
+		estack_span_free(ctx->alloc, span, ctx->memcg);
+		span = NULL;
+	}
 	if (!span) {
-		span = estack_move_span_alloc(ctx, ilog2(size >> PAGE_SHIFT));
+		span = estack_span_alloc_unzeroed(ctx->alloc,
+						  ilog2(size >> PAGE_SHIFT),
+						  ctx->memcg);
 		if (IS_ERR(span)) {
 			ret = PTR_ERR(span);
 			span = NULL;
@@ -854,7 +866,7 @@ retry:
 	m.delta = m.new_hi - m.old_hi;
 	/* Below the old stack's populated part nothing was ever written. */
 	m.sp = max_t(u64, m.sp, stack->populated);
-	to->populated = estack_move_prepare_new(&m);
+	to->populated = estack_move_prepare_new(ctx, &m);
 	ret = estack_move_copy(&m);
 	if (ret)
 		goto out_unreserve;

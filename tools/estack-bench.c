@@ -307,14 +307,19 @@ static int getppid_once(unsigned int i)
 
 /* ---- module parameters (breakdown) -------------------------------------- */
 
-static int param_read(const char *name, char *buf, size_t len)
+static int param_open(const char *name, int flags)
 {
 	char path[128];
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
-	fd = open(path, O_RDONLY);
+	return open(path, flags);
+}
+
+static int param_read(const char *name, char *buf, size_t len)
+{
+	int fd = param_open(name, O_RDONLY);
+	ssize_t n;
+
 	if (fd < 0)
 		return -1;
 	n = read(fd, buf, len - 1);
@@ -328,12 +333,9 @@ static int param_read(const char *name, char *buf, size_t len)
 
 static int param_write(const char *name, const char *val)
 {
-	char path[128];
+	int fd = param_open(name, O_WRONLY);
 	ssize_t n;
-	int fd;
 
-	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
-	fd = open(path, O_WRONLY);
 	if (fd < 0)
 		return -1;
 	n = write(fd, val, strlen(val));
