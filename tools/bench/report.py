@@ -299,6 +299,43 @@ SECTIONS = (
 )
 
 
+LOSSES = [
+    '- **malloc and the free-list pool** never enter the kernel and give no',
+    '  guard page, no isolation between stacks and no growth; any ioctl',
+    '  costs more than either. They are the floor, not a competitor.',
+    '- **ALLOC + FREE against getppid**: two ioctls that do nothing cost',
+    '  about one to four getppid pairs in these runs (fd lookup, the LSM',
+    '  hook, the argument copies); the fast path adds the mmap lock, the',
+    '  file\'s mutex, the VMA check, one PTE lookup per page and the',
+    '  clearing of the page the fiber wrote. Under TCG a page clear',
+    '  (``rep stosb``) is emulated one iteration at a time, so clearing the',
+    '  one touched page weighs far more here than on hardware.',
+    '- **64 KiB ALLOC + FREE** against ``mmap``: ALLOC populates every page',
+    '  of a stack at once (cleared, inserted, zapped at FREE), where the',
+    '  fault of one touched anonymous page populates one; the mapped cache',
+    '  covers 4 to 32 KiB only.',
+    '- **GROW against mremap**: ``mremap`` moves page tables and copies',
+    '  nothing, but leaves the live bytes at the bottom of the new range,',
+    '  which is wrong for a stack that grows down; it also relocates no',
+    '  pointer. Small GROWs pay a fixed cost (span, slot, tree, mapping,',
+    '  the zap of the old stack) that no copy of 2 or 8 KiB amortises.',
+    '- **512 KiB GROW against memcpy**: the kernel copies with ``copy_page``',
+    '  and ``memcpy`` (``rep movs``), which TCG emulates per iteration,',
+    '  while glibc copies that size with vector stores; at 64 KiB glibc',
+    '  itself uses ``rep movsb`` and the limit row is met.',
+    '- **SHRINK against MADV_DONTNEED**: SHRINK copies the used part into a',
+    '  new stack and unmaps the old one, so that the address range shrinks',
+    '  too; ``madvise`` only drops the pages.',
+    '- **Fibers against Go at depth 40**: Go grows a goroutine\'s stack in',
+    '  user space, with no system call; an estack fiber pays two GROW',
+    '  ioctls to reach 16 KiB. At depth 2 no fiber grows and estack wins.',
+    '- **Two threads**: both take the mmap lock for reading on every call,',
+    '  whose cache line they share; on one shared file they also',
+    '  serialise on its mutex.',
+    '',
+]
+
+
 def print_table(rows, out=sys.stdout):
     for section, title, _ in SECTIONS:
         print('\n== %s' % title, file=out)
@@ -369,6 +406,10 @@ def write_rst(doc, path):
               b.get('reps', 0), b.get('batch', 0)),
            '',
            'Date of the run: %s.' % doc['date'], '',
+           'Run to run, on a 2-core host running 2 vCPUs, ratios move: those '
+           'against a null system call most (a getppid pair is short, and '
+           'its median is at the mercy of the host), those between memory '
+           'operations less. Compare two runs before trusting one row.', '',
            'Regenerate with::', '',
            '    make bench            # runs the VM, writes bench.json and '
            'this page', '']
@@ -377,6 +418,8 @@ def write_rst(doc, path):
         if not rows:
             continue
         out += [title, '=' * len(title), '', intro, '', rst_table(rows), '']
+    out += ['Where estack loses, and why', '=' * 27, '']
+    out += LOSSES
     targets = [r for r in doc['rows'] if 'target' in r]
     out += ['Targets', '=======', '',
             'Met %d of %d.' % (sum(1 for r in targets if r['met']),
