@@ -155,6 +155,8 @@ static void print_human(const struct snapshot *s, int per_cpu)
 	printf("cache hits        %.1f%% (%llu of %llu)\n",
 	       hits + misses ? 100.0 * hits / (hits + misses) : 0.0, hits,
 	       hits + misses);
+	printf("mapped cache      %llu ALLOCs served, %llu FREEs kept\n",
+	       num(s, "mapped_cache_hits"), num(s, "mapped_cache_adds"));
 	printf("shrinker          %llu scans, %llu KiB freed\n",
 	       num(s, "shrinker_scans"), num(s, "shrinker_freed") * 4);
 	if (per_cpu)
