@@ -133,16 +133,17 @@ TEST_F(mv, grow_doubles_and_copies)
 }
 
 /*
- * A large stack made by GROW is populated only where the copy landed; the
- * rest is cleared and mapped on first touch, even when its pages held
- * another stack's data in the pool.
+ * A large stack made by GROW is populated whole at once, like one made by
+ * ALLOC: every page the module holds for it is mapped, so it counts in the
+ * process's RSS and the OOM killer sees who holds it. Pages that held
+ * another stack's data in the pool read as zero.
  */
-TEST_F(mv, grow_large_populates_on_touch)
+TEST_F(mv, grow_large_populates_at_once)
 {
 	struct estack_alloc a, dirty;
 	struct estack_info info;
 	struct estack_move m;
-	__u64 sp, first;
+	__u64 sp;
 	int i;
 
 	/* Dirty 128 KiB spans for the pool (above the per-CPU classes). */
@@ -159,16 +160,84 @@ TEST_F(mv, grow_large_populates_on_touch)
 	m.sp = sp;
 	ASSERT_EQ(0, es_move(self->fd, ESTACK_IOC_GROW, &m));
 	ASSERT_EQ(131072, m.hi - m.lo);
-	first = (sp + m.delta) & ~4095ULL;
-	ASSERT_EQ(0, es_info(self->fd, a.id, &info));
-	EXPECT_EQ(m.hi - first, info.resident);
-	EXPECT_EQ(0, check_moved(sp + m.delta, m.hi, m.delta));
-	/* The partial page below the copy, then the untouched rest. */
-	EXPECT_TRUE(zero(first, sp + m.delta));
-	EXPECT_TRUE(zero(m.lo, first));
+	/* Before anything touches it: all of it is mapped. */
 	ASSERT_EQ(0, es_info(self->fd, a.id, &info));
 	EXPECT_EQ(131072, info.resident);
+	EXPECT_EQ(0, check_moved(sp + m.delta, m.hi, m.delta));
+	EXPECT_TRUE(zero(m.lo, sp + m.delta));
 	EXPECT_EQ(0, es_free(self->fd, a.id));
+}
+
+/*
+ * The struct estack_move (or the slot array) inside the stack being moved
+ * is refused up front: after the move it would lie in unmapped memory and
+ * the results could not be written. Nothing changes.
+ */
+static void move_arg_inside(struct __test_metadata *_metadata, int fd,
+			    unsigned long cmd, int slots_inside)
+{
+	__u64 size = cmd == ESTACK_IOC_GROW ? 8192 : 32768;
+	struct estack_move *m, outer;
+	struct estack_alloc a;
+	struct estack_info info;
+	__u64 sp, *slots;
+
+	ASSERT_EQ(0, es_alloc(fd, size, &a));
+	fill(a.lo, a.hi);
+	/* GROW: most of it live; SHRINK: little enough live to halve. */
+	sp = cmd == ESTACK_IOC_GROW ? a.lo + 1024 : a.hi - 512;
+	if (slots_inside) {
+		/* A slot array in the live part, a struct outside. */
+		slots = U2P(a.hi - 256);
+		slots[0] = (unsigned long)&outer.fp;
+		memset(&outer, 0, sizeof(outer));
+		m = &outer;
+		m->nr_slots = 1;
+		m->slots = (unsigned long)slots;
+	} else {
+		/* A fiber control block at the top of its own stack. */
+		m = U2P(a.hi - 256);
+		memset(m, 0, sizeof(*m));
+	}
+	m->size = sizeof(*m);
+	m->id = a.id;
+	m->sp = sp;
+	/* A 32-bit caller's slots are refused before anything else. */
+	EXPECT_EQ(slots_inside && !IS64 ? EOPNOTSUPP : EINVAL,
+		  es_ioctl(fd, cmd, m));
+	ASSERT_EQ(0, es_info(fd, a.id, &info));
+	EXPECT_EQ(a.lo, info.lo);
+	EXPECT_EQ(a.hi, info.hi);
+	if (!slots_inside) {
+		EXPECT_EQ(0, m->lo);
+		EXPECT_EQ(0, m->delta);
+		/* Put the pattern back where the struct was. */
+		fill(a.hi - 256, a.hi - 256 + sizeof(*m));
+	} else {
+		fill(a.hi - 256, a.hi - 248);
+	}
+	EXPECT_EQ(0, check_moved(a.lo, a.hi, 0));
+	EXPECT_EQ(0, es_free(fd, a.id));
+}
+
+TEST_F(mv, grow_arg_struct_inside_stack_einval)
+{
+	move_arg_inside(_metadata, self->fd, ESTACK_IOC_GROW, 0);
+}
+
+TEST_F(mv, shrink_arg_struct_inside_stack_einval)
+{
+	move_arg_inside(_metadata, self->fd, ESTACK_IOC_SHRINK, 0);
+}
+
+TEST_F(mv, grow_slot_array_inside_stack_einval)
+{
+	move_arg_inside(_metadata, self->fd, ESTACK_IOC_GROW, 1);
+}
+
+TEST_F(mv, shrink_slot_array_inside_stack_einval)
+{
+	move_arg_inside(_metadata, self->fd, ESTACK_IOC_SHRINK, 1);
 }
 
 TEST_F(mv, grow_to_bytes_rounds_up)

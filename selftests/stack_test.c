@@ -15,7 +15,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -412,6 +414,228 @@ TEST_F(stk, mapped_cache_skips_shared_pages)
 	close(done[1]);
 }
 
+/*
+ * MADV_DOFORK, then the child writes into a stack the parent never wrote
+ * (its PTE in the parent stays clean) and the parent drops its own PTE:
+ * the page is then mapped only in the child. When the parent frees the
+ * stack and allocates again, it must get zeroes, and nothing it writes
+ * may reach the child.
+ */
+static void dofork_child_writes(struct __test_metadata *_metadata, int fd)
+{
+	int ready[2], done[2];
+	struct estack_alloc a, b;
+	struct es_range r;
+	char c = 0;
+	pid_t pid;
+	int status;
+
+	ASSERT_EQ(0, es_alloc(fd, 8192, &a));
+	ASSERT_EQ(0, es_arena_of(a.lo, &r));
+	ASSERT_EQ(0, madvise(U2P(r.start), r.end - r.start, MADV_DOFORK));
+	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, pipe(done));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		unsigned char *p = U2P(a.lo);
+
+		memset(p, 0x5a, 8192);
+		write(ready[1], &c, 1);
+		read(done[0], &c, 1);
+		/* The parent wrote 0x11 over its new stack: not here. */
+		_exit(p[0] == 0x5a && p[8191] == 0x5a ? 0 : 1);
+	}
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	ASSERT_EQ(0, madvise(U2P(a.lo), 8192, MADV_DONTNEED));
+	ASSERT_EQ(0, es_free(fd, a.id));
+	ASSERT_EQ(0, es_alloc(fd, 8192, &b));
+	EXPECT_TRUE(all_zero(U2P(b.lo), 8192));
+	memset(U2P(b.lo), 0x11, 8192);
+	ASSERT_EQ(1, write(done[1], &c, 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT_EQ(0, es_free(fd, b.id));
+	close(ready[0]);
+	close(ready[1]);
+	close(done[0]);
+	close(done[1]);
+}
+
+TEST_F(stk, dofork_child_data_not_reused)
+{
+	ASSERT_LT(0, es_param("mapped_cache"));
+	dofork_child_writes(_metadata, self->fd);
+}
+
+TEST_F(stk, dofork_child_data_not_reused_no_cache)
+{
+	long long budget = es_param("mapped_cache");
+
+	ASSERT_LE(0, budget);
+	ASSERT_EQ(0, es_set_param("mapped_cache", 0));
+	dofork_child_writes(_metadata, self->fd);
+	EXPECT_EQ(0, es_set_param("mapped_cache", budget));
+}
+
+/*
+ * Every byte a file holds counts against the limits, the stacks it keeps
+ * mapped for reuse included: 8 files of one user, each filling the user's
+ * limit and freeing everything, hold no more than the limit together.
+ */
+TEST_F(stk, limits_count_mapped_cache)
+{
+	long long user = es_param("max_bytes_per_user");
+	long long adds = es_stat("mapped_cache_adds");
+	struct estack_alloc a[16], big;
+	int fds[8], n, i, held = 0;
+
+	ASSERT_LE(0, user);
+	ASSERT_LT(0, es_param("mapped_cache"));
+	ASSERT_EQ(0, es_set_param("max_bytes_per_user", 65536));
+	for (i = 0; i < 8; i++) {
+		fds[i] = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+		ASSERT_LE(0, fds[i]);
+		for (n = 0; n < 16; n++) {
+			int err = es_alloc(fds[i], 4096, &a[n]);
+
+			if (err) {
+				EXPECT_EQ(ENOSPC, err);
+				break;
+			}
+			es_poke(a[n].lo, 1);
+		}
+		held += n;
+		while (n--)
+			ASSERT_EQ(0, es_free(fds[i], a[n].id));
+	}
+	EXPECT_LT(adds, es_stat("mapped_cache_adds"));
+	EXPECT_EQ(16, held);
+	/* The full file empties its own cache for a stack of another size. */
+	EXPECT_EQ(0, es_alloc(fds[0], 65536, &big));
+	EXPECT_EQ(0, es_free(fds[0], big.id));
+	ASSERT_EQ(0, es_set_param("max_bytes_per_user", user));
+	for (i = 0; i < 8; i++)
+		close(fds[i]);
+}
+
+/*
+ * INFO racing munmap() of the arena: every answer is a correct INFO or
+ * ENOENT, and no page table is walked after munmap() began to free them
+ * (the debug kernel's KASAN would see it).
+ */
+struct info_racer {
+	int fd;
+	__u32 *ids;
+	__u64 *los;
+	int nr;
+	int stop;
+	int bad;
+	long answers;
+};
+
+static void *info_race_fn(void *arg)
+{
+	struct info_racer *r = arg;
+	struct estack_info info;
+	int i, err;
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+		for (i = 0; i < r->nr; i++) {
+			err = es_info(r->fd, r->ids[i], &info);
+			if (err == ENOENT)
+				continue;
+			if (err || info.lo != r->los[i] ||
+			    info.hi != r->los[i] + 4096 || info.resident > 4096)
+				r->bad++;
+			r->answers++;
+		}
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(stk, info_races_munmap, 300)
+{
+	struct info_racer r = { .fd = self->fd, .nr = 64 };
+	__u32 ids[64];
+	__u64 los[64];
+	struct estack_info info;
+	struct estack_alloc a;
+	struct es_range ar;
+	pthread_t t[2];
+	time_t end = time(NULL) + 10;
+	int i, rounds = 0;
+
+	r.ids = ids;
+	r.los = los;
+	while (time(NULL) < end) {
+		for (i = 0; i < 64; i++) {
+			ASSERT_EQ(0, es_alloc(self->fd, 4096, &a));
+			ids[i] = a.id;
+			los[i] = a.lo;
+		}
+		ASSERT_EQ(0, es_arena_of(los[0], &ar));
+		__atomic_store_n(&r.stop, 0, __ATOMIC_RELAXED);
+		for (i = 0; i < 2; i++)
+			ASSERT_EQ(0, pthread_create(&t[i], NULL, info_race_fn,
+						    &r));
+		usleep(1000 * (rounds % 5));
+		ASSERT_EQ(0, munmap(U2P(ar.start), ar.end - ar.start));
+		usleep(1000);
+		__atomic_store_n(&r.stop, 1, __ATOMIC_RELAXED);
+		for (i = 0; i < 2; i++)
+			ASSERT_EQ(0, pthread_join(t[i], NULL));
+		for (i = 0; i < 64; i++)
+			EXPECT_EQ(ENOENT, es_info(self->fd, ids[i], &info));
+		rounds++;
+	}
+	EXPECT_EQ(0, r.bad);
+	TH_LOG("%d rounds, %ld answers", rounds, r.answers);
+}
+
+/*
+ * A command that cannot map an arena returns a contract errno: ENOMEM for
+ * the address-space limit and for mlockall(MCL_FUTURE) without the right
+ * to lock 64 GiB, never EAGAIN.
+ */
+static void alloc_unmappable(int how)
+{
+	/* Below one arena of either kind (64 GiB, or 64 MiB for 32-bit). */
+	struct rlimit rl = { 60UL << 20, 60UL << 20 };
+	struct estack_alloc a;
+	int fd, err;
+
+	if (setgid(65534) || setuid(65534))
+		_exit(10);
+	if (how == 0 && mlockall(MCL_FUTURE))
+		_exit(11);
+	if (how == 1 && setrlimit(RLIMIT_AS, &rl))
+		_exit(12);
+	fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		_exit(13);
+	err = es_alloc(fd, 4096, &a);
+	_exit(err == ENOMEM ? 0 : 20 + err);
+}
+
+TEST_F(stk, alloc_unmappable_arena_enomem)
+{
+	int how, status;
+	pid_t pid;
+
+	if (geteuid())
+		SKIP(return, "needs root to switch to an unprivileged uid");
+	for (how = 0; how < 2; how++) {
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (!pid)
+			alloc_unmappable(how);
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		EXPECT_TRUE(WIFEXITED(status));
+		EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("case %d", how);
+	}
+}
+
 TEST_F(stk, ids_never_reused)
 {
 	struct estack_alloc a, b;
@@ -540,12 +764,16 @@ TEST_F(stk, limits_enospc)
 	long long stacks = es_param("max_stacks_per_fd");
 	long long bytes = es_param("max_bytes_per_fd");
 	long long user = es_param("max_bytes_per_user");
+	long long cache = es_param("mapped_cache");
 	struct estack_alloc a[4];
 	int fd2;
 
 	if (geteuid())
 		SKIP(return, "needs root to lower the limits");
 
+	/* Freed stacks are freed: the mapped cache has its own test. */
+	ASSERT_LE(0, cache);
+	ASSERT_EQ(0, es_set_param("mapped_cache", 0));
 	ASSERT_EQ(0, es_set_param("max_stacks_per_fd", 3));
 	EXPECT_EQ(0, es_alloc(self->fd, 0, &a[0]));
 	EXPECT_EQ(0, es_alloc(self->fd, 0, &a[1]));
@@ -572,6 +800,7 @@ TEST_F(stk, limits_enospc)
 	EXPECT_EQ(ENOSPC, es_alloc(fd2, 4096, &a[3]));
 	EXPECT_EQ(ENOSPC, es_alloc(self->fd, 4096, &a[3]));
 	ASSERT_EQ(0, es_set_param("max_bytes_per_user", user));
+	ASSERT_EQ(0, es_set_param("mapped_cache", cache));
 	close(fd2);
 }
 
