@@ -16,8 +16,16 @@
  * munmap or mprotect fail with EINVAL) or moved (->mremap). ->fault gives
  * SIGSEGV for guard pages, free slots and freed stacks, puts a live
  * stack's own page back after MADV_DONTNEED (the old data comes back,
- * unlike anonymous memory), and populates the part of a large moved stack
- * that its move did not copy to (cleared on first touch).
+ * unlike anonymous memory). Every page of a live stack is mapped from the
+ * moment the module allocates it, so that it counts in the RSS the OOM
+ * killer reads.
+ *
+ * Core dumps leave arenas out (VM_DONTDUMP, and no ->name, which would
+ * make the dump take every VMA whole): the core dump code dumps a VMA whole
+ * or not at all, and asks ->fault for every page it finds unmapped, so
+ * a 64 GiB arena would cost 16 M faults and, through a pipe, 64 GiB of
+ * zeroes. VM_DONTDUMP on a VM_SPECIAL VMA cannot be cleared with
+ * MADV_DODUMP.
  *
  * Concurrency: arena fields are protected by ctx->lock. arena->vma is set
  * in ->mmap (mmap lock held for writing) and cleared in ->close, which
@@ -61,23 +69,21 @@ static vm_fault_t estack_vm_fault(struct vm_fault *vmf)
 	if (!arena)
 		return VM_FAULT_SIGSEGV;
 	ctx = arena->ctx;
-	mutex_lock(&ctx->lock);
+	/*
+	 * Only a fatal signal stops the wait: the task is being killed, and
+	 * SIGBUS (EFAULT for an access from the kernel) goes nowhere.
+	 */
+	if (mutex_lock_killable(&ctx->lock))
+		return VM_FAULT_SIGBUS;
 	stack = mtree_load(&arena->stacks, addr);
 	/* A stack in the mapped cache (no id) gets no page back. */
 	if (stack && stack->span && stack->id) {
-		/* Below the populated part: clear first (a fatal signal retries). */
-		if (addr < stack->populated &&
-		    estack_stack_populate_locked(ctx, stack, addr)) {
-			ret = VM_FAULT_NOPAGE;
-			goto out;
-		}
 		err = vm_insert_page(vma, addr,
 				     stack->span->pages[(addr - stack->lo) >>
 							PAGE_SHIFT]);
 		estack_sync_rss(vma->vm_mm);
 		ret = err && err != -EBUSY ? vmf_error(err) : VM_FAULT_NOPAGE;
 	}
-out:
 	mutex_unlock(&ctx->lock);
 	return ret;
 }
@@ -88,12 +94,16 @@ static void estack_vm_open(struct vm_area_struct *vma)
 
 	/*
 	 * fork() after MADV_DOFORK: the child's copy belongs to no arena. Its
-	 * faults get SIGSEGV and its ->close frees nothing of the parent's;
-	 * the pages it shares keep their own references, so the parent never
-	 * recycles one the child can still reach.
+	 * faults get SIGSEGV and its ->close frees nothing of the parent's.
+	 * The pages it shares keep their own references, and the arena is
+	 * marked so that the parent's mapped cache never reuses one of them
+	 * in place: the child could read what the parent writes there next.
+	 * dup_mmap() holds the parent's mmap lock for writing.
 	 */
-	if (arena && vma->vm_mm != arena->ctx->mm)
+	if (arena && vma->vm_mm != arena->ctx->mm) {
+		arena->forked = true;
 		vma->vm_private_data = NULL;
+	}
 }
 
 static void estack_vm_close(struct vm_area_struct *vma)
@@ -114,18 +124,12 @@ static int estack_vm_mremap(struct vm_area_struct *vma)
 	return -EINVAL;
 }
 
-static const char *estack_vm_name(struct vm_area_struct *vma)
-{
-	return "[estack]";
-}
-
 static const struct vm_operations_struct estack_vm_ops = {
 	.open		= estack_vm_open,
 	.close		= estack_vm_close,
 	.may_split	= estack_vm_may_split,
 	.mremap		= estack_vm_mremap,
 	.fault		= estack_vm_fault,
-	.name		= estack_vm_name,
 };
 
 /**
@@ -150,7 +154,7 @@ int estack_arena_mmap(struct estack_ctx *ctx, struct vm_area_struct *vma)
 	if (arena && vma->vm_end - vma->vm_start == arena->size) {
 		xa_erase(&ctx->pending, vma->vm_pgoff);
 		estack_vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND |
-				    VM_DONTCOPY);
+				    VM_DONTCOPY | VM_DONTDUMP);
 		estack_vm_flags_clear(vma, VM_MAYEXEC);
 		vma->vm_ops = &estack_vm_ops;
 		vma->vm_private_data = arena;
@@ -163,6 +167,18 @@ int estack_arena_mmap(struct estack_ctx *ctx, struct vm_area_struct *vma)
 	}
 	mutex_unlock(&ctx->lock);
 	return ret;
+}
+
+/*
+ * vm_mmap() fails for reasons of the process, not of estack: the address
+ * space limit or vm.max_map_count (ENOMEM), the mlock limit of a process
+ * that called mlockall(MCL_FUTURE) (EAGAIN), a security module (EPERM).
+ * The ABI has one errno for "no memory to be had here": ENOMEM. Only a
+ * fatal signal keeps its own.
+ */
+static int estack_arena_errno(int err)
+{
+	return err == -EINTR ? -EINTR : -ENOMEM;
 }
 
 /**
@@ -217,13 +233,11 @@ int estack_arena_create(struct estack_ctx *ctx, unsigned int order)
 		goto err_free_arena;
 	}
 	mutex_unlock(&ctx->lock);
-	if (IS_ERR_VALUE(addr))
-		return (int)addr;
-	return 0;
+	return IS_ERR_VALUE(addr) ? estack_arena_errno((int)addr) : 0;
 
 err_free_arena:
 	kfree(arena);
-	return ret;
+	return estack_arena_errno(ret);
 }
 
 /**

@@ -178,7 +178,7 @@ static long estack_ioctl_info(struct estack_ctx *ctx, void __user *uarg)
 static long estack_ioctl_move(struct estack_ctx *ctx, void __user *uarg,
 			      bool grow)
 {
-	struct estack_move req, orig;
+	struct estack_move req;
 	u64 *slots = NULL;
 	int ret;
 
@@ -205,18 +205,8 @@ static long estack_ioctl_move(struct estack_ctx *ctx, void __user *uarg,
 			goto out_free;
 		}
 	}
-	/*
-	 * A move cannot be taken back once done, so make sure now that the
-	 * result can be written: write the caller's own bytes back.
-	 */
-	orig = req;
-	ret = estack_copy_args_out(uarg, &orig, sizeof(orig), orig.size);
-	if (ret)
-		goto out_free;
-
-	ret = estack_stack_move(ctx, &req, grow, slots);
-	if (!ret)
-		ret = estack_copy_args_out(uarg, &req, sizeof(req), req.size);
+	/* The move writes the results itself, before it commits. */
+	ret = estack_stack_move(ctx, &req, grow, slots, uarg);
 out_free:
 	kvfree(slots);
 	return ret;

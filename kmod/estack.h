@@ -58,6 +58,8 @@
  * @min: smallest accepted value
  * @max: largest accepted value
  * @pow2: value must be a power of two
+ * @set: given at insmod time or written since; a default that depends on
+ *	the machine is computed at init only when it was not
  *
  * All estack module parameters go through estack_tunable_ops so that a
  * value outside [@min, @max] is refused with -EINVAL both at insmod time and
@@ -68,6 +70,7 @@ struct estack_tunable {
 	unsigned long min;
 	unsigned long max;
 	bool pow2;
+	bool set;
 };
 
 /**
@@ -75,14 +78,15 @@ struct estack_tunable {
  * @max_stack: largest stack, bytes (Go's maxstacksize); GROW past it and
  *	ALLOC above it fail with EFBIG
  * @max_stacks_per_fd: most live stacks one open file may hold (ENOSPC)
- * @max_bytes_per_fd: most usable bytes of live stacks per open file
- *	(ENOSPC)
- * @max_bytes_per_user: most usable bytes of live stacks per user, across
- *	all of that user's files (ENOSPC)
+ * @max_bytes_per_fd: most usable bytes of stacks one open file holds,
+ *	live or kept mapped in its mapped cache (ENOSPC); default 1/4 of RAM
+ * @max_bytes_per_user: the same per user, across all of that user's files
+ *	(ENOSPC); default 1/4 of RAM
  * @cache_budget: bytes each per-CPU cache may hold per small class (Go's
  *	_StackCacheSize); 0 turns the caches off
  * @pool_reserve: bytes of free stacks the global pools keep before they
- *	return freed stacks to the page allocator
+ *	return freed stacks to the page allocator; default 1/16 of RAM, at
+ *	most 256 MiB
  * @mapped_cache: bytes of freed stacks each open file keeps mapped per
  *	small class, for its next ALLOC of that size; 0 turns it off
  */
@@ -104,6 +108,9 @@ static inline unsigned long estack_tunable_get(const struct estack_tunable *t)
 }
 
 int estack_tunable_check(const struct estack_tunable *t, unsigned long val);
+unsigned long estack_default_user_bytes(unsigned long ram);
+unsigned long estack_default_pool_reserve(unsigned long ram);
+void estack_tunables_init(void);
 
 /* Stack classes: a stack of order o is 2^o pages. */
 #define ESTACK_NR_SMALL		4	/* 4, 8, 16, 32 KiB: per-CPU cached */
@@ -347,7 +354,7 @@ extern const struct attribute_group estack_stats_group;
 /**
  * struct estack_user - accounting of one user's stacks across its files
  * @refs: contexts of this user; under estack_users_lock (context.c)
- * @bytes: usable bytes of the user's live stacks
+ * @bytes: usable bytes of the user's live and mapped-cache stacks
  */
 struct estack_user {
 	unsigned int refs;
@@ -368,6 +375,10 @@ struct seq_file;
  * @size: @end - @start
  * @bump: lowest address never handed out; slots are carved upwards
  * @dead: being or been unmapped: no new stacks
+ * @forked: fork() copied the arena into a child (after MADV_DOFORK), so
+ *	its pages may be mapped there too: none of them is ever reused
+ *	without being unmapped and freed first. Set under the owner's mmap
+ *	lock held for writing, read under it held for reading
  * @free_slots: per order, slots whose stack was freed, for reuse
  * @stacks: live stacks by address range [lo, hi - 1]
  *
@@ -382,6 +393,7 @@ struct estack_arena {
 	unsigned long size;
 	unsigned long bump;
 	bool dead;
+	bool forked;
 	struct list_head free_slots[ESTACK_NR_ORDERS];
 	struct maple_tree stacks;
 };
@@ -394,11 +406,6 @@ struct estack_arena {
  * @span: the stack's pages; NULL while the slot is free
  * @lo: lowest usable address; the guard page is just below
  * @hi: one past the highest usable address
- * @populated: [@populated, @hi) holds the stack's data or zeroes and may
- *	be mapped; [@lo, @populated) is neither mapped nor cleared yet and
- *	->fault clears it, from @populated down to the faulting page. Equal
- *	to @lo except for a large stack made by GROW or SHRINK, which only
- *	populates what it copied (like anonymous memory, on first touch)
  * @id: the stack's id in its file; 0 while in the mapped cache
  * @order: log2 of the number of pages
  *
@@ -414,7 +421,6 @@ struct estack_stack {
 	struct estack_span *span;
 	unsigned long lo;
 	unsigned long hi;
-	unsigned long populated;
 	u32 id;
 	u8 order;
 };
@@ -454,7 +460,8 @@ struct estack_stack_info {
  *	inserts and zaps nothing)
  * @nr_mapped: the length of each @mapped list
  * @nr_stacks: live stacks (max_stacks_per_fd)
- * @bytes: their usable bytes (max_bytes_per_fd)
+ * @bytes: usable bytes of the live stacks and of those in @mapped
+ *	(max_bytes_per_fd; the same bytes count in @user)
  * @node: in the list of all contexts (context.c), for debugfs
  * @tgid: the opener's process id, for debugfs
  * @comm: the opener's command name, for debugfs
@@ -537,7 +544,7 @@ struct estack_move_plan {
 /* relocate.c */
 int estack_move_copy(struct estack_move_plan *m);
 bool estack_move_adjust_word(struct estack_move_plan *m, u64 addr);
-void estack_move_adjust_fp(struct estack_move_plan *m);
+int estack_move_adjust_fp(struct estack_move_plan *m);
 int estack_move_adjust_conservative(struct estack_move_plan *m);
 void estack_move_adjust_inner_slot(struct estack_move_plan *m, u64 slot);
 
@@ -559,10 +566,8 @@ int estack_stack_query(struct estack_ctx *ctx, u32 id,
 void estack_stack_release(struct estack_ctx *ctx, struct estack_stack *stack);
 void estack_mapped_unmapped_locked(struct estack_ctx *ctx,
 				   struct estack_stack *stack);
-int estack_stack_populate_locked(struct estack_ctx *ctx,
-				 struct estack_stack *stack, unsigned long addr);
 int estack_stack_move(struct estack_ctx *ctx, struct estack_move *req,
-		      bool grow, const u64 *slots);
+		      bool grow, const u64 *slots, void __user *uarg);
 
 /*
  * A struct longer than a page cannot be a future version of ours; refusing

@@ -21,6 +21,7 @@ static int __init estack_init(void)
 {
 	int ret;
 
+	estack_tunables_init();
 	ret = estack_alloc_module_init();
 	if (ret)
 		return ret;

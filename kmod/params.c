@@ -13,6 +13,7 @@
 #include <linux/jump_label.h>
 #include <linux/kernel.h>
 #include <linux/log2.h>
+#include <linux/mm.h>
 #include <linux/moduleparam.h>
 #include <linux/sizes.h>
 #include <linux/sysfs.h>
@@ -26,17 +27,18 @@ struct estack_tunables estack_tunables = {
 	.max_stacks_per_fd = {
 		.val = 1UL << 21, .min = 1, .max = 1UL << 24,
 	},
+	/* These two and pool_reserve follow the machine's RAM, at init. */
 	.max_bytes_per_fd = {
-		.val = 16UL * SZ_1G, .min = PAGE_SIZE, .max = 1UL << 40,
+		.min = PAGE_SIZE, .max = 1UL << 40,
 	},
 	.max_bytes_per_user = {
-		.val = 32UL * SZ_1G, .min = PAGE_SIZE, .max = 1UL << 40,
+		.min = PAGE_SIZE, .max = 1UL << 40,
 	},
 	.cache_budget = {
 		.val = SZ_128K, .min = 0, .max = SZ_4M,
 	},
 	.pool_reserve = {
-		.val = SZ_256M, .min = 0, .max = 1UL << 40,
+		.min = 0, .max = 1UL << 40,
 	},
 	.mapped_cache = {
 		.val = SZ_128K, .min = 0, .max = SZ_16M,
@@ -75,7 +77,67 @@ static int estack_tunable_set(const char *buf, const struct kernel_param *kp)
 	if (ret)
 		return ret;
 	WRITE_ONCE(t->val, val);
+	t->set = true;
 	return 0;
+}
+
+/**
+ * estack_default_user_bytes() - the default of the byte limits for @ram
+ * @ram: bytes of RAM the machine has
+ *
+ * Stack pages are not swappable, and a stack's pages are mapped (and so
+ * in the RSS the OOM killer reads) only while they are in use; the limits
+ * are what keeps one user from pinning the machine. A user's stacks, and
+ * one file's, may take a quarter of RAM by default: 512 MiB on a 2 GiB
+ * machine, 16 GiB on a 64 GiB one, room for 64 k fibers of 8 KiB per GiB.
+ *
+ * Return: @ram / 4, page-aligned, within the bounds of the tunables.
+ */
+unsigned long estack_default_user_bytes(unsigned long ram)
+{
+	return clamp_t(unsigned long, round_down(ram / 4, PAGE_SIZE),
+		       PAGE_SIZE, 1UL << 40);
+}
+EXPORT_SYMBOL_IF_KUNIT(estack_default_user_bytes);
+
+/**
+ * estack_default_pool_reserve() - the default of pool_reserve for @ram
+ * @ram: bytes of RAM the machine has
+ *
+ * Free stacks the pools keep are reclaimable (the shrinker gives them
+ * back), but they are nobody's RSS: 1/16 of RAM, at most 256 MiB.
+ *
+ * Return: the default in bytes.
+ */
+unsigned long estack_default_pool_reserve(unsigned long ram)
+{
+	return min_t(unsigned long, round_down(ram / 16, PAGE_SIZE), SZ_256M);
+}
+EXPORT_SYMBOL_IF_KUNIT(estack_default_pool_reserve);
+
+static void estack_tunable_default(struct estack_tunable *t,
+				   unsigned long val)
+{
+	if (!t->set)
+		WRITE_ONCE(t->val, val);
+}
+
+/**
+ * estack_tunables_init() - defaults that depend on the machine
+ *
+ * Values given at insmod time stay as given.
+ */
+void estack_tunables_init(void)
+{
+	unsigned long ram = totalram_pages() << PAGE_SHIFT;
+	struct estack_tunables *t = &estack_tunables;
+
+	estack_tunable_default(&t->max_bytes_per_user,
+			       estack_default_user_bytes(ram));
+	estack_tunable_default(&t->max_bytes_per_fd,
+			       estack_default_user_bytes(ram));
+	estack_tunable_default(&t->pool_reserve,
+			       estack_default_pool_reserve(ram));
 }
 
 static int estack_tunable_show(char *buf, const struct kernel_param *kp)
@@ -103,12 +165,12 @@ MODULE_PARM_DESC(max_stacks_per_fd,
 module_param_cb(max_bytes_per_fd, &estack_tunable_ops,
 		&estack_tunables.max_bytes_per_fd, 0644);
 MODULE_PARM_DESC(max_bytes_per_fd,
-		 "Most usable stack bytes per open file (default 16 GiB, up to 1 TiB)");
+		 "Most stack bytes per open file, live or kept mapped (default 1/4 of RAM, up to 1 TiB)");
 
 module_param_cb(max_bytes_per_user, &estack_tunable_ops,
 		&estack_tunables.max_bytes_per_user, 0644);
 MODULE_PARM_DESC(max_bytes_per_user,
-		 "Most usable stack bytes per user (default 32 GiB, up to 1 TiB)");
+		 "Most stack bytes per user, live or kept mapped (default 1/4 of RAM, up to 1 TiB)");
 
 module_param_cb(cache_budget, &estack_tunable_ops,
 		&estack_tunables.cache_budget, 0644);
@@ -118,7 +180,7 @@ MODULE_PARM_DESC(cache_budget,
 module_param_cb(pool_reserve, &estack_tunable_ops,
 		&estack_tunables.pool_reserve, 0644);
 MODULE_PARM_DESC(pool_reserve,
-		 "Bytes of free stacks the global pools keep before freeing to the page allocator (default 256 MiB, up to 1 TiB)");
+		 "Bytes of free stacks the global pools keep before freeing to the page allocator (default 1/16 of RAM, at most 256 MiB; up to 1 TiB)");
 
 module_param_cb(mapped_cache, &estack_tunable_ops,
 		&estack_tunables.mapped_cache, 0644);

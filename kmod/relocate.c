@@ -133,14 +133,16 @@ bool estack_move_adjust_word(struct estack_move_plan *m, u64 addr)
  * on while the next frame lies in the copied range and above the current
  * one (a loop or a jump out of the stack ends it), for at most
  * ESTACK_MAX_FRAMES frames.
+ *
+ * Return: 0, or -EINTR when a fatal signal stopped a long walk.
  */
-void estack_move_adjust_fp(struct estack_move_plan *m)
+int estack_move_adjust_fp(struct estack_move_plan *m)
 {
 	u64 frame = m->fp, next;
 	unsigned int depth = 0;
 
 	if (!estack_in_old(m, frame))
-		return;
+		return 0;
 	m->fp = frame + m->delta;
 	while (estack_in_copy(m, frame) && depth++ < ESTACK_MAX_FRAMES) {
 		next = estack_read_new(m, frame);
@@ -149,7 +151,13 @@ void estack_move_adjust_fp(struct estack_move_plan *m)
 		estack_write_new(m, frame, next + m->delta);
 		m->adjusted++;
 		frame = next;
+		if (!(depth % ESTACK_MOVE_RESCHED)) {
+			if (fatal_signal_pending(current))
+				return -EINTR;
+			cond_resched();
+		}
 	}
+	return 0;
 }
 
 /**

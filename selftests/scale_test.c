@@ -63,16 +63,25 @@ FIXTURE_TEARDOWN(scale)
 TEST_F_TIMEOUT(scale, one_million_stacks, 1200)
 {
 	long long in_use = es_stat("stacks_in_use");
+	long long fd_bytes = es_param("max_bytes_per_fd");
+	long long user_bytes = es_param("max_bytes_per_user");
 	int status;
 	pid_t pid;
 
 	if (access(DEV_PATH, F_OK))
 		SKIP(return, DEV_PATH " is absent: is estack.ko loaded?");
+	ASSERT_LT(0, fd_bytes);
+	ASSERT_LT(0, user_bytes);
+	/* 4 GiB of stacks: past the defaults (a quarter of RAM) on purpose. */
+	ASSERT_EQ(0, es_set_param("max_bytes_per_fd", 5ULL << 30));
+	ASSERT_EQ(0, es_set_param("max_bytes_per_user", 5ULL << 30));
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid)
 		_exit(million());
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, es_set_param("max_bytes_per_fd", fd_bytes));
+	EXPECT_EQ(0, es_set_param("max_bytes_per_user", user_bytes));
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
 	EXPECT_EQ(in_use, es_stat("stacks_in_use"));

@@ -10,6 +10,7 @@
 
 #include <kunit/test.h>
 #include <linux/limits.h>
+#include <linux/mm.h>
 #include <linux/sizes.h>
 #include <linux/string.h>
 
@@ -241,7 +242,30 @@ static void estack_params_defaults_valid(struct kunit *test)
 			estack_tunable_get(&estack_tunables.max_stack));
 }
 
+/* The byte limits follow RAM: a quarter of it, within the bounds. */
+static void estack_params_defaults_fit_ram(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, (unsigned long)SZ_512M,
+			estack_default_user_bytes(2UL * SZ_1G));
+	KUNIT_EXPECT_EQ(test, 16UL * SZ_1G,
+			estack_default_user_bytes(64UL * SZ_1G));
+	KUNIT_EXPECT_EQ(test, (unsigned long)PAGE_SIZE,
+			estack_default_user_bytes(PAGE_SIZE));
+	KUNIT_EXPECT_EQ(test, 1UL << 40, estack_default_user_bytes(~0UL));
+	KUNIT_EXPECT_EQ(test, (unsigned long)SZ_128M,
+			estack_default_pool_reserve(2UL * SZ_1G));
+	KUNIT_EXPECT_EQ(test, (unsigned long)SZ_256M,
+			estack_default_pool_reserve(64UL * SZ_1G));
+	/* What this machine got, unless insmod said otherwise. */
+	if (!estack_tunables.max_bytes_per_user.set)
+		KUNIT_EXPECT_EQ(test,
+				estack_default_user_bytes(totalram_pages() <<
+							  PAGE_SHIFT),
+				estack_tunable_get(&estack_tunables.max_bytes_per_user));
+}
+
 static struct kunit_case estack_params_cases[] = {
+	KUNIT_CASE(estack_params_defaults_fit_ram),
 	KUNIT_CASE_PARAM(estack_params_bounds, tunable_gen_params),
 	KUNIT_CASE(estack_params_defaults_valid),
 	{}

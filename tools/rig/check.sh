@@ -82,7 +82,8 @@ if [[ " $stages " == *" stock "* ]]; then
 
 	modules=(kmod/estack.ko)
 	programs=(api_test api_test_32 stack_test stack_test_32 move_test
-		  move_test_32 stats_test reclaim_test demo_test scale_test)
+		  move_test_32 stats_test reclaim_test demo_test scale_test
+		  coredump_test coredump_test_32)
 	suites=()
 	# One million 4 KiB stacks: 4 GiB of pages and their bookkeeping.
 	mem=${VM_MEM:-6144}
@@ -106,7 +107,7 @@ if [[ " $stages " == *" debug "* ]]; then
 	modules=(kmod/estack.ko kmod/tests/estack_kunit.ko)
 	programs=(api_test api_test_32 stack_test stack_test_32 move_test
 		  move_test_32 stats_test reclaim_test demo_test fault_test
-		  fault_test_32)
+		  fault_test_32 coredump_test oom_test stress_test)
 	suites=(estack_abi estack_size estack_params estack_pcpu estack_pool
 		estack_large estack_shrinker estack_memcg estack_concurrency)
 	mem=${VM_MEM:-2048}
