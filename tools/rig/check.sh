@@ -125,7 +125,12 @@ if [[ " $stages " == *" debug "* ]]; then
 	run_stage debug "$dkdir/arch/x86/boot/bzImage" "$ESTACK_BUILD/kmod-debug"
 fi
 
-read -r passed failed < <(awk '{ p += $2; f += $3 } END { print p + 0, f + 0 }' "$tally")
+read -r passed failed skipped < <(awk '{ p += $2; f += $3; s += $4 }
+	END { print p + 0, f + 0, s + 0 }' "$tally")
 rig_log "logs: $ESTACK_RESULTS"
-echo "$passed passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
 [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
