@@ -21,10 +21,12 @@
  * Every argument struct starts with ``size``, the caller's ``sizeof`` of the
  * struct, and ``flags``. The kernel reads the struct with
  * copy_struct_from_user(): a caller built against an older header passes a
- * shorter struct and the missing fields read as zero; a caller built against
- * a newer header may pass a longer struct as long as every byte the kernel
- * does not know is zero. Commands are matched on their type (``0xE6``) and
- * number only; the length comes from ``size``.
+ * shorter struct (at least the first published one) and the missing fields
+ * read as zero; a caller built against a newer header may pass a longer
+ * struct, up to 4096 bytes (one page), as long as every byte the kernel
+ * does not know is zero. A ``size`` above 4096 is ``E2BIG`` whatever its
+ * tail holds. Commands are matched on their type (``0xE6``) and number
+ * only; the length comes from ``size``.
  *
  * Errors are checked in this order and the numbers are stable:
  *
@@ -33,14 +35,26 @@
  * - ``EFAULT``: the struct pointer cannot be read or written;
  * - ``EINVAL``: ``size`` below the first published struct, unknown
  *   ``flags``, non-zero ``pad``, a size that overflows, too many slots;
- *   ``E2BIG``: a longer struct with non-zero bytes past the known fields;
- * - ``ENOENT``: unknown id;
+ *   ``E2BIG``: a ``size`` above 4096, or a longer struct with non-zero
+ *   bytes past the known fields;
+ * - ``ENOENT``: unknown id, or a stack whose arena is being unmapped;
  * - ``EINVAL``: an ``sp`` or ``bytes`` that does not fit that stack;
  * - ``EBUSY``: the stack the calling thread is running on;
+ * - ``EINVAL``: the struct or the slot array inside the stack being moved
+ *   (GROW, SHRINK);
  * - ``EFBIG``: past ``max_stack``;
  * - ``ENOSPC``: a limit of the file or of the user;
- * - ``ENOMEM``: out of memory;
+ * - ``ENOMEM``: out of memory, also when no arena can be mapped:
+ *   ``RLIMIT_AS``, ``vm.max_map_count``, the ``RLIMIT_MEMLOCK`` of a
+ *   process that called mlockall(MCL_FUTURE) without ``CAP_IPC_LOCK`` (an
+ *   arena is 64 GiB of address space), or a move whose new arena another
+ *   thread keeps unmapping; never ``EAGAIN``;
  * - ``EINTR``: a fatal signal interrupted a long copy (nothing changed).
+ *
+ * GROW and SHRINK read and write the slots, and write their results,
+ * only while they build the new stack, after the checks above: a slot
+ * that cannot be read or written, or a struct that cannot be written
+ * (read-only memory, say), gives ``EFAULT`` there, with nothing changed.
  *
  * Stack sizes are powers of two, at least ``min_stack`` (one page). A size
  * in ``bytes`` is the usable size of a stack; its guard page is extra.
@@ -53,19 +67,22 @@
  * - ``ESTACK_IOC_ALLOC`` (struct estack_alloc): a new stack in the caller's
  *   address space. The module maps an arena (a few large mappings of
  *   /dev/estack, never one per stack) on the first ALLOC. Every byte of a
- *   new stack reads as zero; pages are populated eagerly or on fault.
+ *   new stack reads as zero; every page is mapped at once, so it counts in
+ *   the process's RSS and the first touch takes no fault.
  * - ``ESTACK_IOC_FREE`` (struct estack_free): unmap and free a stack.
  * - ``ESTACK_IOC_GROW`` (struct estack_move): move a stack to a larger one.
  *   ``bytes`` 0 doubles; otherwise it must exceed the current size
  *   (``EINVAL``) and is rounded up to a power of two; a result above
  *   ``max_stack`` is ``EFBIG``. ``sp`` must lie in [lo, hi]. The live range
  *   [sp, hi) is copied to the top of the new stack, the rest of which reads
- *   as zero.
+ *   as zero; every page of the new stack is mapped at once, as ALLOC's.
  * - ``ESTACK_IOC_SHRINK`` (struct estack_move): halve a stack when
  *   hi - sp < (hi - lo) / 4 and the half is at least ``min_stack``;
  *   otherwise succeed without moving (old lo/hi, delta 0, adjusted 0).
  * - ``ESTACK_IOC_INFO`` (struct estack_info): a stack's range and how many
- *   of its bytes are populated.
+ *   of its bytes are mapped: all of them, unless the process dropped pages
+ *   with MADV_DONTNEED (they come back, with their data, on the next
+ *   touch). A stack whose arena is being unmapped gives ``ENOENT``.
  *
  * Ids are per file and never reused while the file is open; a freed id, or
  * any id of an arena the process unmapped, gives ``ENOENT``.
@@ -78,7 +95,13 @@
  * frame leaves the old stack or does not strictly increase, or at a depth
  * bound), and with %ESTACK_MOVE_ADJUST_CONSERVATIVE every 8-byte-aligned
  * word of the copied range. GROW and SHRINK are all or nothing: on any
- * error the old stack, its contents and every slot are as before.
+ * error the old stack, its contents and every slot are as before. The
+ * results (lo, hi, delta, fp, adjusted) are written into the caller's
+ * struct before the move commits, so a move that returns an error changed
+ * nothing and a move that changed anything returns 0. For that, the struct
+ * (all its ``size`` bytes) and the slot array (``nr_slots`` * 8 bytes at
+ * ``slots``) may not lie in [lo, hi) of the stack being moved
+ * (``EINVAL``, checked after ``EBUSY``); see struct estack_move.
  *
  * GROW, SHRINK and FREE refuse the stack the calling thread's stack pointer
  * is in with ``EBUSY``: a library switches to its scheduler stack first, as
@@ -127,7 +150,7 @@
  * @flags: (in) must be 0
  * @version: (out) %ESTACK_API_VERSION
  * @page_size: (out) page size of the kernel, in bytes
- * @features: (out) %ESTACK_FEATURE_* bits of the running module
+ * @features: (out) the ``ESTACK_FEATURE_*`` bits of the running module
  * @min_stack: (out) smallest stack, in bytes (one page)
  * @max_stack: (out) largest stack, in bytes (module parameter max_stack)
  */
@@ -179,7 +202,8 @@ struct estack_free {
 
 /**
  * struct estack_move - argument of %ESTACK_IOC_GROW and %ESTACK_IOC_SHRINK
- * @size: (in) sizeof(struct estack_move) as the caller knows it
+ * @size: (in) sizeof(struct estack_move) as the caller knows it; all
+ *	@size bytes must lie outside the stack being moved
  * @flags: (in) %ESTACK_MOVE_ADJUST_FP, %ESTACK_MOVE_ADJUST_CONSERVATIVE
  * @id: (in) the stack to move
  * @nr_slots: (in) number of entries at @slots, at most %ESTACK_MAX_SLOTS
@@ -188,11 +212,22 @@ struct estack_free {
  * @fp: (in/out) with %ESTACK_MOVE_ADJUST_FP, the innermost saved frame
  *	pointer; comes back relocated
  * @slots: (in) user pointer to @nr_slots __u64 addresses of pointer words
- *	to relocate
+ *	to relocate; the array must lie outside the stack being moved, the
+ *	words it names may lie anywhere
  * @lo: (out) new lowest usable address
  * @hi: (out) new top of the stack
  * @delta: (out) new hi - old hi; add it to any pointer into the old stack
  * @adjusted: (out) number of words rewritten
+ *
+ * Put the struct and the slot array anywhere but in the stack that moves:
+ * on the scheduler's stack, in the heap, or on another fiber's stack;
+ * either of them inside [lo, hi) of that stack is ``EINVAL`` (after
+ * ``EBUSY``, so a fiber that moves its own stack learns that first). The
+ * results (@lo, @hi, @delta, @fp, @adjusted) are written into the struct
+ * before the move commits: a move that returns an error changed nothing,
+ * and one that changed anything returned 0. A struct that cannot be
+ * written (read-only, say) makes the move fail with ``EFAULT``, nothing
+ * changed.
  */
 struct estack_move {
 	__u32 size;
@@ -217,7 +252,8 @@ struct estack_move {
  * @pad: (in) must be 0
  * @lo: (out) lowest usable address
  * @hi: (out) top of the stack
- * @resident: (out) bytes of the stack populated with pages
+ * @resident: (out) bytes of the stack mapped now: its whole size unless
+ *	the process dropped pages with MADV_DONTNEED
  */
 struct estack_info {
 	__u32 size;
