@@ -24,6 +24,7 @@
 #include <linux/mm.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/pagemap.h>
 #include <linux/uaccess.h>
 
 #include "estack.h"
@@ -205,7 +206,16 @@ static long estack_ioctl_move(struct estack_ctx *ctx, void __user *uarg,
 			goto out_free;
 		}
 	}
-	/* The move writes the results itself, before it commits. */
+	/*
+	 * The move writes the results itself, before it commits. A struct
+	 * that cannot be written is a bad struct pointer, refused here as
+	 * the ABI orders it (before ENOENT); faulting it in writes nothing.
+	 */
+	if (fault_in_safe_writeable(uarg, min_t(size_t, req.size,
+						sizeof(req)))) {
+		ret = -EFAULT;
+		goto out_free;
+	}
 	ret = estack_stack_move(ctx, &req, grow, slots, uarg);
 out_free:
 	kvfree(slots);

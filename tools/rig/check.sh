@@ -83,7 +83,7 @@ if [[ " $stages " == *" stock "* ]]; then
 	modules=(kmod/estack.ko)
 	programs=(api_test api_test_32 stack_test stack_test_32 move_test
 		  move_test_32 stats_test reclaim_test demo_test scale_test
-		  coredump_test coredump_test_32)
+		  coredump_test coredump_test_32 stress_test_32)
 	suites=()
 	# One million 4 KiB stacks: 4 GiB of pages and their bookkeeping.
 	mem=${VM_MEM:-6144}
