@@ -289,13 +289,16 @@ struct estack_stack *estack_arena_reserve_locked(struct estack_ctx *ctx,
 
 /**
  * estack_arena_unreserve_locked() - return a slot that holds no stack
- * @stack: the slot, ->span NULL, not in the arena's tree
+ * @stack: the slot, ->span NULL, not in the arena's tree (or left there by
+ *	an mtree_erase() that could not allocate: an entry without pages is
+ *	a free slot to every reader of the tree)
  *
  * Context: ctx->lock held.
  */
 void estack_arena_unreserve_locked(struct estack_stack *stack)
 {
 	lockdep_assert_held(&stack->arena->ctx->lock);
+	stack->id = 0;
 	list_add(&stack->slot, &stack->arena->free_slots[stack->order]);
 }
 
@@ -321,6 +324,13 @@ void estack_arena_unmapped(struct estack_arena *arena)
 	arena->vma = NULL;
 	arena->dead = true;
 	mt_for_each(&arena->stacks, stack, index, ULONG_MAX) {
+		/*
+		 * A free slot: mtree_erase() gives up, leaving the entry, when
+		 * it cannot allocate a node. Only an entry with pages is a
+		 * stack; the slot itself is on free_slots.
+		 */
+		if (!stack->span)
+			continue;
 		if (stack->id) {
 			xa_erase(&ctx->ids, stack->id);
 			list_add(&stack->slot, &dead);

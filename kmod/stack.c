@@ -723,6 +723,9 @@ enum estack_move_need {
  * @need: why the last attempt stopped with -EAGAIN
  * @fault: the user address for %ESTACK_MOVE_NEED_READ and _WRITE
  * @spans: spans evicted from the mapped cache, freed with no lock held
+ * @charged: bytes charged to the limits for the growth; held across the
+ *	attempts, so that the pages allocated between them are always
+ *	covered, and given back only if the move fails
  * @m: the plan of the current attempt
  */
 struct estack_move_op {
@@ -741,6 +744,7 @@ struct estack_move_op {
 	enum estack_move_need need;
 	u64 fault;
 	struct list_head spans;
+	u64 charged;
 	struct estack_move_plan m;
 };
 
@@ -990,7 +994,8 @@ static void estack_move_commit_locked(struct estack_ctx *ctx,
 	estack_arena_unreserve_locked(stack);
 	if (op->size < op->cur)
 		estack_limits_release_bytes_locked(ctx, op->cur - op->size);
-	op->span = NULL;	/* the new stack's now */
+	op->charged = 0;	/* the new stack's bytes now */
+	op->span = NULL;	/* and its pages */
 
 	estack_stat_add(ctx->alloc, op->grow ? ESTACK_STAT_GROWS :
 			ESTACK_STAT_SHRINKS, 1);
@@ -1012,7 +1017,7 @@ static int estack_move_attempt(struct estack_ctx *ctx,
 	struct vm_area_struct *vma_old, *vma_new;
 	struct estack_stack *stack, *to;
 	struct mm_struct *mm = ctx->mm;
-	u64 more = 0;
+	u64 more;
 	int ret;
 
 	if (mmap_read_lock_killable(mm))
@@ -1028,32 +1033,38 @@ static int estack_move_attempt(struct estack_ctx *ctx,
 		goto out_unlock;
 	}
 
-	if (op->size > op->cur) {
-		more = op->size - op->cur;
+	/*
+	 * The charge is taken before the pages are allocated, with no lock
+	 * held, and kept until the move ends: threads growing at once each
+	 * see the headroom the others left.
+	 */
+	more = op->size > op->cur ? op->size - op->cur : 0;
+	if (op->charged != more) {
+		estack_limits_release_bytes_locked(ctx, op->charged);
+		op->charged = 0;
 		ret = estack_limits_charge_bytes_locked(ctx, more);
 		/* Stacks the file keeps mapped count: give them up first. */
 		if (ret == -ENOSPC &&
 		    estack_mapped_evict_all_locked(ctx, &op->spans))
 			ret = estack_limits_charge_bytes_locked(ctx, more);
-		if (ret) {
-			more = 0;
+		if (ret)
 			goto out_unlock;
-		}
+		op->charged = more;
 	}
 	if (!op->span || op->span->order != op->order) {
 		op->need = ESTACK_MOVE_NEED_SPAN;
 		ret = -EAGAIN;
-		goto out_uncharge;
+		goto out_unlock;
 	}
 	to = estack_arena_reserve_locked(ctx, op->order);
 	if (IS_ERR(to)) {
 		ret = PTR_ERR(to);
-		goto out_uncharge;
+		goto out_unlock;
 	}
 	if (!to) {
 		op->need = ESTACK_MOVE_NEED_ARENA;
 		ret = -EAGAIN;
-		goto out_uncharge;
+		goto out_unlock;
 	}
 	vma_new = estack_arena_vma_locked(to->arena);
 	if (!vma_new) {
@@ -1088,11 +1099,7 @@ out_erase_new:
 	mtree_erase(&to->arena->stacks, to->lo);
 out_unreserve:
 	to->span = NULL;
-	to->id = 0;
 	estack_arena_unreserve_locked(to);
-out_uncharge:
-	if (more)
-		estack_limits_release_bytes_locked(ctx, more);
 out_unlock:
 	mutex_unlock(&ctx->lock);
 	mmap_read_unlock(mm);
@@ -1205,6 +1212,11 @@ int estack_stack_move(struct estack_ctx *ctx, struct estack_move *req,
 		estack_span_free(ctx->alloc, op.m.old_span, ctx->memcg);
 	} else if (grow) {
 		estack_stat_add(ctx->alloc, ESTACK_STAT_GROW_FAILURES, 1);
+	}
+	if (op.charged) {
+		mutex_lock(&ctx->lock);
+		estack_limits_release_bytes_locked(ctx, op.charged);
+		mutex_unlock(&ctx->lock);
 	}
 	if (op.span)
 		estack_span_free(ctx->alloc, op.span, ctx->memcg);

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +175,110 @@ TEST_F_TIMEOUT(oom, unprivileged_growth_stops_at_limits, 1200)
 	close(ready[1]);
 	close(go[0]);
 	close(go[1]);
+	close(done[0]);
+	close(done[1]);
+}
+
+/*
+ * Threads of one user growing at once must not hold more than the user's
+ * limit between them, not even for a moment: the charge covers the pages
+ * of a GROW from before they are allocated until the move ends.
+ */
+#define GROWERS		16
+#define GROW_LIMIT	(128ULL << 20)
+#define GROW_TO		(64ULL << 20)
+
+struct grower {
+	int fd;
+	pthread_barrier_t *start;
+	int err;
+};
+
+static void *grow_fn(void *arg)
+{
+	struct grower *g = arg;
+	struct estack_alloc a;
+	struct estack_move m;
+
+	g->err = es_alloc(g->fd, 4096, &a);
+	pthread_barrier_wait(g->start);
+	if (g->err)
+		return NULL;
+	memset(&m, 0, sizeof(m));
+	m.size = sizeof(m);
+	m.id = a.id;
+	m.sp = a.hi;
+	m.bytes = GROW_TO;
+	g->err = es_ioctl(g->fd, ESTACK_IOC_GROW, &m);
+	return NULL;
+}
+
+static void growers(int done)
+{
+	struct grower g[GROWERS];
+	pthread_barrier_t start;
+	pthread_t t[GROWERS];
+	int fd, i, ok = 0;
+	char c = 0;
+
+	if (setgid(65534) || setuid(65534))
+		_exit(90);
+	fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		_exit(91);
+	pthread_barrier_init(&start, NULL, GROWERS);
+	for (i = 0; i < GROWERS; i++) {
+		g[i] = (struct grower){ .fd = fd, .start = &start };
+		if (pthread_create(&t[i], NULL, grow_fn, &g[i]))
+			_exit(92);
+	}
+	for (i = 0; i < GROWERS; i++) {
+		pthread_join(t[i], NULL);
+		if (g[i].err && g[i].err != ENOSPC)
+			_exit(100 + g[i].err);
+		ok += !g[i].err;
+	}
+	write(done, &c, 1);
+	/* At most two fit the limit (the 4 KiB stacks take a little). */
+	_exit(ok <= GROW_LIMIT / GROW_TO ? 0 : 93);
+}
+
+TEST_F_TIMEOUT(oom, concurrent_grows_stay_within_limit, 900)
+{
+	long long user = es_param("max_bytes_per_user");
+	long long peak = 0, now;
+	struct pollfd pfd;
+	int done[2], status, round;
+	pid_t pid;
+	char c;
+
+	ASSERT_LE(0, user);
+	ASSERT_EQ(0, es_set_param("max_bytes_per_user", GROW_LIMIT));
+	ASSERT_EQ(0, pipe(done));
+	/* A race: a few rounds, so that an unguarded window shows. */
+	for (round = 0; round < 4; round++) {
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (!pid)
+			growers(done[1]);
+		/* Sample what the module holds for stacks until they end. */
+		do {
+			now = in_use_bytes() - self->bytes;
+			if (now > peak)
+				peak = now;
+			pfd = (struct pollfd){ .fd = done[0], .events = POLLIN };
+		} while (poll(&pfd, 1, 0) == 0);
+		ASSERT_EQ(1, read(done[0], &c, 1));
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			TH_LOG("growers: status %#x", status);
+	}
+	EXPECT_EQ(0, es_set_param("max_bytes_per_user", user));
+	TH_LOG("peak %lld KiB held for a limit of %llu KiB", peak >> 10,
+	       GROW_LIMIT >> 10);
+	EXPECT_GE((long long)GROW_LIMIT + (1 << 20), peak);
+	EXPECT_EQ(self->in_use, es_stat("stacks_in_use"));
+	EXPECT_EQ(self->bytes, in_use_bytes());
 	close(done[0]);
 	close(done[1]);
 }
