@@ -72,7 +72,15 @@ run_stage() {
 	for p in "${programs[@]}"; do args+=(--program "$p"); done
 	for s in "${suites[@]}"; do args+=(--kunit-suite "$s"); done
 	[ "$name" = debug ] && args+=(--kmemleak)
-	python3 "$ESTACK_TOP/tools/rig/report.py" "${args[@]}" || true
+	# A report that crashed, or wrote no tally, fails its stage.
+	local before after rstatus=0
+	before=$(wc -l < "$tally")
+	python3 "$ESTACK_TOP/tools/rig/report.py" "${args[@]}" || rstatus=$?
+	after=$(wc -l < "$tally")
+	if [ "$rstatus" -gt 1 ] || [ "$after" -le "$before" ]; then
+		echo "not ok $name: report.py judged the stage # status $rstatus"
+		echo "$name-report 0 1 0" >> "$tally"
+	fi
 }
 
 if [[ " $stages " == *" stock "* ]]; then

@@ -27,7 +27,8 @@ BAD_DMESG = re.compile(
     r"suspicious RCU usage|INFO: task .* blocked|"
     r"sleeping function called from invalid context|"
     r"list_add corruption|list_del corruption|refcount_t:|"
-    r"estack\w*: .*left allocated|Call Trace:")
+    r"estack\w*: .*left allocated|Call Trace:|"
+    r"kmemleak: .*(?:disabled|[Ee]rror)|Kernel memory leak detector disabled")
 
 # The 6.1 harness prints a skipped case as "ok N # SKIP reason", with no
 # description: the directive may follow the number directly.
@@ -204,14 +205,22 @@ def main():
             tap.write("\n".join(sec["lines"]) + "\n")
             judge_program(rep, prog, sec)
 
-    if a.kunit_suite:
+    # Every suite that ran is judged, listed or not; a listed suite that
+    # did not run fails.
+    ran = [k[len("kunit "):] for k in sections if k.startswith("kunit ")]
+    suites = a.kunit_suite + [s for s in ran if s not in a.kunit_suite]
+    if suites:
         with open(os.path.join(d, "kunit.tap"), "w") as ktap:
             # Each debugfs results file is a KTAP document of one suite;
             # kunit.tap keeps them in load order.
-            for suite in a.kunit_suite:
+            for suite in suites:
                 judge_kunit(rep, suite, sections.get(f"kunit {suite}"), ktap)
 
     if a.kmemleak:
+        # kmemleak turns itself off (its object pool ran out, say) and then
+        # finds nothing: a scan must have run, twice, with it on.
+        rep.check("kmemleak scanned" in markers, "kmemleak on and scanned",
+                  "kmemleak absent, off, or its scan failed")
         sec = sections.get("kmemleak")
         leaks = [ln for ln in sec["lines"] if "unreferenced object" in ln] \
             if sec else []
@@ -225,15 +234,15 @@ def main():
         rep.check(f"rmmod {base} ok" in markers, f"rmmod {base}")
     rep.check("done" in markers, "guest completed its script")
 
-    dmesg = read(f"dmesg-{a.name}.log")
-    source = "dmesg"
-    if not dmesg:
-        dmesg, source = read(f"console-{a.name}.log"), "console"
-    bad = [ln for ln in dmesg if BAD_DMESG.search(ln)]
-    rep.check(bool(dmesg) and not bad, f"kernel log clean ({source})",
-              "; ".join(bad[:3]) if bad else "no kernel log")
-    for ln in bad[:40]:
-        print(f"#   {ln}")
+    # Both: dmesg is the ring buffer at the end (its start may have been
+    # overwritten), the console saw every line as it came.
+    for source in ("dmesg", "console"):
+        log = read(f"{source}-{a.name}.log")
+        bad = [ln for ln in log if BAD_DMESG.search(ln)]
+        rep.check(bool(log) and not bad, f"kernel log clean ({source})",
+                  "; ".join(bad[:3]) if bad else "no kernel log")
+        for ln in bad[:40]:
+            print(f"#   {ln}")
     rep.close()
     return 1 if rep.failed else 0
 
