@@ -100,7 +100,11 @@ static inline int es_info(int fd, __u32 id, struct estack_info *i)
 	return es_ioctl(fd, ESTACK_IOC_INFO, i);
 }
 
-/* A whole-number sysfs file; -1 when it cannot be read. */
+/*
+ * A whole-number sysfs file. One that cannot be read ends the test case
+ * at once (abort: the harness reports the case failed): a baseline of -1
+ * compared with another -1 would otherwise pass.
+ */
 static inline long long es_read_num(const char *path)
 {
 	char buf[256];
@@ -109,13 +113,16 @@ static inline long long es_read_num(const char *path)
 
 	fd = open(path, O_RDONLY);
 	if (fd < 0)
-		return -1;
+		goto err;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0)
-		return -1;
+		goto err;
 	buf[n] = 0;
 	return strtoll(buf, NULL, 0);
+err:
+	fprintf(stderr, "# cannot read %s: %s\n", path, strerror(errno));
+	abort();
 }
 
 static inline long long es_stat(const char *name)

@@ -129,6 +129,7 @@ TEST_F(faults, open_sweep)
 TEST_F(faults, alloc_sweep)
 {
 	long long in_use = es_stat("stacks_in_use");
+	long long held;
 	long long mapped_cache = es_param("mapped_cache");
 	long long cache_budget = es_param("cache_budget");
 	long long pool_reserve = es_param("pool_reserve");
@@ -148,6 +149,9 @@ TEST_F(faults, alloc_sweep)
 	ASSERT_EQ(0, es_set_param("mapped_cache", 0));
 	ASSERT_EQ(0, es_set_param("cache_budget", 0));
 	ASSERT_EQ(0, es_set_param("pool_reserve", 0));
+	/* Nothing cached: what is held now is exactly what is in use. */
+	ASSERT_EQ(0, es_write_file("/proc/sys/vm/drop_caches", "2"));
+	held = es_stat("pages_held");
 	for (n = 1; n < MAX_SITES; n++) {
 		ASSERT_EQ(0, fi_arm(self->nth, n));
 		err = es_alloc(self->fd, 8192, &a);
@@ -176,6 +180,9 @@ TEST_F(faults, alloc_sweep)
 	es_unmap_arenas();
 	EXPECT_EQ(es_stat("pages_held") * 4096,
 		  es_stat("bytes_in_use") + es_stat("bytes_cached"));
+	/* And with the caches emptied, the same pages as before. */
+	ASSERT_EQ(0, es_write_file("/proc/sys/vm/drop_caches", "2"));
+	EXPECT_EQ(held, es_stat("pages_held"));
 }
 
 /*

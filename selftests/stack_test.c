@@ -185,30 +185,43 @@ TEST_F(stk, new_stack_reads_zero)
 
 static void dirty_and_exit(void *arg)
 {
-	struct estack_alloc a;
+	struct estack_alloc a[64];
 	int fd = open(DEV_PATH, O_RDWR), i;
 
+	/* All live at once: freed, most of them leave the file's cache. */
 	for (i = 0; i < 64; i++) {
-		if (fd < 0 || es_alloc(fd, 8192, &a))
+		if (fd < 0 || es_alloc(fd, 8192, &a[i]))
 			_exit(1);
-		memset(U2P(a.lo), 0xc3, a.hi - a.lo);
-		if (es_free(fd, a.id))
-			_exit(2);
+		memset(U2P(a[i].lo), 0xc3, a[i].hi - a[i].lo);
 	}
+	for (i = 0; i < 64; i++)
+		if (es_free(fd, a[i].id))
+			_exit(2);
 	_exit(0);
 }
 
-/* Pages another process wrote and freed come back zeroed. */
+/*
+ * Pages another process wrote and freed come back zeroed. The caches'
+ * counters prove that they did come back: the test cannot pass on fresh
+ * pages alone.
+ */
 TEST_F(stk, zero_after_other_process)
 {
+	long long hits, zeroed;
 	struct estack_alloc a[64];
 	int i;
 
 	ASSERT_EQ(0, in_child(dirty_and_exit, NULL));
+	hits = es_stat("cache_hits") + es_stat("pool_hits");
+	zeroed = es_stat("pages_zeroed");
+	ASSERT_LE(0, hits);
+	ASSERT_LE(0, zeroed);
 	for (i = 0; i < 64; i++) {
 		ASSERT_EQ(0, es_alloc(self->fd, 8192, &a[i]));
 		ASSERT_TRUE(all_zero(U2P(a[i].lo), 8192)) TH_LOG("stack %d", i);
 	}
+	EXPECT_LE(hits + 32, es_stat("cache_hits") + es_stat("pool_hits"));
+	EXPECT_LE(zeroed + 32 * 2, es_stat("pages_zeroed"));
 	for (i = 0; i < 64; i++)
 		EXPECT_EQ(0, es_free(self->fd, a[i].id));
 }
@@ -636,18 +649,31 @@ TEST_F(stk, alloc_unmappable_arena_enomem)
 	}
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* A thousand ALLOC/FREE cycles, each served by the same freed stack. */
 TEST_F(stk, ids_never_reused)
 {
-	struct estack_alloc a, b;
+	static __u32 ids[1000];
+	struct estack_alloc a;
 	struct estack_info i;
+	int n;
 
-	ASSERT_EQ(0, es_alloc(self->fd, 0, &a));
-	ASSERT_EQ(0, es_free(self->fd, a.id));
-	EXPECT_EQ(ENOENT, es_free(self->fd, a.id));
-	EXPECT_EQ(ENOENT, es_info(self->fd, a.id, &i));
-	ASSERT_EQ(0, es_alloc(self->fd, 0, &b));
-	EXPECT_NE(a.id, b.id);
-	EXPECT_EQ(0, es_free(self->fd, b.id));
+	for (n = 0; n < 1000; n++) {
+		ASSERT_EQ(0, es_alloc(self->fd, 0, &a));
+		ids[n] = a.id;
+		ASSERT_EQ(0, es_free(self->fd, a.id));
+		ASSERT_EQ(ENOENT, es_free(self->fd, a.id));
+		ASSERT_EQ(ENOENT, es_info(self->fd, a.id, &i));
+	}
+	qsort(ids, 1000, sizeof(ids[0]), cmp_u32);
+	for (n = 1; n < 1000; n++)
+		ASSERT_NE(ids[n - 1], ids[n]);
 }
 
 TEST_F(stk, unknown_id_enoent)
@@ -663,14 +689,28 @@ TEST_F(stk, unknown_id_enoent)
 /* Ids are per file: another file's id is unknown here. */
 TEST_F(stk, ids_per_file)
 {
-	struct estack_alloc a;
+	struct estack_alloc a1, a2, b;
 	struct estack_info i;
 	int fd2 = open(DEV_PATH, O_RDWR | O_CLOEXEC);
 
 	ASSERT_LE(0, fd2);
-	ASSERT_EQ(0, es_alloc(fd2, 0, &a));
-	EXPECT_EQ(ENOENT, es_info(self->fd, a.id + 1000, &i));
-	EXPECT_EQ(0, es_free(fd2, a.id));
+	/* Ids count per file: b takes the same number as a1. */
+	ASSERT_EQ(0, es_alloc(self->fd, 0, &a1));
+	ASSERT_EQ(0, es_alloc(self->fd, 0, &a2));
+	ASSERT_EQ(0, es_alloc(fd2, 0, &b));
+	ASSERT_EQ(a1.id, b.id);
+	/* An id of the first file means nothing in the second ... */
+	EXPECT_EQ(ENOENT, es_info(fd2, a2.id, &i));
+	EXPECT_EQ(ENOENT, es_free(fd2, a2.id));
+	/* ... and the shared number names each file's own stack. */
+	ASSERT_EQ(0, es_info(fd2, b.id, &i));
+	EXPECT_EQ(b.lo, i.lo);
+	EXPECT_NE(a1.lo, i.lo);
+	EXPECT_EQ(0, es_free(fd2, b.id));
+	EXPECT_EQ(0, es_info(self->fd, a1.id, &i));
+	EXPECT_EQ(a1.lo, i.lo);
+	EXPECT_EQ(0, es_free(self->fd, a1.id));
+	EXPECT_EQ(0, es_free(self->fd, a2.id));
 	close(fd2);
 }
 
