@@ -13,6 +13,7 @@
 #   make bench           every benchmark in one VM run: bench.json, benchmarks.rst
 #   make vm [CMD=...]    Debian's stock kernel in QEMU with the module loaded
 #   make check           every test; ends with "N passed, N failed"
+#   make soak [SOAK_S=]  the random stress on the debug kernel (default 1 h)
 #   make check-rig       proves that make check fails when it should
 
 KREL ?= $(shell uname -r)
@@ -79,5 +80,8 @@ check:
 check-rig:
 	bash $(RIG)/check-rig.sh
 
+soak:
+	bash $(RIG)/soak.sh
+
 .PHONY: all modules clean install deps tools selftests style sparse docs vm demo bench \
-	check check-rig
+	check check-rig soak

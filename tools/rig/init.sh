@@ -91,7 +91,8 @@ for n in $RIG_TESTS; do
 	[ -x "$t" ] || continue
 	say "test $n start"
 	t0=$(cut -d' ' -f1 /proc/uptime)
-	(cd /tmp && "$t") > $R 2>&1 < /dev/null
+	# shellcheck disable=SC2086
+	(cd /tmp && env $RIG_ENV "$t") > $R 2>&1 < /dev/null
 	say "test $n exit $?"
 	say "time $n $t0 $(cut -d' ' -f1 /proc/uptime)"
 done

@@ -6,6 +6,7 @@
 #
 #   vm.sh -k KERNEL -n NAME [-m "A.ko B.ko:ARG=1"] [-t "test..."] [-b "tool..."]
 #         [-M MODE] [-c CMD] [-r MEM] [-T TIMEOUT] [-a APPEND]
+#         [-e "VAR=VALUE ..."]   (the environment of the tests)
 #
 # In check and cmd modes the guest's reports land in
 # $ESTACK_RESULTS/{console,results,dmesg}-NAME.log. The exit status is 0
@@ -14,8 +15,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 kernel= name= modules= tests= tools= mode=check cmd= mem=2048 tmo=600
-append=
-while getopts k:n:m:t:b:M:c:r:T:a: opt; do
+append= env=
+while getopts k:n:m:t:b:M:c:r:T:a:e: opt; do
 	case $opt in
 	k) kernel=$OPTARG ;;
 	n) name=$OPTARG ;;
@@ -27,6 +28,7 @@ while getopts k:n:m:t:b:M:c:r:T:a: opt; do
 	r) mem=$OPTARG ;;
 	T) tmo=$OPTARG ;;
 	a) append=$OPTARG ;;
+	e) env=$OPTARG ;;
 	*) rig_die "usage: see the top of $0" ;;
 	esac
 done
@@ -57,6 +59,7 @@ for b in $tools; do cp "$b" "$root/opt/estack/bin/"; done
 	names=
 	for t in $tests; do names="$names ${t##*/}"; done
 	printf 'RIG_TESTS=%q\n' "${names# }"
+	printf 'RIG_ENV=%q\n' "$env"
 } > "$root/etc/rig.conf"
 
 cpio_file=$ESTACK_BUILD/initramfs-$name.cpio
