@@ -89,9 +89,8 @@ if [[ " $stages " == *" stock "* ]]; then
 	build_module stock "/lib/modules/$rel/build" $rig_modules
 
 	modules=(kmod/estack.ko)
-	programs=(api_test api_test_32 stack_test stack_test_32 move_test
-		  move_test_32 stats_test reclaim_test demo_test scale_test
-		  coredump_test coredump_test_32 stress_test_32)
+	mapfile -t programs < <(make -s -C "$ESTACK_TOP/selftests" \
+		print-STOCK_RUN | tr ' ' '\n')
 	suites=()
 	# One million 4 KiB stacks: 4 GiB of pages and their bookkeeping.
 	mem=${VM_MEM:-6144}
@@ -113,9 +112,8 @@ if [[ " $stages " == *" debug "* ]]; then
 	build_module debug "$dkdir" CONFIG_ESTACK_KUNIT=m $rig_modules
 
 	modules=(kmod/estack.ko kmod/tests/estack_kunit.ko)
-	programs=(api_test api_test_32 stack_test stack_test_32 move_test
-		  move_test_32 stats_test reclaim_test demo_test fault_test
-		  fault_test_32 coredump_test oom_test stress_test)
+	mapfile -t programs < <(make -s -C "$ESTACK_TOP/selftests" \
+		print-DEBUG_RUN | tr ' ' '\n')
 	suites=(estack_abi estack_size estack_params estack_pcpu estack_pool
 		estack_large estack_shrinker estack_memcg estack_concurrency)
 	mem=${VM_MEM:-2048}

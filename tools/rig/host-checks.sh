@@ -71,5 +71,7 @@ item "kernel-doc: module" kdoc "$ESTACK_TOP"/kmod/*.[ch]
 item "Documentation/ expands (make docs)" make -s -C "$ESTACK_TOP" docs
 item "checkpatch --strict (make style)" make -s -C "$ESTACK_TOP" style
 item "sparse (make sparse)" make -s -C "$ESTACK_TOP" sparse
+item "every selftest built runs in a stage, every one run is built" \
+	make -s -C "$ESTACK_TOP/selftests" check-lists
 
 echo "host $passed $failed" >> "$tally"
