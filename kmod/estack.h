@@ -126,6 +126,23 @@ void estack_tunables_init(void);
 /* How many pages between two cond_resched() and fatal-signal checks. */
 #define ESTACK_RESCHED_PAGES	256
 
+bool estack_should_stop(void);
+
+/**
+ * estack_resched_point() - a step of long work: go on?
+ * @n: steps done so far (pages copied or cleared, frames walked)
+ *
+ * Every %ESTACK_RESCHED_PAGES steps, reschedules and looks for a fatal
+ * signal. Long copies, clears and walks call it after each step and, when
+ * it says stop, undo their work and return -EINTR.
+ *
+ * Return: true when the caller must stop.
+ */
+static inline bool estack_resched_point(unsigned long n)
+{
+	return !(n % ESTACK_RESCHED_PAGES) && estack_should_stop();
+}
+
 /**
  * struct estack_span - the pages of one stack
  * @node: while free, in a per-CPU cache (under that cache's lock) or in a

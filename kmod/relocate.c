@@ -22,9 +22,6 @@
 
 #include "estack.h"
 
-/* How many pages between two cond_resched() and fatal-signal checks. */
-#define ESTACK_MOVE_RESCHED	256
-
 /* The page of @span holding user address @addr of a stack at @lo. */
 static struct page *estack_span_page(const struct estack_span *span,
 				     unsigned long lo, unsigned long addr)
@@ -61,11 +58,8 @@ int estack_move_copy(struct estack_move_plan *m)
 		 */
 		SetPageDirty(to);
 		addr += len;
-		if (!(++n % ESTACK_MOVE_RESCHED)) {
-			if (fatal_signal_pending(current))
-				return -EINTR;
-			cond_resched();
-		}
+		if (estack_resched_point(++n))
+			return -EINTR;
 	}
 	m->copied = m->old_hi - m->sp;
 	return 0;
@@ -151,11 +145,8 @@ int estack_move_adjust_fp(struct estack_move_plan *m)
 		estack_write_new(m, frame, next + m->delta);
 		m->adjusted++;
 		frame = next;
-		if (!(depth % ESTACK_MOVE_RESCHED)) {
-			if (fatal_signal_pending(current))
-				return -EINTR;
-			cond_resched();
-		}
+		if (estack_resched_point(depth))
+			return -EINTR;
 	}
 	return 0;
 }
@@ -192,11 +183,8 @@ int estack_move_adjust_conservative(struct estack_move_plan *m)
 		}
 		kunmap_local(p);
 		addr = end;
-		if (!(++n % ESTACK_MOVE_RESCHED)) {
-			if (fatal_signal_pending(current))
-				return -EINTR;
-			cond_resched();
-		}
+		if (estack_resched_point(++n))
+			return -EINTR;
 	}
 	return 0;
 }

@@ -16,6 +16,7 @@
  * Copyright (C) 2026 The estack authors
  */
 
+#include <linux/error-injection.h>
 #include <linux/gfp.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
@@ -24,6 +25,27 @@
 #include <linux/slab.h>
 
 #include "estack.h"
+
+/**
+ * estack_should_stop() - may long work go on?
+ *
+ * Reschedules and says stop when a fatal signal is pending; called by
+ * estack_resched_point() every %ESTACK_RESCHED_PAGES steps. Error
+ * injection (fail_function) can make it say stop, which is how the tests
+ * reach every -EINTR exit of a long copy, clear or walk.
+ *
+ * Return: true when the caller must undo its work and return -EINTR.
+ */
+noinline bool estack_should_stop(void)
+{
+	if (fatal_signal_pending(current))
+		return true;
+	cond_resched();
+	return false;
+}
+
+/* For the fail_function sweeps of the tests. */
+ALLOW_ERROR_INJECTION(estack_should_stop, TRUE);
 
 static struct kmem_cache *estack_span_cache;
 
@@ -86,12 +108,9 @@ static int estack_span_fill(struct estack_allocator *a,
 			span->pages[i++] = page + j;
 		atomic_long_add(1UL << chunk, &a->pages);
 
-		if (nr > ESTACK_RESCHED_PAGES && !(i % ESTACK_RESCHED_PAGES)) {
-			if (fatal_signal_pending(current)) {
-				ret = -EINTR;
-				goto err_put_pages;
-			}
-			cond_resched();
+		if (nr > ESTACK_RESCHED_PAGES && estack_resched_point(i)) {
+			ret = -EINTR;
+			goto err_put_pages;
 		}
 	}
 	estack_stat_add(a, ESTACK_STAT_PAGES_ALLOCATED, nr);
@@ -202,12 +221,9 @@ int estack_span_zero(struct estack_allocator *a, struct estack_span *span)
 	for (i = 0; i < nr; i++) {
 		clear_highpage(span->pages[i]);
 		ClearPageDirty(span->pages[i]);
-		if (nr > ESTACK_RESCHED_PAGES && !((i + 1) % ESTACK_RESCHED_PAGES)) {
-			if (fatal_signal_pending(current)) {
-				estack_stat_add(a, ESTACK_STAT_PAGES_ZEROED, i + 1);
-				return -EINTR;
-			}
-			cond_resched();
+		if (nr > ESTACK_RESCHED_PAGES && estack_resched_point(i + 1)) {
+			estack_stat_add(a, ESTACK_STAT_PAGES_ZEROED, i + 1);
+			return -EINTR;
 		}
 	}
 	span->dirty = false;

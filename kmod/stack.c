@@ -42,6 +42,7 @@
  * Copyright (C) 2026 The estack authors
  */
 
+#include <linux/error-injection.h>
 #include <linux/maple_tree.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
@@ -58,10 +59,12 @@
 
 /*
  * Charge the file's and the user's limits for @size more bytes, and for a
- * new stack if @new_stack (a GROW charges only the bytes it adds).
+ * new stack if @new_stack (a GROW charges only the bytes it adds). Error
+ * injection can make it fail, to test every -ENOSPC exit.
  */
-static int estack_limits_charge_locked(struct estack_ctx *ctx,
-				       unsigned long size, bool new_stack)
+static noinline int estack_limits_charge_locked(struct estack_ctx *ctx,
+						unsigned long size,
+						bool new_stack)
 {
 	const struct estack_tunables *t = &estack_tunables;
 	long user_bytes;
@@ -80,6 +83,9 @@ static int estack_limits_charge_locked(struct estack_ctx *ctx,
 	ctx->bytes += size;
 	return 0;
 }
+
+/* For the fail_function sweeps of the tests. */
+ALLOW_ERROR_INJECTION(estack_limits_charge_locked, ERRNO);
 
 static int estack_limits_charge(struct estack_ctx *ctx, unsigned long size)
 {
@@ -857,12 +863,10 @@ static int estack_move_prepare_new(struct estack_ctx *ctx,
 		return 0;
 	for (i = 0; m->new_lo + (i << PAGE_SHIFT) < first; i++) {
 		clear_user_highpage(span->pages[i], m->new_lo + (i << PAGE_SHIFT));
-		if (!((i + 1) % ESTACK_RESCHED_PAGES)) {
-			if (fatal_signal_pending(current)) {
-				ret = -EINTR;
-				break;
-			}
-			cond_resched();
+		if (estack_resched_point(i + 1)) {
+			ret = -EINTR;
+			i++;
+			break;
 		}
 	}
 	if (!ret && offset_in_page(new_sp)) {
