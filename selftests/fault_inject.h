@@ -96,4 +96,57 @@ static inline bool fi_disarm(int fd)
 	return fired;
 }
 
+/*
+ * fail_function: make one function of the module return what a test asks
+ * (it must be marked ALLOW_ERROR_INJECTION), for this thread only
+ * (task-filter and make-it-fail), @times times, after @space calls that go
+ * through.
+ */
+#define FF_DIR		FI_DEBUGFS "fail_function/"
+#define FF_SELF		"/proc/thread-self/make-it-fail"
+
+static inline int ff_arm(const char *func, long long retval,
+			 unsigned int space, unsigned int times)
+{
+	char path[128], buf[32];
+
+	fi_write(FF_DIR "inject", " ");	/* nothing armed before */
+	snprintf(buf, sizeof(buf), "!%s", func);
+	fi_write(FF_DIR "inject", buf);
+	if (fi_write(FF_DIR "inject", func))
+		return -1;
+	snprintf(path, sizeof(path), FF_DIR "%s/retval", func);
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)retval);
+	if (fi_write(path, buf) || fi_write(FF_DIR "task-filter", "Y") ||
+	    fi_write(FF_DIR "probability", "100") ||
+	    fi_write(FF_DIR "interval", "1") ||
+	    fi_write(FF_DIR "verbose", "1"))
+		return -1;
+	snprintf(buf, sizeof(buf), "%u", times);
+	if (fi_write(FF_DIR "times", buf))
+		return -1;
+	snprintf(buf, sizeof(buf), "%u", space);
+	if (fi_write(FF_DIR "space", buf))
+		return -1;
+	return fi_write(FF_SELF, "1");
+}
+
+/* Disarm; true when the injection fired (all its times were used). */
+static inline bool ff_disarm(const char *func)
+{
+	char buf[32] = "";
+	bool fired = false;
+	int fd;
+
+	fi_write(FF_SELF, "0");
+	fd = open(FF_DIR "times", O_RDONLY);
+	if (fd >= 0) {
+		fired = read(fd, buf, sizeof(buf) - 1) > 0 && buf[0] == '0';
+		close(fd);
+	}
+	snprintf(buf, sizeof(buf), "!%s", func);
+	fi_write(FF_DIR "inject", buf);
+	return fired;
+}
+
 #endif /* ESTACK_FAULT_INJECT_H */

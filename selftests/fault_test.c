@@ -332,4 +332,138 @@ TEST_F(faults, shrink_sweep)
 	es_unmap_arenas();
 }
 
+/* Byte i of the pattern a test writes to a stack. */
+static unsigned char pat(__u64 addr)
+{
+	return (unsigned char)(addr * 2654435761u >> 13);
+}
+
+static void fill(__u64 lo, __u64 hi)
+{
+	__u64 a;
+
+	for (a = lo; a < hi; a++)
+		es_poke(a, pat(a));
+}
+
+/* [lo, hi) holds the pattern of the addresses it had before a move. */
+static int holds(__u64 lo, __u64 hi, __u64 delta)
+{
+	__u64 a;
+
+	for (a = lo; a < hi; a++)
+		if (es_peek(a) != pat(a - delta))
+			return 0;
+	return 1;
+}
+
+#define SWEEP_MAX	64
+
+/*
+ * Every -EINTR exit of the long work of ALLOC and GROW, reached through
+ * fail_function: estack_should_stop() says stop at its n-th call, for
+ * n = 0, 1, ... until the call goes through. A stopped call changes
+ * nothing.
+ */
+TEST_F_TIMEOUT(faults, fatal_signal_sweep, 600)
+{
+	long long in_use = es_stat("stacks_in_use");
+	struct estack_alloc a, big;
+	struct estack_info info;
+	struct estack_move m;
+	unsigned int n, stops = 0;
+	bool fired;
+	int err;
+
+	/* ALLOC of 4 MiB: its 1024 pages allocated or cleared. */
+	for (n = 0; n < SWEEP_MAX; n++) {
+		ASSERT_EQ(0, ff_arm("estack_should_stop", 1, n, 1));
+		err = es_alloc(self->fd, 4 << 20, &big);
+		fired = ff_disarm("estack_should_stop");
+		if (!err) {
+			EXPECT_EQ(0, es_free(self->fd, big.id));
+			break;
+		}
+		EXPECT_EQ(EINTR, err) TH_LOG("n=%u", n);
+		EXPECT_TRUE(fired);
+		EXPECT_EQ(in_use, es_stat("stacks_in_use"));
+		stops++;
+	}
+	ASSERT_LT(n, SWEEP_MAX);
+	EXPECT_LE(1, stops);
+
+	/* GROW of 2 MiB, all live: the new pages, then the copy. */
+	ASSERT_EQ(0, es_alloc(self->fd, 2 << 20, &a));
+	fill(a.lo, a.hi);
+	for (n = 0, stops = 0; n < SWEEP_MAX; n++) {
+		ASSERT_EQ(0, ff_arm("estack_should_stop", 1, n, 1));
+		memset(&m, 0, sizeof(m));
+		m.size = sizeof(m);
+		m.id = a.id;
+		m.sp = a.lo;
+		err = es_ioctl(self->fd, ESTACK_IOC_GROW, &m);
+		fired = ff_disarm("estack_should_stop");
+		if (!err) {
+			EXPECT_TRUE(holds(m.hi - (2 << 20), m.hi, m.delta));
+			break;
+		}
+		EXPECT_EQ(EINTR, err) TH_LOG("n=%u", n);
+		EXPECT_TRUE(fired);
+		ASSERT_EQ(0, es_info(self->fd, a.id, &info));
+		EXPECT_EQ(a.lo, info.lo);
+		EXPECT_EQ(a.hi, info.hi);
+		EXPECT_TRUE(holds(a.lo, a.hi, 0)) TH_LOG("n=%u", n);
+		stops++;
+	}
+	ASSERT_LT(n, SWEEP_MAX);
+	/* The pages of the new stack, and the 512 pages copied. */
+	EXPECT_LE(2, stops);
+	EXPECT_EQ(0, es_free(self->fd, a.id));
+	EXPECT_EQ(in_use, es_stat("stacks_in_use"));
+}
+
+/*
+ * Every -ENOSPC exit, reached through fail_function on the limits' charge:
+ * ALLOC from the mapped cache, ALLOC the slow way (which empties the
+ * file's cache and tries again: both fail) and GROW. Nothing changes; the
+ * cached stack still serves the next ALLOC.
+ */
+TEST_F(faults, enospc_exits)
+{
+	const char *fn = "estack_limits_charge_locked";
+	long long in_use = es_stat("stacks_in_use");
+	long long hits = es_stat("mapped_cache_hits");
+	struct estack_alloc a, b;
+	struct estack_info info;
+	struct estack_move m = { .size = sizeof(m) };
+
+	ASSERT_LT(0, es_param("mapped_cache"));
+	ASSERT_EQ(0, es_alloc(self->fd, 8192, &a));
+	ASSERT_EQ(0, es_free(self->fd, a.id));
+	ASSERT_EQ(0, ff_arm(fn, -ENOSPC, 0, 1));
+	EXPECT_EQ(ENOSPC, es_alloc(self->fd, 8192, &b));
+	EXPECT_TRUE(ff_disarm(fn));
+	EXPECT_EQ(hits, es_stat("mapped_cache_hits"));
+	ASSERT_EQ(0, es_alloc(self->fd, 8192, &b));
+	EXPECT_EQ(a.lo, b.lo);
+	EXPECT_EQ(hits + 1, es_stat("mapped_cache_hits"));
+
+	ASSERT_EQ(0, ff_arm(fn, -ENOSPC, 0, 2));
+	EXPECT_EQ(ENOSPC, es_alloc(self->fd, 16384, &a));
+	EXPECT_TRUE(ff_disarm(fn));
+	EXPECT_EQ(in_use + 1, es_stat("stacks_in_use"));
+
+	fill(b.lo, b.hi);
+	m.id = b.id;
+	m.sp = b.lo;
+	ASSERT_EQ(0, ff_arm(fn, -ENOSPC, 0, 2));
+	EXPECT_EQ(ENOSPC, es_ioctl(self->fd, ESTACK_IOC_GROW, &m));
+	EXPECT_TRUE(ff_disarm(fn));
+	ASSERT_EQ(0, es_info(self->fd, b.id, &info));
+	EXPECT_EQ(b.lo, info.lo);
+	EXPECT_TRUE(holds(b.lo, b.hi, 0));
+	EXPECT_EQ(0, es_free(self->fd, b.id));
+	EXPECT_EQ(in_use, es_stat("stacks_in_use"));
+}
+
 TEST_HARNESS_MAIN

@@ -621,6 +621,54 @@ TEST_F_TIMEOUT(stk, info_races_munmap, 300)
 }
 
 /*
+ * SIGKILL lands in the middle of large ALLOCs and GROWs (or between them):
+ * whatever it interrupted, nothing is left behind once the process is
+ * gone.
+ */
+static void large_ops_forever(void *arg)
+{
+	struct estack_move m;
+	struct estack_alloc a;
+	int fd = open(DEV_PATH, O_RDWR);
+
+	if (fd < 0)
+		_exit(1);
+	for (;;) {
+		if (es_alloc(fd, 32 << 20, &a))
+			_exit(2);
+		memset(&m, 0, sizeof(m));
+		m.size = sizeof(m);
+		m.id = a.id;
+		m.sp = a.lo;	/* all of it live: a 32 MiB copy */
+		if (es_ioctl(fd, ESTACK_IOC_GROW, &m))
+			_exit(3);
+		if (es_free(fd, a.id))
+			_exit(4);
+	}
+}
+
+TEST_F_TIMEOUT(stk, sigkill_mid_large_ops, 300)
+{
+	long long bytes = es_stat("bytes_in_use");
+	int round, status;
+	pid_t pid;
+
+	for (round = 0; round < 8; round++) {
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (!pid)
+			large_ops_forever(NULL);
+		usleep(50000 + 37000 * round);
+		ASSERT_EQ(0, kill(pid, SIGKILL));
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+			TH_LOG("round %d: status %#x", round, status);
+		EXPECT_EQ(self->in_use, es_stat("stacks_in_use"));
+		EXPECT_EQ(bytes, es_stat("bytes_in_use"));
+	}
+}
+
+/*
  * A command that cannot map an arena returns a contract errno: ENOMEM for
  * the address-space limit and for mlockall(MCL_FUTURE) without the right
  * to lock 64 GiB, never EAGAIN.
