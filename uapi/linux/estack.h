@@ -32,11 +32,12 @@
  *
  * - ``ENOTTY``: unknown command;
  * - ``EPERM``: the file is used from a process (mm) other than the opener;
- * - ``EFAULT``: the struct pointer cannot be read or written;
- * - ``EINVAL``: ``size`` below the first published struct, unknown
- *   ``flags``, non-zero ``pad``, a size that overflows, too many slots;
- *   ``E2BIG``: a ``size`` above 4096, or a longer struct with non-zero
- *   bytes past the known fields;
+ * - ``EFAULT``: the struct pointer cannot be read (a struct that can be
+ *   read but not written: see below);
+ * - ``EINVAL``: ``size`` below the first published struct; ``E2BIG``: a
+ *   ``size`` above 4096, or a longer struct with non-zero bytes past the
+ *   known fields (both checked before the fields); then ``EINVAL`` for
+ *   unknown ``flags``, non-zero ``pad``, too many slots;
  * - ``ENOENT``: unknown id, or a stack whose arena is being unmapped;
  * - ``EINVAL``: an ``sp`` or ``bytes`` that does not fit that stack;
  * - ``EBUSY``: the stack the calling thread is running on;
@@ -51,10 +52,23 @@
  *   thread keeps unmapping; never ``EAGAIN``;
  * - ``EINTR``: a fatal signal interrupted a long copy (nothing changed).
  *
- * GROW and SHRINK read and write the slots, and write their results,
- * only while they build the new stack, after the checks above: a slot
- * that cannot be read or written, or a struct that cannot be written
- * (read-only memory, say), gives ``EFAULT`` there, with nothing changed.
+ * A struct that can be read but not written (read-only memory) gets
+ * ``EFAULT`` when the results are written: for API, ALLOC and INFO after
+ * every other check (ALLOC then takes its new stack back: nothing
+ * changed), for GROW and SHRINK before ``ENOENT`` (below). ALLOC's
+ * ``bytes`` of any size above ``max_stack``, ``~0`` included, is
+ * ``EFBIG``.
+ *
+ * GROW and SHRINK have errnos of their own; the code places them so:
+ *
+ * - ``EOPNOTSUPP``: a 32-bit caller asked for relocation (flags or
+ *   slots); right after the struct's ``EINVAL`` and ``E2BIG``;
+ * - ``ENOMEM`` for the kernel's copy of the slot array, then ``EFAULT``
+ *   for a slot array that cannot be read, then ``EFAULT`` for a struct
+ *   that cannot be written (read-only memory, say): after that, before
+ *   ``ENOENT``;
+ * - ``EFAULT`` for a slot that cannot be read or written: while the new
+ *   stack is built, after ``ENOSPC``, with nothing changed.
  *
  * Stack sizes are powers of two, at least ``min_stack`` (one page). A size
  * in ``bytes`` is the usable size of a stack; its guard page is extra.
