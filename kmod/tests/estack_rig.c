@@ -9,6 +9,8 @@
  *   fault=lockdep  take two locks in both orders at load (lockdep splat)
  *   fault=leak     keep a page at unload and report it the way estack.ko
  *                  reports pages left allocated
+ *   fault=kmemleak lose a kmalloc'ed object at load (kmemleak report)
+ *   fault=panic    panic at load
  *
  * Copyright (C) 2026 The estack authors
  */
@@ -23,7 +25,8 @@
 
 static char *fault = "";
 module_param(fault, charp, 0444);
-MODULE_PARM_DESC(fault, "what to break: warn, kasan, lockdep, leak");
+MODULE_PARM_DESC(fault,
+		 "what to break: warn, kasan, lockdep, leak, kmemleak, panic");
 
 static struct page *rig_page;
 static DEFINE_MUTEX(rig_lock_a);
@@ -70,6 +73,15 @@ static int __init estack_rig_init(void)
 		rig_page = alloc_page(GFP_KERNEL);
 		if (!rig_page)
 			return -ENOMEM;
+	} else if (!strcmp(fault, "kmemleak")) {
+		/* The only pointer to it is lost when this returns. */
+		void *p = kmalloc(64, GFP_KERNEL);
+
+		OPTIMIZER_HIDE_VAR(p);
+		if (!p)
+			return -ENOMEM;
+	} else if (!strcmp(fault, "panic")) {
+		panic("estack_rig: a deliberate panic");
 	} else {
 		pr_err("estack_rig: unknown fault '%s'\n", fault);
 		return -EINVAL;

@@ -17,6 +17,13 @@ cases=(
 	"kasan|debug|^not ok debug: kernel log clean.*BUG: KASAN: slab-out-of-bounds"
 	"lockdep|debug|^not ok debug: kernel log clean.*possible circular locking"
 	"leak|debug|^not ok debug: kernel log clean.*1 pages left allocated"
+	"panic|stock|^not ok stock: kernel log clean \\(console\\).*Kernel panic"
+	"segv|stock|^not ok stock: rig_segv_test: plan and exit status agree"
+	"skip|stock|^not ok stock: rig_skip_test: .* # unexpected skip"
+	"report-crash|stock|^not ok stock: report.py judged the stage"
+	"kmemleak|debug|^not ok debug: kmemleak scan clean # [1-9][0-9]* leaks"
+	"estack-leak|debug|^not ok debug: kernel log clean.*estack: global: 1 pages left allocated"
+	"kunit-missing|debug|^not ok debug: kunit estack_rig_absent # no results"
 )
 
 # RIG_CASES="kasan leak" runs only those.

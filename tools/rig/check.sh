@@ -23,6 +23,13 @@
 #   kasan       a test module reads out of bounds             (debug)
 #   lockdep     a test module takes two locks in both orders  (debug)
 #   leak        a test module leaves a page allocated         (debug)
+#   panic       a test module panics the guest                (stock)
+#   segv        a test program crashes half-way               (stock)
+#   skip        a test case skips unexpectedly                (stock)
+#   report-crash  report.py crashes                           (stock)
+#   kmemleak    a test module loses a kmalloc'ed object       (debug)
+#   estack-leak estack.ko itself leaks a page                 (debug)
+#   kunit-missing a listed KUnit suite never runs             (debug)
 # RIG_STAGES limits the stages (default "stock debug").
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -75,6 +82,7 @@ run_stage() {
 	# A report that crashed, or wrote no tally, fails its stage.
 	local before after rstatus=0
 	before=$(wc -l < "$tally")
+	[ "$inject" = report-crash ] && args+=(--rig-crash)
 	python3 "$ESTACK_TOP/tools/rig/report.py" "${args[@]}" || rstatus=$?
 	after=$(wc -l < "$tally")
 	if [ "$rstatus" -gt 1 ] || [ "$after" -le "$before" ]; then
@@ -99,6 +107,9 @@ if [[ " $stages " == *" stock "* ]]; then
 	[ -n "$inject" ] && programs=(api_test)
 	case $inject in
 	fail-test) programs+=(rig_fail_test) ;;
+	segv) programs+=(rig_segv_test) ;;
+	skip) programs+=(rig_skip_test) ;;
+	panic) modules+=(kmod/tests/estack_rig.ko:fault=panic) ;;
 	warn) modules+=(kmod/tests/estack_rig.ko:fault=warn) ;;
 	no-module) modules=() ;;
 	hang) programs+=(rig_hang_test); timeout=${RIG_TIMEOUT:-60} ;;
@@ -124,9 +135,11 @@ if [[ " $stages " == *" debug "* ]]; then
 		modules+=(kmod/tests/estack_rig_kunit.ko)
 		suites+=(estack_rig)
 		;;
-	kasan | lockdep | leak)
+	kasan | lockdep | leak | kmemleak)
 		modules+=("kmod/tests/estack_rig.ko:fault=$inject")
 		;;
+	estack-leak) modules[0]=kmod/estack.ko:rig_leak=1 ;;
+	kunit-missing) suites+=(estack_rig_absent) ;;
 	esac
 	run_stage debug "$dkdir/arch/x86/boot/bzImage" "$ESTACK_BUILD/kmod-debug"
 fi

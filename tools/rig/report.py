@@ -174,7 +174,11 @@ def main():
     ap.add_argument("--kunit-suite", action="append", default=[])
     ap.add_argument("--kmemleak", action="store_true")
     ap.add_argument("--tally", required=True)
+    ap.add_argument("--rig-crash", action="store_true",
+                    help="crash on purpose (make check-rig)")
     a = ap.parse_args()
+    if a.rig_crash:
+        raise RuntimeError("report.py: a deliberate crash for check-rig")
 
     rep = Report(a.name, a.tally)
     d = a.results_dir
