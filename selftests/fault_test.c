@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <linux/estack.h>
@@ -464,6 +465,55 @@ TEST_F(faults, enospc_exits)
 	EXPECT_TRUE(holds(b.lo, b.hi, 0));
 	EXPECT_EQ(0, es_free(self->fd, b.id));
 	EXPECT_EQ(in_use, es_stat("stacks_in_use"));
+}
+
+/*
+ * The page-fault path and INFO under fail-nth. A touch after
+ * MADV_DONTNEED brings the stack's own pages back with their data,
+ * whatever fault site fails on the way (the fault is retried); an INFO
+ * whose n-th fault site fails answers EFAULT (its user copies), or
+ * correctly; the stack never changes.
+ */
+TEST_F(faults, fault_path_and_info_sweep)
+{
+	struct estack_alloc a;
+	struct estack_info info;
+	unsigned int n, failed = 0;
+	bool fired, ok;
+	int err;
+
+	ASSERT_EQ(0, es_alloc(self->fd, 65536, &a));
+	fill(a.lo, a.hi);
+	for (n = 1; n < SWEEP_MAX; n++) {
+		ASSERT_EQ(0, madvise(U2P(a.lo), 65536, MADV_DONTNEED));
+		ASSERT_EQ(0, fi_arm(self->nth, n));
+		ok = holds(a.lo, a.hi, 0);
+		fired = fi_disarm(self->nth);
+		EXPECT_TRUE(ok) TH_LOG("n=%u", n);
+		if (!fired)
+			break;
+	}
+	ASSERT_LT(n, SWEEP_MAX);
+	for (n = 1; n < SWEEP_MAX; n++) {
+		ASSERT_EQ(0, fi_arm(self->nth, n));
+		err = es_info(self->fd, a.id, &info);
+		fired = fi_disarm(self->nth);
+		if (!err) {
+			EXPECT_EQ(a.lo, info.lo);
+			EXPECT_EQ(a.hi, info.hi);
+			EXPECT_EQ(65536, info.resident);
+			if (!fired)
+				break;
+			continue;
+		}
+		EXPECT_EQ(EFAULT, err) TH_LOG("n=%u", n);
+		EXPECT_TRUE(fired);
+		failed++;
+	}
+	ASSERT_LT(n, SWEEP_MAX);
+	EXPECT_LE(1, failed);
+	EXPECT_TRUE(holds(a.lo, a.hi, 0));
+	EXPECT_EQ(0, es_free(self->fd, a.id));
 }
 
 TEST_HARNESS_MAIN
