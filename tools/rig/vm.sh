@@ -82,15 +82,39 @@ if [ "$mode" = shell ]; then
 fi
 
 rig_log "booting $name VM ($mem MiB, timeout ${tmo}s)"
+
+# Progress while the guest runs: each test program as it starts.
+progress() {
+	local seen=0 n line
+	while sleep 5; do
+		[ -f "$results" ] || continue
+		n=0
+		while IFS= read -r line; do
+			line=${line%$'\r'}
+			case $line in
+			"### test "*" start")
+				n=$((n + 1))
+				[ $n -le $seen ] || rig_log "$name: ${line#* test }"
+				;;
+			esac
+		done < "$results"
+		seen=$n
+	done
+}
+
 status=0
 if [ "$mode" = cmd ]; then
 	timeout --foreground -k 10 "$tmo" "${qemu[@]}" -display none \
 		-append "$cmdline quiet" -serial stdio -serial null \
 		-serial null -monitor none < /dev/null || status=$?
 else
+	progress &
+	watcher=$!
 	timeout -k 10 "$tmo" "${qemu[@]}" -display none -append "$cmdline" \
 		-serial "file:$console" -serial "file:$results" \
 		-serial "file:$dmesg" -monitor none < /dev/null || status=$?
+	kill "$watcher" 2>/dev/null || true
+	wait "$watcher" 2>/dev/null || true
 fi
 [ $status = 124 ] && rig_log "$name VM did not finish in ${tmo}s"
 exit $status
