@@ -425,9 +425,10 @@ TEST_F_TIMEOUT(faults, fatal_signal_sweep, 600)
 
 /*
  * Every -ENOSPC exit, reached through fail_function on the limits' charge:
- * ALLOC from the mapped cache, ALLOC the slow way (which empties the
- * file's cache and tries again: both fail) and GROW. Nothing changes; the
- * cached stack still serves the next ALLOC.
+ * ALLOC from the mapped cache, ALLOC the slow way and GROW (each of which,
+ * with a stack in the file's cache, gives it up and charges again: both
+ * charges fail). Nothing changes; a cached stack still serves the next
+ * ALLOC.
  */
 TEST_F(faults, enospc_exits)
 {
@@ -449,6 +450,9 @@ TEST_F(faults, enospc_exits)
 	EXPECT_EQ(a.lo, b.lo);
 	EXPECT_EQ(hits + 1, es_stat("mapped_cache_hits"));
 
+	/* With a stack in the cache to give up: two charges, both fail. */
+	ASSERT_EQ(0, es_alloc(self->fd, 4096, &a));
+	ASSERT_EQ(0, es_free(self->fd, a.id));
 	ASSERT_EQ(0, ff_arm(fn, -ENOSPC, 0, 2));
 	EXPECT_EQ(ENOSPC, es_alloc(self->fd, 16384, &a));
 	EXPECT_TRUE(ff_disarm(fn));
@@ -457,6 +461,8 @@ TEST_F(faults, enospc_exits)
 	fill(b.lo, b.hi);
 	m.id = b.id;
 	m.sp = b.lo;
+	ASSERT_EQ(0, es_alloc(self->fd, 4096, &a));
+	ASSERT_EQ(0, es_free(self->fd, a.id));
 	ASSERT_EQ(0, ff_arm(fn, -ENOSPC, 0, 2));
 	EXPECT_EQ(ENOSPC, es_ioctl(self->fd, ESTACK_IOC_GROW, &m));
 	EXPECT_TRUE(ff_disarm(fn));
