@@ -27,7 +27,7 @@
 #include <linux/memcontrol.h>
 #include <linux/percpu.h>
 
-#include "estack.h"
+#include "alloc-internal.h"
 
 static enum cpuhp_state estack_cpuhp_state;
 
@@ -57,11 +57,11 @@ int estack_alloc_module_init(void)
 	ret = cpuhp_setup_state_multi(CPUHP_BP_PREPARE_DYN, "estack:dead",
 				      NULL, estack_cpu_dead);
 	if (ret < 0)
-		goto err_span_cache;
+		goto err_exit_span_cache;
 	estack_cpuhp_state = ret;
 	return 0;
 
-err_span_cache:
+err_exit_span_cache:
 	estack_span_cache_exit();
 	return ret;
 }
@@ -104,23 +104,23 @@ int estack_allocator_init(struct estack_allocator *a, const char *name,
 	 */
 	ret = estack_shrinker_init(a);
 	if (ret)
-		goto err_pcpu;
+		goto err_destroy_pcpu;
 	ret = estack_pools_init(a);
 	if (ret)
-		goto err_shrinker;
+		goto err_destroy_shrinker;
 	ret = cpuhp_state_add_instance_nocalls(estack_cpuhp_state,
 					       &a->cpuhp_node);
 	if (ret)
-		goto err_pools;
+		goto err_destroy_pools;
 	/* Pairs with the acquire in the shrinker: pools are set up. */
 	smp_store_release(&a->ready, true);
 	return 0;
 
-err_pools:
+err_destroy_pools:
 	estack_pools_destroy(a);
-err_shrinker:
+err_destroy_shrinker:
 	estack_shrinker_destroy(a);
-err_pcpu:
+err_destroy_pcpu:
 	estack_pcpu_destroy(a);
 err_free_stats:
 	free_percpu(a->stats);
@@ -184,7 +184,7 @@ struct estack_span *estack_span_alloc_unzeroed(struct estack_allocator *a,
 		span = estack_pcpu_pop(a, order, memcg);
 		if (span) {
 			estack_stat_add(a, ESTACK_STAT_CACHE_HITS, 1);
-			goto found;
+			goto out;
 		}
 		estack_stat_add(a, ESTACK_STAT_CACHE_MISSES, 1);
 		span = estack_pcpu_refill(a, order, memcg);
@@ -194,13 +194,13 @@ struct estack_span *estack_span_alloc_unzeroed(struct estack_allocator *a,
 	}
 	if (span) {
 		estack_stat_add(a, ESTACK_STAT_POOL_HITS, 1);
-		goto found;
+		goto out;
 	}
 
 	span = estack_span_new(a, order, memcg);
 	if (IS_ERR(span))
 		return span;
-found:
+out:
 	this_cpu_inc(a->stats->allocs[order]);
 	return span;
 }

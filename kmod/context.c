@@ -18,20 +18,25 @@
  * Per-user accounting: one struct estack_user per uid with live contexts,
  * in an xarray under estack_users_lock; its byte count is atomic.
  *
+ * Limits: a context counts its live stacks and the bytes of its live and
+ * mapped-cache stacks (ctx->nr_stacks, ctx->bytes, under ctx->lock); the
+ * same bytes count in its user's total. A charge checks the file's limits
+ * and the user's before it takes anything.
+ *
  * Copyright (C) 2026 The estack authors
  */
 
 #include <linux/cred.h>
+#include <linux/error-injection.h>
 #include <linux/memcontrol.h>
 #include <linux/mutex.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
-#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uidgid.h>
 #include <linux/xarray.h>
 
-#include "estack.h"
+#include "context.h"
 
 static DEFINE_XARRAY(estack_users);
 static DEFINE_MUTEX(estack_users_lock);
@@ -147,24 +152,102 @@ void estack_ctx_destroy(struct estack_ctx *ctx)
 }
 
 /**
- * estack_ctx_show_all() - one line per context for debugfs
- * @m: the seq_file
+ * estack_ctx_for_each() - call @fn for every live context, for debugfs
+ * @fn: called with the context's lock held
+ * @arg: passed to @fn
  */
-void estack_ctx_show_all(struct seq_file *m)
+void estack_ctx_for_each(void (*fn)(struct estack_ctx *ctx, void *arg),
+			 void *arg)
 {
-	struct estack_stack *stack;
 	struct estack_ctx *ctx;
-	unsigned long id, largest;
 
 	mutex_lock(&estack_ctx_list_lock);
 	list_for_each_entry(ctx, &estack_ctx_list, node) {
 		mutex_lock(&ctx->lock);
-		largest = 0;
-		xa_for_each(&ctx->ids, id, stack)
-			largest = max(largest, stack->hi - stack->lo);
-		seq_printf(m, "%8d %-16s %10lu %14lu %12lu\n", ctx->tgid,
-			   ctx->comm, ctx->nr_stacks, ctx->bytes, largest);
+		fn(ctx, arg);
 		mutex_unlock(&ctx->lock);
 	}
 	mutex_unlock(&estack_ctx_list_lock);
+}
+
+/**
+ * estack_limits_charge_locked() - take @size bytes, and a stack, from the limits
+ * @ctx: the context
+ * @size: usable bytes; 0 for a stack whose bytes are charged already
+ * @new_stack: one more stack (false for the bytes a GROW adds)
+ *
+ * Error injection can make it fail, to test every -ENOSPC exit.
+ *
+ * Context: ctx->lock held.
+ * Return: 0, or -ENOSPC past max_stacks_per_fd, max_bytes_per_fd or
+ * max_bytes_per_user.
+ */
+noinline int estack_limits_charge_locked(struct estack_ctx *ctx,
+					 unsigned long size, bool new_stack)
+{
+	const struct estack_tunables *t = &estack_tunables;
+	long user_bytes;
+
+	lockdep_assert_held(&ctx->lock);
+	if (ctx->nr_stacks + new_stack >
+	    estack_tunable_get(&t->max_stacks_per_fd) ||
+	    ctx->bytes + size > estack_tunable_get(&t->max_bytes_per_fd))
+		return -ENOSPC;
+	user_bytes = atomic_long_add_return(size, &ctx->user->bytes);
+	if (user_bytes > estack_tunable_get(&t->max_bytes_per_user)) {
+		atomic_long_sub(size, &ctx->user->bytes);
+		return -ENOSPC;
+	}
+	ctx->nr_stacks += new_stack;
+	ctx->bytes += size;
+	return 0;
+}
+
+/* For the fail_function sweeps of the tests. */
+ALLOW_ERROR_INJECTION(estack_limits_charge_locked, ERRNO);
+
+/**
+ * estack_limits_release_locked() - give back what a charge took
+ * @ctx: the context
+ * @size: usable bytes
+ * @stack: one stack too
+ *
+ * Context: ctx->lock held.
+ */
+void estack_limits_release_locked(struct estack_ctx *ctx, unsigned long size,
+				  bool stack)
+{
+	lockdep_assert_held(&ctx->lock);
+	ctx->nr_stacks -= stack;
+	ctx->bytes -= size;
+	atomic_long_sub(size, &ctx->user->bytes);
+}
+
+/**
+ * estack_limits_charge() - a new stack of @size bytes, with no lock held
+ * @ctx: the context
+ * @size: its usable bytes
+ *
+ * Return: 0 or -ENOSPC.
+ */
+int estack_limits_charge(struct estack_ctx *ctx, unsigned long size)
+{
+	int ret;
+
+	mutex_lock(&ctx->lock);
+	ret = estack_limits_charge_locked(ctx, size, true);
+	mutex_unlock(&ctx->lock);
+	return ret;
+}
+
+/**
+ * estack_limits_uncharge() - give back a stack of @size bytes
+ * @ctx: the context
+ * @size: its usable bytes
+ */
+void estack_limits_uncharge(struct estack_ctx *ctx, unsigned long size)
+{
+	mutex_lock(&ctx->lock);
+	estack_limits_release_locked(ctx, size, true);
+	mutex_unlock(&ctx->lock);
 }

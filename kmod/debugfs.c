@@ -14,15 +14,27 @@
 #include <linux/debugfs.h>
 #include <linux/seq_file.h>
 
-#include "estack.h"
+#include "dev.h"
 
 static struct dentry *estack_debugfs_dir;
+
+/* One line per context; ctx->lock held. */
+static void estack_context_show(struct estack_ctx *ctx, void *arg)
+{
+	unsigned long id, largest = 0;
+	struct estack_stack *stack;
+
+	xa_for_each(&ctx->ids, id, stack)
+		largest = max(largest, stack->hi - stack->lo);
+	seq_printf(arg, "%8d %-16s %10lu %14lu %12lu\n", ctx->tgid, ctx->comm,
+		   ctx->nr_stacks, ctx->bytes, largest);
+}
 
 static int estack_contexts_show(struct seq_file *m, void *v)
 {
 	seq_printf(m, "%8s %-16s %10s %14s %12s\n", "pid", "command", "stacks",
 		   "bytes", "largest");
-	estack_ctx_show_all(m);
+	estack_ctx_for_each(estack_context_show, m);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(estack_contexts);

@@ -27,7 +27,7 @@
 #include <linux/pagemap.h>
 #include <linux/uaccess.h>
 
-#include "estack.h"
+#include "dev.h"
 
 /**
  * estack_copy_args_in() - read a versioned argument struct from user space
@@ -216,7 +216,13 @@ static long estack_ioctl_move(struct estack_ctx *ctx, void __user *uarg,
 		ret = -EFAULT;
 		goto out_free;
 	}
-	ret = estack_stack_move(ctx, &req, grow, slots, uarg);
+	if (grow)
+		ret = estack_stack_grow(ctx, &req, slots, uarg);
+	else
+		ret = estack_stack_shrink(ctx, &req, slots, uarg);
+	/* Nothing moved: a failed copy of the results changes nothing. */
+	if (ret == 1)
+		ret = estack_copy_args_out(uarg, &req, sizeof(req), req.size);
 out_free:
 	kvfree(slots);
 	return ret;
@@ -293,7 +299,7 @@ static int estack_open(struct inode *inode, struct file *file)
 
 static int estack_mmap(struct file *file, struct vm_area_struct *vma)
 {
-	return estack_arena_mmap(file->private_data, vma);
+	return estack_vma_mmap(file->private_data, vma);
 }
 
 static int estack_release(struct inode *inode, struct file *file)

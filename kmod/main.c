@@ -49,10 +49,10 @@ static int __init estack_init(void)
 	ret = estack_allocator_init(&estack_allocator, "global",
 				    &estack_tunables);
 	if (ret)
-		goto err_alloc_module;
+		goto err_exit_alloc_module;
 	ret = estack_dev_init(&estack_allocator);
 	if (ret)
-		goto err_allocator;
+		goto err_destroy_allocator;
 	estack_debugfs_init(&estack_allocator);
 	estack_rig_leak();
 
@@ -60,9 +60,9 @@ static int __init estack_init(void)
 		estack_tunable_get(&estack_tunables.max_stack));
 	return 0;
 
-err_allocator:
+err_destroy_allocator:
 	estack_allocator_destroy(&estack_allocator);
-err_alloc_module:
+err_exit_alloc_module:
 	estack_alloc_module_exit();
 	return ret;
 }

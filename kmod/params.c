@@ -18,7 +18,7 @@
 #include <linux/sizes.h>
 #include <linux/sysfs.h>
 
-#include "estack.h"
+#include "params.h"
 
 struct estack_tunables estack_tunables = {
 	.max_stack = {

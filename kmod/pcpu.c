@@ -26,7 +26,7 @@
 #include <linux/memcontrol.h>
 #include <linux/percpu.h>
 
-#include "estack.h"
+#include "alloc-internal.h"
 #include "trace.h"
 
 static void estack_pcpu_tag(struct estack_pcpu_class *c,
@@ -53,7 +53,7 @@ static void estack_pcpu_untag(struct estack_pcpu_class *c)
  */
 unsigned int estack_pcpu_batch(struct estack_allocator *a, unsigned int order)
 {
-	unsigned long budget = READ_ONCE(a->tun->cache_budget.val);
+	unsigned long budget = estack_tunable_get(&a->tun->cache_budget);
 
 	if (!budget)
 		return 0;
@@ -65,7 +65,7 @@ static bool estack_pcpu_over_budget(struct estack_allocator *a,
 				    const struct estack_pcpu_class *c,
 				    unsigned int order)
 {
-	unsigned long budget = READ_ONCE(a->tun->cache_budget.val);
+	unsigned long budget = estack_tunable_get(&a->tun->cache_budget);
 
 	return ((unsigned long)c->nr << (order + PAGE_SHIFT)) > budget;
 }
@@ -302,6 +302,26 @@ unsigned long estack_pcpu_count(struct estack_allocator *a, unsigned int order,
 	return nr;
 }
 EXPORT_SYMBOL_IF_KUNIT(estack_pcpu_count);
+
+/**
+ * estack_pcpu_pages() - pages cached on one CPU, all small classes
+ * @a: the allocator
+ * @cpu: the CPU
+ *
+ * Lockless and so approximate: for statistics.
+ *
+ * Return: the count.
+ */
+unsigned long estack_pcpu_pages(struct estack_allocator *a, int cpu)
+{
+	struct estack_pcpu *pc = per_cpu_ptr(a->pcpu, cpu);
+	unsigned long pages = 0;
+	unsigned int order;
+
+	for (order = 0; order < ESTACK_NR_SMALL; order++)
+		pages += (unsigned long)READ_ONCE(pc->cls[order].nr) << order;
+	return pages;
+}
 
 int estack_pcpu_init(struct estack_allocator *a)
 {

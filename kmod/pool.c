@@ -25,7 +25,7 @@
 #include <linux/nodemask.h>
 #include <linux/topology.h>
 
-#include "estack.h"
+#include "alloc-internal.h"
 
 static enum lru_status estack_pool_isolate(struct list_head *item,
 					   struct list_lru_one *list,
@@ -80,7 +80,8 @@ unsigned int estack_pool_take(struct estack_allocator *a, unsigned int order,
  */
 void estack_pool_put(struct estack_allocator *a, struct estack_span *span)
 {
-	unsigned long reserve = READ_ONCE(a->tun->pool_reserve.val) >> PAGE_SHIFT;
+	unsigned long reserve = estack_tunable_get(&a->tun->pool_reserve) >>
+				PAGE_SHIFT;
 	unsigned long nr = estack_span_nr_pages(span);
 
 	if (atomic_long_read(&a->pool_pages) + nr > reserve) {
@@ -90,6 +91,42 @@ void estack_pool_put(struct estack_allocator *a, struct estack_span *span)
 	atomic_long_add(nr, &a->pool_pages);
 	estack_stat_add(a, ESTACK_STAT_POOL_LOCKS, 1);
 	list_lru_add(&a->pools[span->order].lru, &span->node);
+}
+
+/**
+ * estack_pool_shrink_count() - what the shrinker may take from a pool
+ * @a: the allocator
+ * @order: the pool
+ * @sc: the shrinker's node and cgroup
+ *
+ * Return: the count of free spans (a snapshot).
+ */
+unsigned long estack_pool_shrink_count(struct estack_allocator *a,
+				       unsigned int order,
+				       struct shrink_control *sc)
+{
+	return list_lru_shrink_count(&a->pools[order].lru, sc);
+}
+
+/**
+ * estack_pool_shrink() - take free spans for the shrinker
+ * @a: the allocator
+ * @order: the pool
+ * @sc: the shrinker's node, cgroup and budget (sc->nr_to_scan, consumed)
+ * @out: a private list the spans go on
+ *
+ * Return: the number of spans taken.
+ */
+unsigned long estack_pool_shrink(struct estack_allocator *a,
+				 unsigned int order, struct shrink_control *sc,
+				 struct list_head *out)
+{
+	unsigned long n;
+
+	n = list_lru_shrink_walk(&a->pools[order].lru, sc, estack_pool_isolate,
+				 out);
+	atomic_long_sub(n << order, &a->pool_pages);
+	return n;
 }
 
 /**
@@ -112,11 +149,11 @@ int estack_pools_init(struct estack_allocator *a)
 	for (order = 0; order < ESTACK_NR_ORDERS; order++) {
 		ret = list_lru_init_memcg(&a->pools[order].lru, &a->shrinker);
 		if (ret)
-			goto err_destroy;
+			goto err_destroy_lrus;
 	}
 	return 0;
 
-err_destroy:
+err_destroy_lrus:
 	while (--order >= 0)
 		list_lru_destroy(&a->pools[order].lru);
 	return ret;

@@ -10,6 +10,9 @@
  * A + delta, and a word's value is rewritten only if it lies in the old
  * [lo, hi).
  *
+ * The slots a move rewrites outside the stack are read before and written
+ * after, without faulting, and put back if the move cannot commit.
+ *
  * Concurrency: the caller holds ctx->lock and owns the new span.
  *
  * Copyright (C) 2026 The estack authors
@@ -19,8 +22,9 @@
 #include <linux/mm.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
+#include <linux/uaccess.h>
 
-#include "estack.h"
+#include "move.h"
 
 /* The page of @span holding user address @addr of a stack at @lo. */
 static struct page *estack_span_page(const struct estack_span *span,
@@ -201,4 +205,137 @@ void estack_move_adjust_inner_slot(struct estack_move_plan *m, u64 slot)
 {
 	if (estack_in_copy(m, slot))
 		estack_move_adjust_word(m, slot);
+}
+
+/**
+ * estack_move_clear_new() - clear what the copy will not overwrite
+ * @m: the move; @m->cleared counts the pages cleared
+ *
+ * A small new stack comes uncleared: the copy overwrites the top of it,
+ * and clearing those pages first would be wasted; only the pages below the
+ * copy, and the part of the lowest copied page below sp, are cleared. A
+ * large one was cleared when it was allocated, with no lock held, unless
+ * an earlier attempt wrote to it.
+ *
+ * Return: 0, or -EINTR when a fatal signal stopped a long clear.
+ */
+int estack_move_clear_new(struct estack_move_plan *m)
+{
+	struct estack_span *span = m->new_span;
+	u64 new_sp = m->sp + m->delta;
+	u64 first = round_down(new_sp, PAGE_SIZE);
+	unsigned long i;
+	int ret = 0;
+
+	if (!span->dirty)
+		return 0;
+	for (i = 0; m->new_lo + (i << PAGE_SHIFT) < first; i++) {
+		clear_user_highpage(span->pages[i], m->new_lo + (i << PAGE_SHIFT));
+		if (estack_resched_point(i + 1)) {
+			ret = -EINTR;
+			i++;
+			break;
+		}
+	}
+	if (!ret && offset_in_page(new_sp)) {
+		clear_user_highpage(span->pages[i], first);
+		i++;
+	}
+	m->cleared += i;
+	return ret;
+}
+
+/**
+ * estack_move_read_outer() - read the slots that lie outside the old stack
+ * @m: the move
+ * @slots: the slot addresses
+ * @nr: how many
+ * @outer: filled with the slots outside the old stack and their values
+ * @nr_outer: set to the number of entries of @outer filled
+ * @fault: set to the address that could not be read
+ *
+ * Nothing is written here: a slot is only ever written with its relocated
+ * value. Reads without taking a page fault (a fault on an arena needs
+ * ctx->lock, which the caller holds).
+ *
+ * Return: 0, or -EFAULT with @fault set.
+ */
+int estack_move_read_outer(const struct estack_move_plan *m, const u64 *slots,
+			   unsigned int nr, struct estack_outer_slot *outer,
+			   unsigned int *nr_outer, u64 *fault)
+{
+	unsigned int i, n = 0;
+	u64 v;
+
+	for (i = 0; i < nr; i++) {
+		if (slots[i] >= m->old_lo && slots[i] < m->old_hi)
+			continue;
+		if (copy_from_user_nofault(&v, u64_to_user_ptr(slots[i]),
+					   sizeof(v))) {
+			*fault = slots[i];
+			return -EFAULT;
+		}
+		outer[n].addr = slots[i];
+		outer[n].old = v;
+		outer[n].written = false;
+		n++;
+	}
+	*nr_outer = n;
+	return 0;
+}
+
+/**
+ * estack_move_restore_outer() - put back the slots written
+ * @outer: the slots of estack_move_read_outer()
+ * @nr: how many
+ *
+ * What was written lies in pages that are present: the writes back do not
+ * fault.
+ */
+void estack_move_restore_outer(struct estack_outer_slot *outer,
+			       unsigned int nr)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		if (outer[i].written &&
+		    copy_to_user_nofault(u64_to_user_ptr(outer[i].addr),
+					 &outer[i].old, sizeof(outer[i].old)))
+			pr_warn_ratelimited("estack: could not restore a slot\n");
+		outer[i].written = false;
+	}
+}
+
+/**
+ * estack_move_write_outer() - relocate the slots outside the old stack
+ * @m: the move; @m->adjusted counts the words rewritten
+ * @outer: the slots of estack_move_read_outer()
+ * @nr: how many
+ * @fault: set to the address that could not be written
+ *
+ * Writes without taking a page fault.
+ *
+ * Return: 0, or -EFAULT with every slot put back and @fault set.
+ */
+int estack_move_write_outer(struct estack_move_plan *m,
+			    struct estack_outer_slot *outer, unsigned int nr,
+			    u64 *fault)
+{
+	unsigned int i;
+	u64 v;
+
+	for (i = 0; i < nr; i++) {
+		if (outer[i].old < m->old_lo || outer[i].old >= m->old_hi)
+			continue;
+		v = outer[i].old + m->delta;
+		if (copy_to_user_nofault(u64_to_user_ptr(outer[i].addr), &v,
+					 sizeof(v))) {
+			*fault = outer[i].addr;
+			estack_move_restore_outer(outer, nr);
+			return -EFAULT;
+		}
+		outer[i].written = true;
+		m->adjusted++;
+	}
+	return 0;
 }

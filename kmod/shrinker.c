@@ -24,16 +24,8 @@
 #include <linux/nodemask.h>
 #include <linux/shrinker.h>
 
-#include "estack.h"
+#include "alloc-internal.h"
 #include "trace.h"
-
-static enum lru_status estack_shrink_isolate(struct list_head *item,
-					     struct list_lru_one *list,
-					     spinlock_t *lock, void *arg)
-{
-	list_lru_isolate_move(list, item, arg);
-	return LRU_REMOVED;
-}
 
 /* Whose per-CPU caches a call may count and empty (see the top). */
 static bool estack_shrink_pcpu(struct shrink_control *sc)
@@ -52,7 +44,7 @@ unsigned long estack_shrink_count(struct shrinker *s, struct shrink_control *sc)
 	if (!smp_load_acquire(&a->ready))
 		return 0;
 	for (order = 0; order < ESTACK_NR_ORDERS; order++)
-		count += list_lru_shrink_count(&a->pools[order].lru, sc);
+		count += estack_pool_shrink_count(a, order, sc);
 	if (estack_shrink_pcpu(sc))
 		for (order = 0; order < ESTACK_NR_SMALL; order++)
 			count += estack_pcpu_count(a, order, sc->memcg);
@@ -76,9 +68,7 @@ unsigned long estack_shrink_scan(struct shrinker *s, struct shrink_control *sc)
 
 	/* Largest first: the most memory for the fewest spans. */
 	for (order = ESTACK_NR_ORDERS; order-- > 0 && sc->nr_to_scan;) {
-		n = list_lru_shrink_walk(&a->pools[order].lru, sc,
-					 estack_shrink_isolate, &spans);
-		atomic_long_sub(n << order, &a->pool_pages);
+		n = estack_pool_shrink(a, order, sc, &spans);
 		pages += n << order;
 	}
 	if (estack_shrink_pcpu(sc) && sc->nr_to_scan)

@@ -15,7 +15,7 @@
 #include <linux/mm.h>
 #include <linux/overflow.h>
 
-#include "estack.h"
+#include "params.h"
 
 /**
  * estack_args_size_check() - is @usize acceptable as an argument struct size?
@@ -101,3 +101,20 @@ u64 estack_size_shrink(u64 cur, u64 used)
 	return cur;
 }
 EXPORT_SYMBOL_IF_KUNIT(estack_size_shrink);
+
+/**
+ * estack_range_meets() - does [@addr, @addr + @len) meet [@lo, @hi)?
+ * @addr: start of the first range
+ * @len: its length; 0 meets nothing
+ * @lo: start of the second range
+ * @hi: its end
+ *
+ * Correct for any @addr and @len, even when @addr + @len wraps.
+ *
+ * Return: true when the ranges share a byte.
+ */
+bool estack_range_meets(u64 addr, u64 len, u64 lo, u64 hi)
+{
+	return len && addr < hi && (addr >= lo || lo - addr < len);
+}
+EXPORT_SYMBOL_IF_KUNIT(estack_range_meets);

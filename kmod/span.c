@@ -24,7 +24,7 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 
-#include "estack.h"
+#include "alloc-internal.h"
 
 /**
  * estack_should_stop() - may long work go on?
@@ -142,7 +142,7 @@ struct estack_span *estack_span_new(struct estack_allocator *a,
 	span = kmem_cache_alloc_lru(estack_span_cache, &a->pools[order].lru,
 				    GFP_KERNEL_ACCOUNT);
 	if (!span)
-		goto err;
+		goto err_restore_memcg;
 	INIT_LIST_HEAD(&span->node);
 	span->order = order;
 	span->dirty = false;
@@ -165,7 +165,7 @@ err_free_pages_array:
 		kvfree(span->pages);
 err_free_span:
 	kmem_cache_free(estack_span_cache, span);
-err:
+err_restore_memcg:
 	set_active_memcg(old);
 	return ERR_PTR(ret);
 }

@@ -14,7 +14,7 @@
 #include <linux/sizes.h>
 #include <linux/string.h>
 
-#include "../estack.h"
+#include "../params.h"
 
 MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
 

@@ -22,7 +22,7 @@
 #include <linux/random.h>
 #include <linux/sizes.h>
 
-#include "../estack.h"
+#include "../alloc-internal.h"
 
 #define BUDGET	SZ_64K
 

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * estack arena layer (arena.c): the mappings stacks live in, their slots,
+ * and every page-table operation on them (insert, zap, look up).
+ *
+ * Copyright (C) 2026 The estack authors
+ */
+#ifndef _ESTACK_ARENA_H
+#define _ESTACK_ARENA_H
+
+#include <linux/maple_tree.h>
+#include <linux/mm.h>
+
+#include "context.h"
+
+/*
+ * Address space of one arena. Virtual space is cheap and page tables are
+ * only built for pages in use: 64 GiB holds a million 4 KiB stacks with
+ * their guard pages several times over, and a 1 GiB stack besides.
+ */
+#define ESTACK_ARENA_SIZE	(64UL << 30)
+
+/**
+ * struct estack_arena - one mapping of /dev/estack that holds stacks
+ * @node: in ctx->arenas
+ * @ctx: the owning context
+ * @vma: the mapping; set in ->mmap, cleared in ->close (under ctx->lock);
+ *	check it with estack_arena_vma_locked() before use
+ * @start: first address of the mapping
+ * @end: one past its last address
+ * @size: @end - @start
+ * @bump: lowest address never handed out; slots are carved upwards
+ * @dead: being or been unmapped: no new stacks
+ * @forked: fork() copied the arena into a child (after MADV_DOFORK), so
+ *	its pages may be mapped there too: none of them is ever reused
+ *	without being unmapped and freed first. Set under the owner's mmap
+ *	lock held for writing, read under it held for reading
+ * @free_slots: per order, slots whose stack was freed, for reuse
+ * @stacks: live stacks by address range [lo, hi - 1]
+ *
+ * All but @vma, @start, @end and @size are protected by ctx->lock.
+ */
+struct estack_arena {
+	struct list_head node;
+	struct estack_ctx *ctx;
+	struct vm_area_struct *vma;
+	unsigned long start;
+	unsigned long end;
+	unsigned long size;
+	unsigned long bump;
+	bool dead;
+	bool forked;
+	struct list_head free_slots[ESTACK_NR_ORDERS];
+	struct maple_tree stacks;
+};
+
+/**
+ * struct estack_stack - a stack, or a free slot of an arena
+ * @slot: in the arena's free_slots while free, in the context's mapped
+ *	cache while freed but still mapped
+ * @arena: the arena of the slot, for its whole life
+ * @span: the stack's pages; NULL while the slot is free
+ * @lo: lowest usable address; the guard page is just below
+ * @hi: one past the highest usable address
+ * @id: the stack's id in its file; 0 while in the mapped cache
+ * @order: log2 of the number of pages
+ *
+ * A slot is in one of three states: live (an id, a span, mapped, in the
+ * arena's tree), cached (no id; span, mapping and tree entry kept) or free
+ * (no id, no span, not in the tree).
+ *
+ * Protected by ctx->lock; lives until its arena is unmapped.
+ */
+struct estack_stack {
+	struct list_head slot;
+	struct estack_arena *arena;
+	struct estack_span *span;
+	unsigned long lo;
+	unsigned long hi;
+	u32 id;
+	u8 order;
+};
+
+/* arena.c */
+int estack_arena_create(struct estack_ctx *ctx, unsigned int order);
+struct estack_stack *estack_arena_reserve_locked(struct estack_ctx *ctx,
+						 unsigned int order);
+void estack_arena_unreserve_locked(struct estack_stack *stack);
+struct vm_area_struct *estack_arena_vma_locked(struct estack_arena *arena);
+int estack_arena_map(struct vm_area_struct *vma, struct estack_stack *stack);
+int estack_arena_pte(struct mm_struct *mm, unsigned long addr,
+		     struct page *page, bool *dirty);
+
+#endif /* _ESTACK_ARENA_H */

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * estack arena VMAs: the callbacks of the mappings of /dev/estack.
+ *
+ * ->mmap only accepts a mapping the module started itself (arena.c's
+ * vm_mmap() from inside ALLOC): its offset must name an arena the context
+ * is waiting for. The mapping is MAP_SHARED with VM_MIXEDMAP, VM_DONTEXPAND
+ * and VM_DONTCOPY, never executable. It may not be split (->may_split:
+ * partial munmap or mprotect fail with EINVAL) or moved (->mremap). ->fault
+ * gives SIGSEGV for guard pages, free slots and freed stacks, and puts a
+ * live stack's own page back after MADV_DONTNEED (the old data comes back,
+ * unlike anonymous memory). ->close frees every stack of the arena.
+ *
+ * Core dumps leave arenas out (VM_DONTDUMP, and no ->name, which would
+ * make the dump take every VMA whole): the core dump code dumps a VMA whole
+ * or not at all, and asks ->fault for every page it finds unmapped, so
+ * a 64 GiB arena would cost 16 M faults and, through a pipe, 64 GiB of
+ * zeroes. VM_DONTDUMP on a VM_SPECIAL VMA cannot be cleared with
+ * MADV_DODUMP.
+ *
+ * This file sits above the stack layer: ->close gives the stacks of an
+ * unmapped arena back through it.
+ *
+ * Concurrency: ->mmap runs with the mmap lock held for writing, ->fault
+ * with it held for reading, ->close after munmap() downgraded it (or while
+ * the mm exits); each takes ctx->lock inside it.
+ *
+ * Copyright (C) 2026 The estack authors
+ */
+
+#include <linux/maple_tree.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/xarray.h>
+
+#include "compat.h"
+#include "vma.h"
+
+/*
+ * estack_vma_arena_unmapped() - the arena's VMA is going away: free its stacks
+ * @arena: the arena
+ *
+ * Every stack in it is freed and its id forgotten (ENOENT from now on).
+ * The pages were unmapped with the VMA; they go back to the allocator.
+ *
+ * Context: ->close, mmap lock held for writing (or the mm is exiting).
+ */
+static void estack_vma_arena_unmapped(struct estack_arena *arena)
+{
+	struct estack_ctx *ctx = arena->ctx;
+	struct estack_stack *stack, *next;
+	unsigned long index = 0;
+	unsigned int order;
+	LIST_HEAD(cached);
+	LIST_HEAD(dead);
+
+	mutex_lock(&ctx->lock);
+	arena->vma = NULL;
+	arena->dead = true;
+	mt_for_each(&arena->stacks, stack, index, ULONG_MAX) {
+		/*
+		 * A free slot: mtree_erase() gives up, leaving the entry, when
+		 * it cannot allocate a node. Only an entry with pages is a
+		 * stack; the slot itself is on free_slots.
+		 */
+		if (!stack->span)
+			continue;
+		if (stack->id) {
+			xa_erase(&ctx->ids, stack->id);
+			list_add(&stack->slot, &dead);
+		} else {
+			estack_mapped_unmapped_locked(ctx, stack);
+			list_add(&stack->slot, &cached);
+		}
+	}
+	mtree_destroy(&arena->stacks);
+	list_del(&arena->node);
+	mutex_unlock(&ctx->lock);
+
+	list_for_each_entry_safe(stack, next, &dead, slot) {
+		estack_stack_release(ctx, stack);
+		kfree(stack);
+	}
+	list_for_each_entry_safe(stack, next, &cached, slot) {
+		estack_span_drop(ctx->alloc, stack->span, ctx->memcg);
+		kfree(stack);
+	}
+	for (order = 0; order < ESTACK_NR_ORDERS; order++)
+		list_for_each_entry_safe(stack, next, &arena->free_slots[order],
+					 slot)
+			kfree(stack);
+	kfree(arena);
+}
+
+static struct estack_arena *estack_vma_arena(struct vm_area_struct *vma)
+{
+	struct estack_arena *arena = vma->vm_private_data;
+
+	/* A copy made by fork() or by a refused mremap() is not the arena. */
+	return arena && arena->vma == vma ? arena : NULL;
+}
+
+static vm_fault_t estack_vm_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct estack_arena *arena = estack_vma_arena(vma);
+	unsigned long addr = vmf->address & PAGE_MASK;
+	struct estack_stack *stack;
+	struct estack_ctx *ctx;
+	vm_fault_t ret = VM_FAULT_SIGSEGV;
+	int err;
+
+	if (!arena)
+		return VM_FAULT_SIGSEGV;
+	ctx = arena->ctx;
+	/*
+	 * Only a fatal signal stops the wait: the task is being killed, and
+	 * SIGBUS (EFAULT for an access from the kernel) goes nowhere.
+	 */
+	if (mutex_lock_killable(&ctx->lock))
+		return VM_FAULT_SIGBUS;
+	stack = mtree_load(&arena->stacks, addr);
+	/* A stack in the mapped cache (no id) gets no page back. */
+	if (stack && stack->span && stack->id) {
+		err = vm_insert_page(vma, addr,
+				     stack->span->pages[(addr - stack->lo) >>
+							PAGE_SHIFT]);
+		estack_sync_rss(vma->vm_mm);
+		ret = err && err != -EBUSY ? vmf_error(err) : VM_FAULT_NOPAGE;
+	}
+	mutex_unlock(&ctx->lock);
+	return ret;
+}
+
+static void estack_vm_open(struct vm_area_struct *vma)
+{
+	struct estack_arena *arena = vma->vm_private_data;
+
+	/*
+	 * fork() after MADV_DOFORK: the child's copy belongs to no arena. Its
+	 * faults get SIGSEGV and its ->close frees nothing of the parent's.
+	 * The pages it shares keep their own references, and the arena is
+	 * marked so that the parent's mapped cache never reuses one of them
+	 * in place: the child could read what the parent writes there next.
+	 * dup_mmap() holds the parent's mmap lock for writing.
+	 */
+	if (arena && vma->vm_mm != arena->ctx->mm) {
+		arena->forked = true;
+		vma->vm_private_data = NULL;
+	}
+}
+
+static void estack_vm_close(struct vm_area_struct *vma)
+{
+	struct estack_arena *arena = estack_vma_arena(vma);
+
+	if (arena)
+		estack_vma_arena_unmapped(arena);
+}
+
+static int estack_vm_may_split(struct vm_area_struct *vma, unsigned long addr)
+{
+	return -EINVAL;
+}
+
+static int estack_vm_mremap(struct vm_area_struct *vma)
+{
+	return -EINVAL;
+}
+
+static const struct vm_operations_struct estack_vm_ops = {
+	.open		= estack_vm_open,
+	.close		= estack_vm_close,
+	.may_split	= estack_vm_may_split,
+	.mremap		= estack_vm_mremap,
+	.fault		= estack_vm_fault,
+};
+
+/**
+ * estack_vma_mmap() - ->mmap of /dev/estack
+ * @ctx: the file's context
+ * @vma: the new mapping
+ *
+ * Context: mmap lock held for writing.
+ * Return: 0 for a mapping the module asked for; -EINVAL for any other.
+ */
+int estack_vma_mmap(struct estack_ctx *ctx, struct vm_area_struct *vma)
+{
+	struct estack_arena *arena;
+	int ret = -EINVAL;
+
+	if (vma->vm_mm != ctx->mm || !(vma->vm_flags & VM_SHARED) ||
+	    (vma->vm_flags & VM_EXEC))
+		return -EINVAL;
+
+	mutex_lock(&ctx->lock);
+	arena = xa_load(&ctx->pending, vma->vm_pgoff);
+	if (arena && vma->vm_end - vma->vm_start == arena->size) {
+		xa_erase(&ctx->pending, vma->vm_pgoff);
+		estack_vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND |
+				    VM_DONTCOPY | VM_DONTDUMP);
+		estack_vm_flags_clear(vma, VM_MAYEXEC);
+		vma->vm_ops = &estack_vm_ops;
+		vma->vm_private_data = arena;
+		arena->vma = vma;
+		arena->start = vma->vm_start;
+		arena->end = vma->vm_end;
+		arena->bump = vma->vm_start;
+		list_add(&arena->node, &ctx->arenas);
+		ret = 0;
+	}
+	mutex_unlock(&ctx->lock);
+	return ret;
+}
+
