@@ -109,7 +109,9 @@ EXPORT_SYMBOL_IF_KUNIT(estack_size_shrink);
  * @lo: start of the second range
  * @hi: its end
  *
- * Correct for any @addr and @len, even when @addr + @len wraps.
+ * No overflow for any @addr and @len. A range that wraps past 2^64 is taken
+ * to end there: the ranges checked were copied from user memory, which
+ * does not wrap.
  *
  * Return: true when the ranges share a byte.
  */

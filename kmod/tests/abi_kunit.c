@@ -163,10 +163,53 @@ static void estack_size_shrink_rule(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, c->size, estack_size_shrink(c->cur, c->bytes));
 }
 
+/* The check that a move's struct and slot array lie outside the stack. */
+struct range_case {
+	const char *desc;
+	u64 addr;
+	u64 len;
+	bool meets;
+};
+
+#define LO	0x10000ULL
+#define HI	0x20000ULL
+
+static const struct range_case range_cases[] = {
+	{ "empty inside", LO + 8, 0, false },
+	{ "ends at lo", LO - 80, 80, false },
+	{ "last byte at lo", LO - 79, 80, true },
+	{ "starts at hi", HI, 80, false },
+	{ "starts below hi", HI - 1, 80, true },
+	{ "inside", LO + 16, 8, true },
+	{ "covers it", LO - 1, HI - LO + 2, true },
+	/* Ranges copied from user memory never wrap; one that did is ignored. */
+	{ "wraps past the top", U64_MAX - 7, LO + 9, false },
+	{ "huge below", 0, LO, false },
+};
+
+static void range_desc(const struct range_case *c, char *desc)
+{
+	strscpy(desc, c->desc, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(range, range_cases, range_desc);
+
+static void estack_range_meets_cases(struct kunit *test)
+{
+	const struct range_case *c = test->param_value;
+
+	KUNIT_EXPECT_EQ(test, c->meets, estack_range_meets(c->addr, c->len,
+							   LO, HI));
+}
+
+#undef LO
+#undef HI
+
 static struct kunit_case estack_size_cases[] = {
 	KUNIT_CASE_PARAM(estack_size_alloc_rounds, size_alloc_gen_params),
 	KUNIT_CASE_PARAM(estack_size_grow_rounds, size_grow_gen_params),
 	KUNIT_CASE_PARAM(estack_size_shrink_rule, size_shrink_gen_params),
+	KUNIT_CASE_PARAM(estack_range_meets_cases, range_gen_params),
 	{}
 };
 
