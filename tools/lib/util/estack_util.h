@@ -76,4 +76,7 @@ int es_count_vmas(void);
 int es_run_on(ucontext_t *from, ucontext_t *fiber, __u64 lo, __u64 hi,
 	      void (*fn)(void));
 
+/* tool.c: command-line tools */
+int es_usage(const char *text, int status);
+
 #endif /* ESTACK_UTIL_H */
