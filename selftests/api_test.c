@@ -20,8 +20,7 @@
 
 #include <linux/estack.h>
 
-#include "kselftest_harness.h"
-#include "estack_util.h"
+#include "estack_harness.h"
 
 #define EXEC_FD_ENV	"ESTACK_TEST_EXEC_FD"
 
@@ -56,10 +55,8 @@ FIXTURE(dev) {
 FIXTURE_SETUP(dev)
 {
 	self->page = sysconf(_SC_PAGESIZE);
-	self->fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
-	if (self->fd < 0 && errno == ENOENT)
-		SKIP(return, DEV_PATH " is absent: is estack.ko loaded?");
-	ASSERT_LE(0, self->fd) TH_LOG("open " DEV_PATH ": %s", strerror(errno));
+	if (!es_test_open(_metadata, &self->fd))
+		return;
 }
 
 FIXTURE_TEARDOWN(dev)
@@ -73,7 +70,7 @@ TEST(device_node_is_world_rw_misc)
 	struct stat st;
 
 	if (stat(DEV_PATH, &st) && errno == ENOENT)
-		SKIP(return, DEV_PATH " is absent: is estack.ko loaded?");
+		SKIP(return, ES_ABSENT);
 	ASSERT_EQ(0, stat(DEV_PATH, &st));
 	EXPECT_TRUE(S_ISCHR(st.st_mode));
 	EXPECT_EQ(0666, st.st_mode & 0777);
@@ -309,7 +306,7 @@ TEST(exec_without_cloexec_eperm)
 
 	fd = open(DEV_PATH, O_RDWR);
 	if (fd < 0 && errno == ENOENT)
-		SKIP(return, DEV_PATH " is absent: is estack.ko loaded?");
+		SKIP(return, ES_ABSENT);
 	ASSERT_LE(0, fd);
 
 	pid = fork();

@@ -25,8 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kselftest_harness.h"
-#include "estack_util.h"
+#include "estack_harness.h"
 
 #define NR_STACKS	1000
 #define STACK_BYTES	4096
@@ -67,34 +66,17 @@ FIXTURE_VARIANT_ADD(core, all_filter) {
 	.filter = "0x1ff",
 };
 
-static int read_file(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = 0;
-	return 0;
-}
-
 FIXTURE_SETUP(core)
 {
-	int fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	int fd;
 
-	if (fd < 0 && errno == ENOENT)
-		SKIP(return, DEV_PATH " is absent: is estack.ko loaded?");
-	ASSERT_LE(0, fd);
+	if (!es_test_open(_metadata, &fd))
+		return;
 	close(fd);
 	if (geteuid())
 		SKIP(return, "needs root to set " CORE_PATTERN);
-	ASSERT_EQ(0, read_file(CORE_PATTERN, self->old_pattern,
-			       sizeof(self->old_pattern)));
-	self->old_pattern[strcspn(self->old_pattern, "\n")] = 0;
+	ASSERT_EQ(0, es_read_file(CORE_PATTERN, self->old_pattern,
+				  sizeof(self->old_pattern)));
 	self->saved = true;
 }
 
@@ -119,7 +101,7 @@ static void crash_child(bool keep_arenas, const char *filter)
 
 	if (filter && es_write_file("/proc/self/coredump_filter", filter))
 		_exit(10);
-	fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	fd = es_open();
 	if (fd < 0)
 		_exit(11);
 	for (i = 0; i < NR_STACKS; i++) {
@@ -245,7 +227,8 @@ static const char *dump_to_pipe(bool keep_arenas, const char *filter,
 	snprintf(path, sizeof(path), CORE_BYTES ".%d", (int)pid);
 	/* The kernel does not wait for the helper: give it time to count. */
 	start = now();
-	while ((err = read_file(path, buf, sizeof(buf))) && now() - start < 60)
+	while ((err = es_read_file(path, buf, sizeof(buf))) &&
+	       now() - start < 60)
 		usleep(50 * 1000);
 	unlink(path);
 	if (!err) {
@@ -351,7 +334,7 @@ TEST_F(core, arena_not_dumped)
 	struct es_range r;
 	int fd;
 
-	fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	fd = es_open();
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, es_alloc(fd, STACK_BYTES, &a));
 	ASSERT_EQ(0, es_arena_of(a.lo, &r));

@@ -18,27 +18,12 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <string.h>
 #include <unistd.h>
 
-#ifndef ARRAY_SIZE
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
-#endif
+#include "estack_util.h"
 
 #define FI_DEBUGFS	"/sys/kernel/debug/"
 #define FI_NTH		"/proc/thread-self/fail-nth"
-
-static int fi_write(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -1;
-}
 
 /* 0 when fault injection is available and configured, else -1. */
 static inline int fi_setup(void)
@@ -57,7 +42,7 @@ static inline int fi_setup(void)
 	if (access(FI_NTH, W_OK))
 		return -1;
 	for (i = 0; i < ARRAY_SIZE(knobs); i++)
-		if (fi_write(knobs[i][0], knobs[i][1]))
+		if (es_write_file(knobs[i][0], knobs[i][1]))
 			return -1;
 	return 0;
 }
@@ -110,42 +95,39 @@ static inline int ff_arm(const char *func, long long retval,
 {
 	char path[128], buf[32];
 
-	fi_write(FF_DIR "inject", " ");	/* nothing armed before */
+	es_write_file(FF_DIR "inject", " ");	/* nothing armed before */
 	snprintf(buf, sizeof(buf), "!%s", func);
-	fi_write(FF_DIR "inject", buf);
-	if (fi_write(FF_DIR "inject", func))
+	es_write_file(FF_DIR "inject", buf);
+	if (es_write_file(FF_DIR "inject", func))
 		return -1;
 	snprintf(path, sizeof(path), FF_DIR "%s/retval", func);
 	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)retval);
-	if (fi_write(path, buf) || fi_write(FF_DIR "task-filter", "Y") ||
-	    fi_write(FF_DIR "probability", "100") ||
-	    fi_write(FF_DIR "interval", "1") ||
-	    fi_write(FF_DIR "verbose", "1"))
+	if (es_write_file(path, buf) ||
+	    es_write_file(FF_DIR "task-filter", "Y") ||
+	    es_write_file(FF_DIR "probability", "100") ||
+	    es_write_file(FF_DIR "interval", "1") ||
+	    es_write_file(FF_DIR "verbose", "1"))
 		return -1;
 	snprintf(buf, sizeof(buf), "%u", times);
-	if (fi_write(FF_DIR "times", buf))
+	if (es_write_file(FF_DIR "times", buf))
 		return -1;
 	snprintf(buf, sizeof(buf), "%u", space);
-	if (fi_write(FF_DIR "space", buf))
+	if (es_write_file(FF_DIR "space", buf))
 		return -1;
-	return fi_write(FF_SELF, "1");
+	return es_write_file(FF_SELF, "1") ? -1 : 0;
 }
 
 /* Disarm; true when the injection fired (all its times were used). */
 static inline bool ff_disarm(const char *func)
 {
 	char buf[32] = "";
-	bool fired = false;
-	int fd;
+	bool fired;
 
-	fi_write(FF_SELF, "0");
-	fd = open(FF_DIR "times", O_RDONLY);
-	if (fd >= 0) {
-		fired = read(fd, buf, sizeof(buf) - 1) > 0 && buf[0] == '0';
-		close(fd);
-	}
+	es_write_file(FF_SELF, "0");
+	fired = !es_read_file(FF_DIR "times", buf, sizeof(buf)) &&
+		buf[0] == '0';
 	snprintf(buf, sizeof(buf), "!%s", func);
-	fi_write(FF_DIR "inject", buf);
+	es_write_file(FF_DIR "inject", buf);
 	return fired;
 }
 

@@ -15,22 +15,10 @@
 
 #include <linux/estack.h>
 
-#include "kselftest_harness.h"
+#include "estack_harness.h"
 #include "fault_inject.h"
-#include "estack_util.h"
 /* No path of estack has anywhere near this many fault sites. */
 #define MAX_SITES	1000
-
-static int all_zero_stack(const struct estack_alloc *a)
-{
-	const unsigned char *p = U2P(a->lo);
-	unsigned long i;
-
-	for (i = 0; i < a->hi - a->lo; i++)
-		if (p[i])
-			return 0;
-	return 1;
-}
 
 FIXTURE(faults) {
 	int fd;
@@ -39,10 +27,8 @@ FIXTURE(faults) {
 
 FIXTURE_SETUP(faults)
 {
-	self->fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
-	if (self->fd < 0 && errno == ENOENT)
-		SKIP(return, DEV_PATH " is absent: is estack.ko loaded?");
-	ASSERT_LE(0, self->fd);
+	if (!es_test_open(_metadata, &self->fd))
+		return;
 	if (fi_setup())
 		SKIP(return, "no fault injection (needs the debug kernel)");
 	self->nth = fi_open();
@@ -101,7 +87,7 @@ TEST_F(faults, open_sweep)
 
 	for (n = 1; n < MAX_SITES; n++) {
 		ASSERT_EQ(0, fi_arm(self->nth, n));
-		fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+		fd = es_open();
 		err = errno;
 		fired = fi_disarm(self->nth);
 		if (fd >= 0) {
@@ -158,7 +144,7 @@ TEST_F(faults, alloc_sweep)
 		err = es_alloc(self->fd, 8192, &a);
 		fired = fi_disarm(self->nth);
 		if (!err) {
-			EXPECT_TRUE(all_zero_stack(&a));
+			EXPECT_TRUE(es_zero(a.lo, a.hi));
 			ASSERT_EQ(0, es_free(self->fd, a.id));
 			if (!fired)
 				break;
@@ -209,7 +195,7 @@ TEST_F(faults, alloc_mapped_sweep)
 		fired = fi_disarm(self->nth);
 		if (!err) {
 			EXPECT_EQ(first.lo, a.lo);
-			EXPECT_TRUE(all_zero_stack(&a));
+			EXPECT_TRUE(es_zero(a.lo, a.hi));
 			memset(U2P(a.lo), 0x5a, 8192);
 			ASSERT_EQ(0, es_free(self->fd, a.id));
 			if (!fired)
@@ -333,31 +319,6 @@ TEST_F(faults, shrink_sweep)
 	es_unmap_arenas();
 }
 
-/* Byte i of the pattern a test writes to a stack. */
-static unsigned char pat(__u64 addr)
-{
-	return (unsigned char)(addr * 2654435761u >> 13);
-}
-
-static void fill(__u64 lo, __u64 hi)
-{
-	__u64 a;
-
-	for (a = lo; a < hi; a++)
-		es_poke(a, pat(a));
-}
-
-/* [lo, hi) holds the pattern of the addresses it had before a move. */
-static int holds(__u64 lo, __u64 hi, __u64 delta)
-{
-	__u64 a;
-
-	for (a = lo; a < hi; a++)
-		if (es_peek(a) != pat(a - delta))
-			return 0;
-	return 1;
-}
-
 #define SWEEP_MAX	64
 
 /*
@@ -395,7 +356,7 @@ TEST_F_TIMEOUT(faults, fatal_signal_sweep, 600)
 
 	/* GROW of 2 MiB, all live: the new pages, then the copy. */
 	ASSERT_EQ(0, es_alloc(self->fd, 2 << 20, &a));
-	fill(a.lo, a.hi);
+	es_fill(a.lo, a.hi);
 	for (n = 0, stops = 0; n < SWEEP_MAX; n++) {
 		ASSERT_EQ(0, ff_arm("estack_should_stop", 1, n, 1));
 		memset(&m, 0, sizeof(m));
@@ -405,7 +366,7 @@ TEST_F_TIMEOUT(faults, fatal_signal_sweep, 600)
 		err = es_ioctl(self->fd, ESTACK_IOC_GROW, &m);
 		fired = ff_disarm("estack_should_stop");
 		if (!err) {
-			EXPECT_TRUE(holds(m.hi - (2 << 20), m.hi, m.delta));
+			EXPECT_EQ(0, es_check_pat(m.hi - (2 << 20), m.hi, m.delta));
 			break;
 		}
 		EXPECT_EQ(EINTR, err) TH_LOG("n=%u", n);
@@ -413,7 +374,7 @@ TEST_F_TIMEOUT(faults, fatal_signal_sweep, 600)
 		ASSERT_EQ(0, es_info(self->fd, a.id, &info));
 		EXPECT_EQ(a.lo, info.lo);
 		EXPECT_EQ(a.hi, info.hi);
-		EXPECT_TRUE(holds(a.lo, a.hi, 0)) TH_LOG("n=%u", n);
+		EXPECT_EQ(0, es_check_pat(a.lo, a.hi, 0)) TH_LOG("n=%u", n);
 		stops++;
 	}
 	ASSERT_LT(n, SWEEP_MAX);
@@ -458,7 +419,7 @@ TEST_F(faults, enospc_exits)
 	EXPECT_TRUE(ff_disarm(fn));
 	EXPECT_EQ(in_use + 1, es_stat("stacks_in_use"));
 
-	fill(b.lo, b.hi);
+	es_fill(b.lo, b.hi);
 	m.id = b.id;
 	m.sp = b.lo;
 	ASSERT_EQ(0, es_alloc(self->fd, 4096, &a));
@@ -468,7 +429,7 @@ TEST_F(faults, enospc_exits)
 	EXPECT_TRUE(ff_disarm(fn));
 	ASSERT_EQ(0, es_info(self->fd, b.id, &info));
 	EXPECT_EQ(b.lo, info.lo);
-	EXPECT_TRUE(holds(b.lo, b.hi, 0));
+	EXPECT_EQ(0, es_check_pat(b.lo, b.hi, 0));
 	EXPECT_EQ(0, es_free(self->fd, b.id));
 	EXPECT_EQ(in_use, es_stat("stacks_in_use"));
 }
@@ -489,11 +450,11 @@ TEST_F(faults, fault_path_and_info_sweep)
 	int err;
 
 	ASSERT_EQ(0, es_alloc(self->fd, 65536, &a));
-	fill(a.lo, a.hi);
+	es_fill(a.lo, a.hi);
 	for (n = 1; n < SWEEP_MAX; n++) {
 		ASSERT_EQ(0, madvise(U2P(a.lo), 65536, MADV_DONTNEED));
 		ASSERT_EQ(0, fi_arm(self->nth, n));
-		ok = holds(a.lo, a.hi, 0);
+		ok = !es_check_pat(a.lo, a.hi, 0);
 		fired = fi_disarm(self->nth);
 		EXPECT_TRUE(ok) TH_LOG("n=%u", n);
 		if (!fired)
@@ -518,7 +479,7 @@ TEST_F(faults, fault_path_and_info_sweep)
 	}
 	ASSERT_LT(n, SWEEP_MAX);
 	EXPECT_LE(1, failed);
-	EXPECT_TRUE(holds(a.lo, a.hi, 0));
+	EXPECT_EQ(0, es_check_pat(a.lo, a.hi, 0));
 	EXPECT_EQ(0, es_free(self->fd, a.id));
 }
 

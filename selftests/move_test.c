@@ -15,51 +15,9 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "kselftest_harness.h"
-#include "estack_util.h"
+#include "estack_harness.h"
 
 #define IS64	(sizeof(long) == 8)
-
-static int es_move(int fd, unsigned long cmd, struct estack_move *m)
-{
-	m->size = sizeof(*m);
-	return es_ioctl(fd, cmd, m);
-}
-
-/* Byte i of the pattern a test writes to a stack. */
-static unsigned char pat(__u64 addr)
-{
-	return (unsigned char)(addr * 2654435761u >> 13);
-}
-
-static void fill(__u64 lo, __u64 hi)
-{
-	__u64 a;
-
-	for (a = lo; a < hi; a++)
-		es_poke(a, pat(a));
-}
-
-/* 0 if [lo, hi) holds the pattern of the old addresses [lo - delta, ...). */
-static long check_moved(__u64 lo, __u64 hi, __u64 delta)
-{
-	__u64 a;
-
-	for (a = lo; a < hi; a++)
-		if (es_peek(a) != pat(a - delta))
-			return (long)(a - lo) + 1;
-	return 0;
-}
-
-static int zero(__u64 lo, __u64 hi)
-{
-	__u64 a;
-
-	for (a = lo; a < hi; a++)
-		if (es_peek(a))
-			return 0;
-	return 1;
-}
 
 static __u64 rd(__u64 addr)
 {
@@ -78,25 +36,17 @@ FIXTURE(mv) {
 
 FIXTURE_SETUP(mv)
 {
-	struct estack_api api = { .size = sizeof(api) };
+	struct estack_api api;
 
-	self->fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
-	if (self->fd < 0 && errno == ENOENT)
-		SKIP(return, DEV_PATH " is absent: is estack.ko loaded?");
-	ASSERT_LE(0, self->fd);
-	ASSERT_EQ(0, es_ioctl(self->fd, ESTACK_IOC_API, &api));
-	if (!(api.features & ESTACK_FEATURE_MOVE))
-		SKIP(return, "module without GROW/SHRINK");
+	if (!es_test_open_with(_metadata, &self->fd, &api,
+			       ESTACK_FEATURE_MOVE, "GROW/SHRINK"))
+		return;
 	self->in_use = es_stat("stacks_in_use");
 }
 
 FIXTURE_TEARDOWN(mv)
 {
-	if (self->fd < 0)
-		return;
-	close(self->fd);
-	es_unmap_arenas();
-	EXPECT_EQ(self->in_use, es_stat("stacks_in_use"));
+	es_test_close(_metadata, self->fd, self->in_use);
 }
 
 /* The live part is copied to the top of a stack twice the size. */
@@ -111,7 +61,7 @@ TEST_F(mv, grow_doubles_and_copies)
 
 	for (i = 0; i < ARRAY_SIZE(sps); i++) {
 		ASSERT_EQ(0, es_alloc(self->fd, 8192, &a));
-		fill(a.lo, a.hi);
+		es_fill(a.lo, a.hi);
 		sp = a.lo + sps[i];
 		memset(&m, 0, sizeof(m));
 		m.id = a.id;
@@ -119,9 +69,9 @@ TEST_F(mv, grow_doubles_and_copies)
 		ASSERT_EQ(0, es_move(self->fd, ESTACK_IOC_GROW, &m));
 		EXPECT_EQ(16384, m.hi - m.lo);
 		EXPECT_EQ((__s64)(m.hi - a.hi), m.delta);
-		EXPECT_EQ(0, check_moved(sp + m.delta, m.hi, m.delta))
+		EXPECT_EQ(0, es_check_pat(sp + m.delta, m.hi, m.delta))
 			TH_LOG("sp offset %lu", sps[i]);
-		EXPECT_TRUE(zero(m.lo, sp + m.delta));
+		EXPECT_TRUE(es_zero(m.lo, sp + m.delta));
 		EXPECT_EQ(SIGSEGV, es_probe(a.lo, 0));
 		EXPECT_EQ(SIGSEGV, es_probe(a.hi - 1, 0));
 		ASSERT_EQ(0, es_info(self->fd, a.id, &info));
@@ -153,7 +103,7 @@ TEST_F(mv, grow_large_populates_at_once)
 		ASSERT_EQ(0, es_free(self->fd, dirty.id));
 	}
 	ASSERT_EQ(0, es_alloc(self->fd, 65536, &a));
-	fill(a.lo, a.hi);
+	es_fill(a.lo, a.hi);
 	sp = a.hi - 20000;
 	memset(&m, 0, sizeof(m));
 	m.id = a.id;
@@ -163,8 +113,8 @@ TEST_F(mv, grow_large_populates_at_once)
 	/* Before anything touches it: all of it is mapped. */
 	ASSERT_EQ(0, es_info(self->fd, a.id, &info));
 	EXPECT_EQ(131072, info.resident);
-	EXPECT_EQ(0, check_moved(sp + m.delta, m.hi, m.delta));
-	EXPECT_TRUE(zero(m.lo, sp + m.delta));
+	EXPECT_EQ(0, es_check_pat(sp + m.delta, m.hi, m.delta));
+	EXPECT_TRUE(es_zero(m.lo, sp + m.delta));
 	EXPECT_EQ(0, es_free(self->fd, a.id));
 }
 
@@ -183,7 +133,7 @@ static void move_arg_inside(struct __test_metadata *_metadata, int fd,
 	__u64 sp, *slots;
 
 	ASSERT_EQ(0, es_alloc(fd, size, &a));
-	fill(a.lo, a.hi);
+	es_fill(a.lo, a.hi);
 	/* GROW: most of it live; SHRINK: little enough live to halve. */
 	sp = cmd == ESTACK_IOC_GROW ? a.lo + 1024 : a.hi - 512;
 	if (slots_inside) {
@@ -212,11 +162,11 @@ static void move_arg_inside(struct __test_metadata *_metadata, int fd,
 		EXPECT_EQ(0, m->lo);
 		EXPECT_EQ(0, m->delta);
 		/* Put the pattern back where the struct was. */
-		fill(a.hi - 256, a.hi - 256 + sizeof(*m));
+		es_fill(a.hi - 256, a.hi - 256 + sizeof(*m));
 	} else {
-		fill(a.hi - 256, a.hi - 248);
+		es_fill(a.hi - 256, a.hi - 248);
 	}
-	EXPECT_EQ(0, check_moved(a.lo, a.hi, 0));
+	EXPECT_EQ(0, es_check_pat(a.lo, a.hi, 0));
 	EXPECT_EQ(0, es_free(fd, a.id));
 }
 
@@ -267,7 +217,7 @@ TEST_F(mv, shrink_rule_at_its_boundary)
 	__u64 lo, hi;
 
 	ASSERT_EQ(0, es_alloc(self->fd, 16384, &a));
-	fill(a.lo, a.hi);
+	es_fill(a.lo, a.hi);
 	/* Exactly a quarter used: stays (Go's rule is "less than"). */
 	m.id = a.id;
 	m.sp = a.hi - 4096;
@@ -282,7 +232,7 @@ TEST_F(mv, shrink_rule_at_its_boundary)
 	m.sp = a.hi - 4095;
 	ASSERT_EQ(0, es_move(self->fd, ESTACK_IOC_SHRINK, &m));
 	EXPECT_EQ(8192, m.hi - m.lo);
-	EXPECT_EQ(0, check_moved(a.hi - 4095 + m.delta, m.hi, m.delta));
+	EXPECT_EQ(0, es_check_pat(a.hi - 4095 + m.delta, m.hi, m.delta));
 	lo = m.lo;
 	hi = m.hi;
 	/* Down to one page, never below. */
@@ -336,7 +286,7 @@ static void compat_relocation_refused(struct __test_metadata *_metadata,
 	__u64 word = 0;
 
 	ASSERT_EQ(0, es_alloc(fd, 8192, &a));
-	fill(a.lo, a.hi);
+	es_fill(a.lo, a.hi);
 	m.id = a.id;
 	m.sp = a.lo;
 	m.flags = flags;
@@ -348,7 +298,7 @@ static void compat_relocation_refused(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, es_info(fd, a.id, &info));
 	EXPECT_EQ(a.lo, info.lo);
 	EXPECT_EQ(a.hi, info.hi);
-	EXPECT_EQ(0, check_moved(a.lo, a.hi, 0));
+	EXPECT_EQ(0, es_check_pat(a.lo, a.hi, 0));
 	EXPECT_EQ(0, es_free(fd, a.id));
 }
 
@@ -515,7 +465,7 @@ TEST_F(mv, errors)
 	__u64 slots[2];
 
 	ASSERT_EQ(0, es_alloc(self->fd, 8192, &a));
-	fill(a.lo, a.hi);
+	es_fill(a.lo, a.hi);
 	m.id = a.id + 1000;
 	m.sp = a.hi;
 	EXPECT_EQ(ENOENT, es_move(self->fd, ESTACK_IOC_GROW, &m));
@@ -555,7 +505,7 @@ TEST_F(mv, errors)
 		EXPECT_EQ(EOPNOTSUPP, es_move(self->fd, ESTACK_IOC_GROW, &m));
 	}
 	/* Everything as before. */
-	EXPECT_EQ(0, check_moved(a.lo, a.hi, 0));
+	EXPECT_EQ(0, es_check_pat(a.lo, a.hi, 0));
 	EXPECT_EQ(0, es_free(self->fd, a.id));
 }
 
@@ -568,7 +518,7 @@ TEST_F(mv, efbig_at_max_stack_intact)
 	if (geteuid())
 		SKIP(return, "needs root to lower max_stack");
 	ASSERT_EQ(0, es_alloc(self->fd, 8192, &a));
-	fill(a.lo, a.hi);
+	es_fill(a.lo, a.hi);
 	ASSERT_EQ(0, es_set_param("max_stack", 16384));
 	m.id = a.id;
 	m.sp = a.lo;
@@ -579,7 +529,7 @@ TEST_F(mv, efbig_at_max_stack_intact)
 	m.bytes = 16385;
 	EXPECT_EQ(EFBIG, es_move(self->fd, ESTACK_IOC_GROW, &m));
 	ASSERT_EQ(0, es_set_param("max_stack", old));
-	EXPECT_EQ(0, check_moved(m.hi - 8192, m.hi, m.hi - a.hi));
+	EXPECT_EQ(0, es_check_pat(m.hi - 8192, m.hi, m.hi - a.hi));
 	EXPECT_EQ(0, es_free(self->fd, a.id));
 }
 
@@ -592,13 +542,13 @@ TEST_F(mv, enospc_intact)
 	if (geteuid())
 		SKIP(return, "needs root to lower the limits");
 	ASSERT_EQ(0, es_alloc(self->fd, 8192, &a));
-	fill(a.lo, a.hi);
+	es_fill(a.lo, a.hi);
 	ASSERT_EQ(0, es_set_param("max_bytes_per_fd", 12288));
 	m.id = a.id;
 	m.sp = a.lo;
 	EXPECT_EQ(ENOSPC, es_move(self->fd, ESTACK_IOC_GROW, &m));
 	ASSERT_EQ(0, es_set_param("max_bytes_per_fd", old));
-	EXPECT_EQ(0, check_moved(a.lo, a.hi, 0));
+	EXPECT_EQ(0, es_check_pat(a.lo, a.hi, 0));
 	EXPECT_EQ(0, es_free(self->fd, a.id));
 }
 
@@ -626,12 +576,8 @@ TEST_F(mv, grow_running_stack_ebusy)
 	ASSERT_EQ(0, es_alloc(self->fd, 65536, &a));
 	run.fd = self->fd;
 	run.id = a.id;
-	ASSERT_EQ(0, getcontext(&run.fiber));
-	run.fiber.uc_stack.ss_sp = U2P(a.lo);
-	run.fiber.uc_stack.ss_size = a.hi - a.lo;
-	run.fiber.uc_link = &run.main;
-	makecontext(&run.fiber, grow_own_stack, 0);
-	ASSERT_EQ(0, swapcontext(&run.main, &run.fiber));
+	ASSERT_EQ(0, es_run_on(&run.main, &run.fiber, a.lo, a.hi,
+			       grow_own_stack));
 	EXPECT_EQ(EBUSY, run.err);
 	EXPECT_EQ(0, es_free(self->fd, a.id));
 }

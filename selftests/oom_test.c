@@ -22,8 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "kselftest_harness.h"
-#include "estack_util.h"
+#include "estack_harness.h"
 
 #define WORKERS		4
 #define BYSTANDER_MB	64
@@ -49,7 +48,7 @@ static void worker(int done, int go)
 
 	if (setgid(65534) || setuid(65534))
 		_exit(90);
-	fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	fd = es_open();
 	if (fd < 0)
 		_exit(91);
 	for (;;) {
@@ -99,8 +98,8 @@ FIXTURE(oom) {
 
 FIXTURE_SETUP(oom)
 {
-	if (access(DEV_PATH, F_OK))
-		SKIP(return, DEV_PATH " is absent: is estack.ko loaded?");
+	if (!es_test_present(_metadata))
+		return;
 	if (geteuid())
 		SKIP(return, "needs root to start processes of another uid");
 	self->in_use = es_stat("stacks_in_use");
@@ -223,7 +222,7 @@ static void growers(int done)
 
 	if (setgid(65534) || setuid(65534))
 		_exit(90);
-	fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	fd = es_open();
 	if (fd < 0)
 		_exit(91);
 	pthread_barrier_init(&start, NULL, GROWERS);

@@ -19,8 +19,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "kselftest_harness.h"
-#include "estack_util.h"
+#include "estack_harness.h"
 
 #define IS64		(sizeof(long) == 8)
 #define MOVE_FLAGS	(ESTACK_MOVE_ADJUST_FP | ESTACK_MOVE_ADJUST_CONSERVATIVE)
@@ -75,31 +74,6 @@ static const struct cmd_desc cmd_info = {
 	offsetof(struct estack_info, pad), ENOENT,
 };
 
-/* Byte i of the pattern the victim stacks hold. */
-static unsigned char pat(__u64 addr)
-{
-	return (unsigned char)(addr * 2654435761u >> 13);
-}
-
-static void fill(__u64 lo, __u64 hi)
-{
-	__u64 a;
-
-	for (a = lo; a < hi; a++)
-		es_poke(a, pat(a));
-}
-
-/* 0 when [lo, hi) holds the pattern, else 1 + the first offset that does not. */
-static long check_pat(__u64 lo, __u64 hi)
-{
-	__u64 a;
-
-	for (a = lo; a < hi; a++)
-		if (es_peek(a) != pat(a))
-			return (long)(a - lo) + 1;
-	return 0;
-}
-
 static void put32(void *buf, int off, __u32 v)
 {
 	memcpy((char *)buf + off, &v, sizeof(v));
@@ -122,24 +96,20 @@ struct ord_ctx {
 
 static void ctx_setup(struct __test_metadata *_metadata, struct ord_ctx *c)
 {
-	struct estack_api api = { .size = sizeof(api) };
+	struct estack_api api;
 	struct estack_alloc a;
 
 	c->page = sysconf(_SC_PAGESIZE);
-	c->fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
-	if (c->fd < 0 && errno == ENOENT)
-		SKIP(return, DEV_PATH " is absent: is estack.ko loaded?");
-	ASSERT_LE(0, c->fd);
-	ASSERT_EQ(0, es_ioctl(c->fd, ESTACK_IOC_API, &api));
-	if (!(api.features & ESTACK_FEATURE_MOVE))
-		SKIP(return, "module without GROW/SHRINK");
+	if (!es_test_open_with(_metadata, &c->fd, &api,
+			       ESTACK_FEATURE_MOVE, "GROW/SHRINK"))
+		return;
 	c->max = api.max_stack;
 	ASSERT_EQ(0, es_alloc(c->fd, 4096, &a));
 	ASSERT_EQ(0, es_free(c->fd, a.id));
 	c->dead = a.id;
 	ASSERT_EQ(0, es_alloc(c->fd, VICTIM_BYTES, &c->victim));
 	ASSERT_NE(c->dead, c->victim.id);
-	fill(c->victim.lo, c->victim.hi);
+	es_fill(c->victim.lo, c->victim.hi);
 	c->area = mmap(NULL, (BUF_PAGES + 1) * c->page, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_TRUE(c->area != MAP_FAILED);
@@ -158,7 +128,8 @@ static void victim_intact(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, es_info(c->fd, c->victim.id, &info)) TH_LOG("%s", what);
 	EXPECT_EQ(c->victim.lo, info.lo) TH_LOG("%s", what);
 	EXPECT_EQ(c->victim.hi, info.hi) TH_LOG("%s", what);
-	EXPECT_EQ(0, check_pat(c->victim.lo, c->victim.hi)) TH_LOG("%s", what);
+	EXPECT_EQ(0, es_check_pat(c->victim.lo, c->victim.hi, 0))
+		TH_LOG("%s", what);
 }
 
 /*
@@ -725,7 +696,7 @@ TEST_F(ord, grow_struct_inside_before_efbig)
 	char *copy;
 
 	ASSERT_EQ(0, es_alloc(c->fd, 8192, &s));
-	fill(s.lo, s.hi);
+	es_fill(s.lo, s.hi);
 	m = U2P(s.hi - 256);
 	memset(m, 0, sizeof(*m));
 	m->size = sizeof(*m);
@@ -991,19 +962,14 @@ TEST_F(ord, running_stack)
 
 	ASSERT_EQ(0, es_alloc(c->fd, 65536, &a));
 	/* The fiber runs at the top; the bottom half keeps a pattern. */
-	fill(a.lo, a.lo + 32768);
+	es_fill(a.lo, a.lo + 32768);
 	run.fd = c->fd;
 	run.id = a.id;
 	run.lo = a.lo;
 	run.hi = a.hi;
 	run.max = c->max;
 	memset(run.err, 0xff, sizeof(run.err));
-	ASSERT_EQ(0, getcontext(&run.fiber));
-	run.fiber.uc_stack.ss_sp = U2P(a.lo);
-	run.fiber.uc_stack.ss_size = a.hi - a.lo;
-	run.fiber.uc_link = &run.main;
-	makecontext(&run.fiber, run_fiber, 0);
-	ASSERT_EQ(0, swapcontext(&run.main, &run.fiber));
+	ASSERT_EQ(0, es_run_on(&run.main, &run.fiber, a.lo, a.hi, run_fiber));
 	for (i = 0; i < ARRAY_SIZE(run_cases); i++) {
 		EXPECT_EQ(run_cases[i].want, run.err[i])
 			TH_LOG("%s: %s", run_cases[i].what,
@@ -1014,7 +980,7 @@ TEST_F(ord, running_stack)
 	ASSERT_EQ(0, es_info(c->fd, a.id, &info));
 	EXPECT_EQ(a.lo, info.lo);
 	EXPECT_EQ(a.hi, info.hi);
-	EXPECT_EQ(0, check_pat(a.lo, a.lo + 32768));
+	EXPECT_EQ(0, es_check_pat(a.lo, a.lo + 32768, 0));
 	victim_intact(_metadata, c, "after the fiber");
 	/* Off the stack, the same FREE works. */
 	EXPECT_EQ(0, es_free(c->fd, a.id));

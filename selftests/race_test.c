@@ -25,12 +25,12 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "kselftest_harness.h"
-#include "estack_util.h"
+#include "estack_harness.h"
 
 #define MAX_STACKS	3
 #define ROUNDS_S	5	/* seconds of rounds per test */
@@ -574,26 +574,18 @@ FIXTURE(race) {
 
 FIXTURE_SETUP(race)
 {
-	struct estack_api api = { .size = sizeof(api) };
+	struct estack_api api;
 
-	self->fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
-	if (self->fd < 0 && errno == ENOENT)
-		SKIP(return, DEV_PATH " is absent: is estack.ko loaded?");
-	ASSERT_LE(0, self->fd);
-	ASSERT_EQ(0, es_ioctl(self->fd, ESTACK_IOC_API, &api));
-	if (!(api.features & ESTACK_FEATURE_MOVE))
-		SKIP(return, "module without GROW/SHRINK");
+	if (!es_test_open_with(_metadata, &self->fd, &api,
+			       ESTACK_FEATURE_MOVE, "GROW/SHRINK"))
+		return;
 	self->in_use = es_stat("stacks_in_use");
 	ASSERT_LE(0, self->in_use);
 }
 
 FIXTURE_TEARDOWN(race)
 {
-	if (self->fd < 0)
-		return;
-	close(self->fd);
-	es_unmap_arenas();
-	EXPECT_EQ(self->in_use, es_stat("stacks_in_use"));
+	es_test_close(_metadata, self->fd, self->in_use);
 }
 
 static struct race *race_new(struct __test_metadata *_metadata,
@@ -694,7 +686,7 @@ TEST_F_TIMEOUT(race, move_vs_close, 120)
 	w.arg = r;
 	while (time(NULL) < end && _metadata->passed) {
 		r->kind = r->rounds % 2 ? RACE_CLOSE_UNMAP : RACE_CLOSE;
-		fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+		fd = es_open();
 		ASSERT_LE(0, fd);
 		for (k = 0; k < r->nr; k++)
 			ASSERT_EQ(0, new_stack(r, k, k, fd));

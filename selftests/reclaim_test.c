@@ -15,8 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "kselftest_harness.h"
-#include "estack_util.h"
+#include "estack_harness.h"
 
 #define CG_ROOT		"/sys/fs/cgroup"
 #define CG		CG_ROOT "/estack-selftest"
@@ -44,16 +43,12 @@ FIXTURE(reclaim) {
 
 FIXTURE_SETUP(reclaim)
 {
-	struct estack_api api = { .size = sizeof(api) };
+	struct estack_api api;
 
 	self->mapped_cache = -1;
-	self->fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
-	if (self->fd < 0 && errno == ENOENT)
-		SKIP(return, DEV_PATH " is absent: is estack.ko loaded?");
-	ASSERT_LE(0, self->fd);
-	ASSERT_EQ(0, es_ioctl(self->fd, ESTACK_IOC_API, &api));
-	if (!(api.features & ESTACK_FEATURE_STACKS))
-		SKIP(return, "module without ALLOC/FREE/INFO");
+	if (!es_test_open_with(_metadata, &self->fd, &api,
+			       ESTACK_FEATURE_STACKS, "ALLOC/FREE/INFO"))
+		return;
 	if (geteuid())
 		SKIP(return, "needs root for drop_caches and cgroups");
 	/* What the files keep mapped is not the shrinker's: keep none. */

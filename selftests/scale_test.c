@@ -12,8 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "kselftest_harness.h"
-#include "estack_util.h"
+#include "estack_harness.h"
 
 #define NR_STACKS	1000000
 
@@ -24,7 +23,7 @@ static int million(long long in_use)
 	struct estack_alloc a;
 	int fd, vmas, i;
 
-	fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	fd = es_open();
 	if (fd < 0)
 		return 10;
 	if (es_alloc(fd, 4096, &a))
@@ -83,8 +82,8 @@ TEST_F_TIMEOUT(scale, one_million_stacks, 1200)
 	int status;
 	pid_t pid;
 
-	if (access(DEV_PATH, F_OK))
-		SKIP(return, DEV_PATH " is absent: is estack.ko loaded?");
+	if (!es_test_present(_metadata))
+		return;
 	in_use = es_stat("stacks_in_use");
 	fd_bytes = es_param("max_bytes_per_fd");
 	user_bytes = es_param("max_bytes_per_user");

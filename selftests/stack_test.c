@@ -24,8 +24,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "kselftest_harness.h"
-#include "estack_util.h"
+#include "estack_harness.h"
 
 FIXTURE(stk) {
 	int fd;
@@ -37,26 +36,17 @@ FIXTURE(stk) {
 FIXTURE_SETUP(stk)
 {
 	self->page = sysconf(_SC_PAGESIZE);
-	self->fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
-	if (self->fd < 0 && errno == ENOENT)
-		SKIP(return, DEV_PATH " is absent: is estack.ko loaded?");
-	ASSERT_LE(0, self->fd);
-	self->api.size = sizeof(self->api);
-	ASSERT_EQ(0, es_ioctl(self->fd, ESTACK_IOC_API, &self->api));
-	if (!(self->api.features & ESTACK_FEATURE_STACKS))
-		SKIP(return, "module without ALLOC/FREE/INFO");
+	if (!es_test_open_with(_metadata, &self->fd, &self->api,
+			       ESTACK_FEATURE_STACKS, "ALLOC/FREE/INFO"))
+		return;
 	self->in_use = es_stat("stacks_in_use");
 	ASSERT_LE(0, self->in_use);
 }
 
 FIXTURE_TEARDOWN(stk)
 {
-	if (self->fd < 0)
-		return;
-	close(self->fd);
-	es_unmap_arenas();
 	/* Everything this test allocated is gone again. */
-	EXPECT_EQ(self->in_use, es_stat("stacks_in_use"));
+	es_test_close(_metadata, self->fd, self->in_use);
 }
 
 /* Run @fn in a child; its exit status, or 128 + the killing signal. */
@@ -85,17 +75,6 @@ static void touch_byte(void *addr)
 static void read_byte(void *addr)
 {
 	(void)es_peek((unsigned long)addr);
-}
-
-static int all_zero(const void *p, size_t len)
-{
-	const unsigned char *c = p;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (c[i])
-			return 0;
-	return 1;
 }
 
 TEST_F(stk, alloc_one_page)
@@ -177,7 +156,7 @@ TEST_F(stk, new_stack_reads_zero)
 
 	for (round = 0; round < 3; round++) {
 		ASSERT_EQ(0, es_alloc(self->fd, 65536, &a));
-		ASSERT_TRUE(all_zero(U2P(a.lo), a.hi - a.lo));
+		ASSERT_TRUE(es_zero(a.lo, a.hi));
 		memset(U2P(a.lo), 0x5a, a.hi - a.lo);
 		ASSERT_EQ(0, es_free(self->fd, a.id));
 	}
@@ -218,7 +197,7 @@ TEST_F(stk, zero_after_other_process)
 	ASSERT_LE(0, zeroed);
 	for (i = 0; i < 64; i++) {
 		ASSERT_EQ(0, es_alloc(self->fd, 8192, &a[i]));
-		ASSERT_TRUE(all_zero(U2P(a[i].lo), 8192)) TH_LOG("stack %d", i);
+		ASSERT_TRUE(es_zero(a[i].lo, a[i].lo + 8192)) TH_LOG("stack %d", i);
 	}
 	EXPECT_LE(hits + 32, es_stat("cache_hits") + es_stat("pool_hits"));
 	EXPECT_LE(zeroed + 32 * 2, es_stat("pages_zeroed"));
@@ -312,7 +291,7 @@ static void mapped_cache_reuse(struct __test_metadata *_metadata, int fd,
 	EXPECT_EQ(a.hi, b.hi);
 	EXPECT_NE(a.id, b.id);
 	EXPECT_EQ(hits + 1, es_stat("mapped_cache_hits"));
-	EXPECT_TRUE(all_zero(U2P(b.lo), b.hi - b.lo));
+	EXPECT_TRUE(es_zero(b.lo, b.hi));
 	EXPECT_EQ(0, es_free(fd, b.id));
 }
 
@@ -347,7 +326,7 @@ TEST_F(stk, mapped_cache_clears_moved_stack)
 	ASSERT_EQ(0, es_free(self->fd, a.id));
 	ASSERT_EQ(0, es_alloc(self->fd, 8192, &b));
 	EXPECT_EQ(m.lo, b.lo);
-	EXPECT_TRUE(all_zero(U2P(b.lo), 8192));
+	EXPECT_TRUE(es_zero(b.lo, b.lo + 8192));
 	EXPECT_EQ(0, es_free(self->fd, b.id));
 }
 
@@ -416,7 +395,7 @@ TEST_F(stk, mapped_cache_skips_shared_pages)
 	ASSERT_EQ(1, read(ready[0], &c, 1));
 	ASSERT_EQ(0, es_free(self->fd, a.id));
 	ASSERT_EQ(0, es_alloc(self->fd, 8192, &b));
-	EXPECT_TRUE(all_zero(U2P(b.lo), 8192));
+	EXPECT_TRUE(es_zero(b.lo, b.lo + 8192));
 	ASSERT_EQ(1, write(done[1], &c, 1));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -463,7 +442,7 @@ static void dofork_child_writes(struct __test_metadata *_metadata, int fd)
 	ASSERT_EQ(0, madvise(U2P(a.lo), 8192, MADV_DONTNEED));
 	ASSERT_EQ(0, es_free(fd, a.id));
 	ASSERT_EQ(0, es_alloc(fd, 8192, &b));
-	EXPECT_TRUE(all_zero(U2P(b.lo), 8192));
+	EXPECT_TRUE(es_zero(b.lo, b.lo + 8192));
 	memset(U2P(b.lo), 0x11, 8192);
 	ASSERT_EQ(1, write(done[1], &c, 1));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
@@ -507,7 +486,7 @@ TEST_F(stk, limits_count_mapped_cache)
 	ASSERT_LT(0, es_param("mapped_cache"));
 	ASSERT_EQ(0, es_set_param("max_bytes_per_user", 65536));
 	for (i = 0; i < 8; i++) {
-		fds[i] = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+		fds[i] = es_open();
 		ASSERT_LE(0, fds[i]);
 		for (n = 0; n < 16; n++) {
 			int err = es_alloc(fds[i], 4096, &a[n]);
@@ -686,7 +665,7 @@ static void alloc_unmappable(int how)
 		_exit(11);
 	if (how == 1 && setrlimit(RLIMIT_AS, &rl))
 		_exit(12);
-	fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	fd = es_open();
 	if (fd < 0)
 		_exit(13);
 	err = es_alloc(fd, 4096, &a);
@@ -753,7 +732,7 @@ TEST_F(stk, ids_per_file)
 {
 	struct estack_alloc a1, a2, b;
 	struct estack_info i;
-	int fd2 = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	int fd2 = es_open();
 
 	ASSERT_LE(0, fd2);
 	/* Ids count per file: b takes the same number as a1. */
@@ -895,7 +874,7 @@ TEST_F(stk, limits_enospc)
 
 	/* The user's limit spans files: 2 pages here, 3 in another file. */
 	ASSERT_EQ(0, es_set_param("max_bytes_per_user", 5 * 4096));
-	fd2 = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	fd2 = es_open();
 	ASSERT_LE(0, fd2);
 	EXPECT_EQ(0, es_alloc(fd2, 8192, &a[2]));
 	EXPECT_EQ(0, es_alloc(fd2, 4096, &a[3]));
@@ -929,12 +908,8 @@ TEST_F(stk, free_running_stack_ebusy)
 	ASSERT_EQ(0, es_alloc(self->fd, 65536, &a));
 	r.id = a.id;
 	ros = &r;
-	ASSERT_EQ(0, getcontext(&r.fiber));
-	r.fiber.uc_stack.ss_sp = U2P(a.lo);
-	r.fiber.uc_stack.ss_size = a.hi - a.lo;
-	r.fiber.uc_link = &r.main;
-	makecontext(&r.fiber, free_own_stack, 0);
-	ASSERT_EQ(0, swapcontext(&r.main, &r.fiber));
+	ASSERT_EQ(0, es_run_on(&r.main, &r.fiber, a.lo, a.hi,
+			       free_own_stack));
 	EXPECT_EQ(EBUSY, r.err);
 	/* From the main stack it goes. */
 	EXPECT_EQ(0, es_free(self->fd, a.id));
@@ -1148,7 +1123,7 @@ TEST_F(stk, close_keeps_stacks_until_unmapped)
 {
 	struct estack_alloc a;
 	struct es_range r;
-	int fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	int fd = es_open();
 
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, es_alloc(fd, 8192, &a));
@@ -1243,7 +1218,7 @@ TEST_F(stk, rmmod_refused_while_in_use)
 	EXPECT_TRUE(errno == EWOULDBLOCK || errno == EBUSY);
 
 	/* Closed but still mapped: still refused. */
-	fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	fd = es_open();
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, es_alloc(fd, 0, &a));
 	close(fd);

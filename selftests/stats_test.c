@@ -15,24 +15,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "kselftest_harness.h"
-#include "estack_util.h"
+#include "estack_harness.h"
 
 #define TRACEFS		"/sys/kernel/tracing/"
 #define DEBUGFS_CTX	"/sys/kernel/debug/estack/contexts"
 #define NOBODY		65534
-
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_TRUNC), ret = 0;
-
-	if (fd < 0)
-		return errno;
-	if (write(fd, s, strlen(s)) < 0)
-		ret = errno;
-	close(fd);
-	return ret;
-}
 
 /* The whole of a file (the trace), NUL-terminated; free() it. */
 static char *slurp(const char *path)
@@ -91,10 +78,8 @@ FIXTURE(st) {
 
 FIXTURE_SETUP(st)
 {
-	self->fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
-	if (self->fd < 0 && errno == ENOENT)
-		SKIP(return, DEV_PATH " is absent: is estack.ko loaded?");
-	ASSERT_LE(0, self->fd);
+	if (!es_test_open(_metadata, &self->fd))
+		return;
 }
 
 FIXTURE_TEARDOWN(st)
@@ -191,8 +176,9 @@ TEST_F(st, tracepoints_fire_with_fields)
 	if (access(TRACEFS "events/estack", F_OK))
 		mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL);
 	ASSERT_EQ(0, access(TRACEFS "events/estack/enable", W_OK));
-	ASSERT_EQ(0, write_str(TRACEFS "trace", ""));
-	ASSERT_EQ(0, write_str(TRACEFS "events/estack/enable", "1"));
+	ASSERT_EQ(0, es_write_file_flags(TRACEFS "trace", "", O_TRUNC));
+	ASSERT_EQ(0, es_write_file_flags(TRACEFS "events/estack/enable", "1",
+					 O_TRUNC));
 
 	ASSERT_EQ(0, es_alloc(self->fd, 8192, &a[0]));
 	lo = a[0].lo;
@@ -211,9 +197,11 @@ TEST_F(st, tracepoints_fire_with_fields)
 		ASSERT_EQ(0, es_alloc(self->fd, 4096, &a[i]));
 	for (i = 0; i < 40; i++)
 		ASSERT_EQ(0, es_free(self->fd, a[i].id));
-	ASSERT_EQ(0, write_str("/proc/sys/vm/drop_caches", "2"));
+	ASSERT_EQ(0, es_write_file_flags("/proc/sys/vm/drop_caches", "2",
+					 O_TRUNC));
 
-	ASSERT_EQ(0, write_str(TRACEFS "events/estack/enable", "0"));
+	ASSERT_EQ(0, es_write_file_flags(TRACEFS "events/estack/enable", "0",
+					 O_TRUNC));
 	trace = slurp(TRACEFS "trace");
 	ASSERT_FALSE(!trace);
 

@@ -32,11 +32,9 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "kselftest_harness.h"
-#include "estack_util.h"
+#include "estack_harness.h"
 
 #define IS64		(sizeof(long) == 8)
-#define PAGE		4096ULL
 #define MAX_PROCS	16
 #define MAX_THREADS	8
 #define MAX_STACKS	48		/* tracked stacks per thread */
@@ -47,6 +45,9 @@
 #define GRACE_S		120		/* for workers to stop after the end */
 /* make check: 60 s of the 64-bit stress, 30 s of the 32-bit one. */
 #define DEFAULT_S	(sizeof(long) == 8 ? 60 : 30)
+
+/* The module's page size, from the handshake in the fixture's setup. */
+static __u64 page;
 
 /* Shared by the test and every worker (MAP_SHARED). */
 struct shared {
@@ -344,7 +345,7 @@ static void check_info(struct thr *t, const struct stk *s, const char *when)
 		    when, s->id, (unsigned long long)i.lo,
 		    (unsigned long long)i.hi, (unsigned long long)s->lo,
 		    (unsigned long long)s->hi);
-	if (i.resident > i.hi - i.lo || i.resident % PAGE)
+	if (i.resident > i.hi - i.lo || i.resident % page)
 		die(t, "%s: INFO of stack %u: resident %llu of %llu bytes",
 		    when, s->id, (unsigned long long)i.resident,
 		    (unsigned long long)(i.hi - i.lo));
@@ -367,7 +368,7 @@ static void check_gone(struct thr *t, int fd, __u32 id, const char *when)
 
 static __u64 pow2_up(__u64 v)
 {
-	__u64 p = PAGE;
+	__u64 p = page;
 
 	while (p < v)
 		p <<= 1;
@@ -383,7 +384,7 @@ static __u64 pick_bytes(struct thr *t)
 		return 0;
 	max = r < 75 ? 16384 : r < 95 ? 131072 : 1048576;
 	if (below(t, 2))
-		return PAGE << below(t, __builtin_ctzll(max) - 11);
+		return page << below(t, __builtin_ctzll(max) - 11);
 	return 1 + below(t, max);
 }
 
@@ -403,7 +404,7 @@ static struct stk *new_stack(struct thr *t, int fdi, __u64 bytes,
 			     const char *when)
 {
 	struct estack_alloc a;
-	__u64 want = bytes ? pow2_up(bytes) : PAGE;
+	__u64 want = bytes ? pow2_up(bytes) : page;
 	struct stk *s;
 	int err;
 
@@ -418,7 +419,7 @@ static struct stk *new_stack(struct thr *t, int fdi, __u64 bytes,
 	if (err)
 		die(t, "%s: ALLOC of %llu bytes: errno %d (%s)", when,
 		    (unsigned long long)bytes, err, strerror(err));
-	if (a.hi - a.lo != want || a.lo % PAGE || !a.id)
+	if (a.hi - a.lo != want || a.lo % page || !a.id)
 		die(t, "%s: ALLOC of %llu bytes gave id %u [%llx, %llx)", when,
 		    (unsigned long long)bytes, a.id, (unsigned long long)a.lo,
 		    (unsigned long long)a.hi);
@@ -584,7 +585,7 @@ static void do_move(struct thr *t, struct stk *s, int grow, __u64 sp,
 		moves = 1;
 	} else {
 		want = size / 2;
-		moves = s->hi - sp < size / 4 && want >= PAGE;
+		moves = s->hi - sp < size / 4 && want >= page;
 		if (!moves)
 			want = size;
 	}
@@ -604,7 +605,7 @@ static void do_move(struct thr *t, struct stk *s, int grow, __u64 sp,
 	/* A bad slot: EFAULT (when it moves), nothing changes. */
 	if (m.nr_slots && !below(t, 40)) {
 		t->slot_addr[below(t, m.nr_slots)] =
-			(unsigned long)t->junk + PAGE;
+			(unsigned long)t->junk + page;
 		err = xioctl(t, fd_of(t, s), cmd, &m, "bad slot");
 		/* A SHRINK that does not move needs no slot. */
 		if (!err && !moves && !m.delta && m.hi == s->hi)
@@ -627,7 +628,7 @@ static void do_move(struct thr *t, struct stk *s, int grow, __u64 sp,
 		    (unsigned long long)s->hi, (unsigned long long)sp,
 		    (unsigned long long)bytes, m.flags, m.nr_slots, err,
 		    strerror(err));
-	if (m.hi - m.lo != want || m.hi % PAGE ||
+	if (m.hi - m.lo != want || m.hi % page ||
 	    m.delta != (__s64)(m.hi - s->hi) || (!moves && m.delta) ||
 	    m.adjusted != (moves ? in : 0) ||
 	    m.fp != (moves && fp_in >= s->lo && fp_in < s->hi ?
@@ -718,11 +719,11 @@ static void op_dontneed(struct thr *t)
 	if (!t->n)
 		return;
 	s = &t->s[below(t, t->n)];
-	pages = (s->hi - s->lo) / PAGE;
+	pages = (s->hi - s->lo) / page;
 	first = below(t, pages);
 	nr = 1 + below(t, pages - first);
-	start = s->lo + first * PAGE;
-	end = start + nr * PAGE;
+	start = s->lo + first * page;
+	end = start + nr * page;
 	if (!below(t, 10) && !es_arena_of(s->lo, &r)) {
 		/* Everyone's stacks in it, guards and free stacks too. */
 		start = r.start;
@@ -745,8 +746,8 @@ static void op_dontneed(struct thr *t)
 /* Malformed requests: only the errno the contract pins, nothing changes. */
 static void op_garbage(struct thr *t)
 {
-	unsigned char *rw = t->junk, *none = t->junk + PAGE;
-	unsigned char *ro = t->junk + 2 * PAGE;
+	unsigned char *rw = t->junk, *none = t->junk + page;
+	unsigned char *ro = t->junk + 2 * page;
 	struct stk *s = t->n ? &t->s[below(t, t->n)] : NULL;
 	int fd = s ? fd_of(t, s) : t->w->fd;
 	unsigned long cmd, nr = below(t, 6);
@@ -763,7 +764,7 @@ static void op_garbage(struct thr *t)
 	ksize = ksizes[nr];
 	/* Commands match on type and number: the other bits are noise. */
 	cmd = _IOC(below(t, 4), ESTACK_IOC_MAGIC, nr, below(t, 1 << 14));
-	memset(rw, 0, PAGE);
+	memset(rw, 0, page);
 	hdr[0] = ksize;
 	if (s && nr >= 2 && nr <= 5) {
 		f->id = s->id;		/* id at the same place in all four */
@@ -800,10 +801,10 @@ static void op_garbage(struct thr *t)
 			hdr[0] = sizeof(struct estack_info);
 			f->id = s ? s->id : 0;
 		}
-		if (mprotect(ro, PAGE, PROT_READ | PROT_WRITE))
+		if (mprotect(ro, page, PROT_READ | PROT_WRITE))
 			die(t, "mprotect: %s", strerror(errno));
 		memcpy(ro, rw, ksize);
-		if (mprotect(ro, PAGE, PROT_READ))
+		if (mprotect(ro, page, PROT_READ))
 			die(t, "mprotect: %s", strerror(errno));
 		if (_IOC_NR(cmd) == _IOC_NR(ESTACK_IOC_INFO) && !s)
 			expect(t, ENOENT, fd, cmd, ro, "read-only struct");
@@ -811,13 +812,13 @@ static void op_garbage(struct thr *t)
 			expect(t, EFAULT, fd, cmd, ro, "read-only struct");
 		break;
 	case 3:		/* size below the first version, or above a page */
-		usize = below(t, 2) ? below(t, ksize) : PAGE + 1 + below(t, 1 << 20);
+		usize = below(t, 2) ? below(t, ksize) : page + 1 + below(t, 1 << 20);
 		hdr[0] = usize;
 		expect(t, usize < ksize ? EINVAL : E2BIG, fd, cmd, rw,
 		       "bad size");
 		break;
 	case 4:		/* a longer struct with a non-zero byte past ours */
-		usize = ksize + 1 + below(t, PAGE - ksize);
+		usize = ksize + 1 + below(t, page - ksize);
 		hdr[0] = usize;
 		rw[ksize + below(t, usize - ksize)] = 1 + below(t, 255);
 		expect(t, E2BIG, fd, cmd, rw, "non-zero tail");
@@ -965,14 +966,8 @@ static void op_fiber(struct thr *t)
 	t->fiber = s;
 	cur = t;
 	add(&sh->fibers, 1);
-	if (getcontext(&t->fiber_uc))
-		die(t, "getcontext: %s", strerror(errno));
-	t->fiber_uc.uc_stack.ss_sp = U2P(s->lo);
-	t->fiber_uc.uc_stack.ss_size = s->clo - s->lo;
-	t->fiber_uc.uc_link = &t->main_uc;
-	makecontext(&t->fiber_uc, fiber_fn, 0);
-	if (swapcontext(&t->main_uc, &t->fiber_uc))
-		die(t, "swapcontext: %s", strerror(errno));
+	if (es_run_on(&t->main_uc, &t->fiber_uc, s->lo, s->clo, fiber_fn))
+		die(t, "run a fiber: %s", strerror(errno));
 	/* The fiber wrote below clo: free the stack rather than track it. */
 	id = s->id;
 	check_canary(t, s, s->clo, s->hi, "after the fiber");
@@ -989,8 +984,8 @@ static int open_dev(struct thr *t)
 	if (fd < 0)
 		die(t, "open " DEV_PATH ": %s", strerror(errno));
 	expect(t, 0, fd, ESTACK_IOC_API, &api, "handshake");
-	if (api.version != ESTACK_API_VERSION || api.min_stack != PAGE ||
-	    api.max_stack != 1ULL << 30 || api.page_size != PAGE)
+	if (api.version != ESTACK_API_VERSION || api.min_stack != page ||
+	    api.max_stack != 1ULL << 30 || api.page_size != page)
 		die(t, "API: version %u page %u min %llu max %llu", api.version,
 		    api.page_size, (unsigned long long)api.min_stack,
 		    (unsigned long long)api.max_stack);
@@ -1140,10 +1135,10 @@ static void worker(int slot, int nthreads, time_t deadline, __u64 seed)
 			t->idx = i;
 			t->fd2 = -1;
 			t->rng = mix(r + i + 1);
-			t->junk = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE,
+			t->junk = mmap(NULL, 3 * page, PROT_READ | PROT_WRITE,
 				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 			if (t->junk == MAP_FAILED ||
-			    mprotect(t->junk + PAGE, PAGE, PROT_NONE))
+			    mprotect(t->junk + page, page, PROT_NONE))
 				die(t, "junk pages: %s", strerror(errno));
 			if (pthread_create(&t->pt, NULL, thread_fn, t))
 				die(t, "pthread_create failed");
@@ -1184,7 +1179,7 @@ static void worker(int slot, int nthreads, time_t deadline, __u64 seed)
 			for (k = 0; k < t->n; k++)
 				check_canary(t, &t->s[k], t->s[k].clo,
 					     t->s[k].hi, "after close");
-			munmap(t->junk, 3 * PAGE);
+			munmap(t->junk, 3 * page);
 		}
 		es_unmap_arenas();
 		if (es_walk_arenas(NULL))
@@ -1212,8 +1207,15 @@ FIXTURE(stress) {
 
 FIXTURE_SETUP(stress)
 {
-	if (access(DEV_PATH, F_OK))
-		SKIP(return, DEV_PATH " is absent: is estack.ko loaded?");
+	long size;
+	int fd;
+
+	if (!es_test_open(_metadata, &fd))
+		return;
+	size = es_page_size(fd);
+	close(fd);
+	ASSERT_EQ(sysconf(_SC_PAGESIZE), size);
+	page = size;
 	self->ok = 1;
 }
 

@@ -24,22 +24,18 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <linux/estack.h>
-
+#include "estack_util.h"
 #include "fiber-switch.h"
 
-#define DEV_PATH	"/dev/estack"
 #define FRAME_WORDS	24	/* about 200 bytes of locals per level */
 #define GROW_MARGIN	1024	/* grow when less than this is left */
 
@@ -65,9 +61,9 @@ static unsigned long long nr_grows, nr_shrinks, copied, relocated;
 static unsigned long long cur_bytes, peak_bytes;
 static bool peer;		/* -P: recurse max_depth levels and park */
 
-static void die(const char *what)
+static void die(const char *what, int err)
 {
-	fprintf(stderr, "estack-demo: %s: %s\n", what, strerror(errno));
+	fprintf(stderr, "estack-demo: %s: %s\n", what, strerror(err));
 	exit(1);
 }
 
@@ -151,11 +147,12 @@ void fiber_main(void *arg)
 
 static void fiber_start(struct fiber *f, unsigned int seed)
 {
-	struct estack_alloc a = { .size = sizeof(a), .bytes = 0 };
+	struct estack_alloc a;
 	__u64 *top;
+	int err = es_alloc(dev, 0, &a);
 
-	if (ioctl(dev, ESTACK_IOC_ALLOC, &a))
-		die("ESTACK_IOC_ALLOC");
+	if (err)
+		die("ESTACK_IOC_ALLOC", err);
 	f->id = a.id;
 	f->lo = a.lo;
 	f->hi = a.hi;
@@ -179,7 +176,6 @@ static void move(struct fiber *f, unsigned long cmd)
 	__u64 sp = (__u64)f->sp;
 	__u64 slots[2] = { (__u64)&f->sp, sp + FIBER_SAVED_RBP };
 	struct estack_move m = {
-		.size = sizeof(m),
 		.flags = ESTACK_MOVE_ADJUST_FP | ESTACK_MOVE_ADJUST_CONSERVATIVE,
 		.id = f->id,
 		.nr_slots = 2,
@@ -188,9 +184,11 @@ static void move(struct fiber *f, unsigned long cmd)
 		.slots = (__u64)slots,
 	};
 
-	if (ioctl(dev, cmd, &m))
+	int err = es_move(dev, cmd, &m);
+
+	if (err)
 		die(cmd == ESTACK_IOC_GROW ? "ESTACK_IOC_GROW" :
-		    "ESTACK_IOC_SHRINK");
+		    "ESTACK_IOC_SHRINK", err);
 	if (!m.delta)
 		return;
 	if ((__u64)f->sp != sp + m.delta) {
@@ -267,13 +265,11 @@ static int peer_main(struct fiber *fibers, unsigned int nr)
 	stack = cur_bytes;
 
 	for (i = 0; i < nr; i++) {
-		struct estack_info in = {
-			.size = sizeof(in),
-			.id = fibers[i].id,
-		};
+		struct estack_info in;
+		int err = es_info(dev, fibers[i].id, &in);
 
-		if (ioctl(dev, ESTACK_IOC_INFO, &in))
-			die("ESTACK_IOC_INFO");
+		if (err)
+			die("ESTACK_IOC_INFO", err);
 		resident += in.resident;
 	}
 
@@ -296,28 +292,35 @@ static int peer_main(struct fiber *fibers, unsigned int nr)
 	return bad;
 }
 
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"Usage: estack-demo [-n FIBERS] [-d MAX_DEPTH] [-r ROUNDS]\n"
-		"       estack-demo -P [-n FIBERS] [-d DEPTH]\n"
-		"Run FIBERS fibers (default 10000), each doing ROUNDS rounds\n"
-		"(default 4) of recursion up to MAX_DEPTH levels (default 120)\n"
-		"on estack stacks that grow and shrink, and check every result.\n"
-		"-P (peer mode): each fiber recurses DEPTH levels (default 120)\n"
-		"and parks there; print the time and the stack memory per fiber\n"
-		"until all are parked as one JSON line, as estack-gopeer does.\n");
-}
+static const char usage[] =
+	"Usage: estack-demo [-n FIBERS] [-d MAX_DEPTH] [-r ROUNDS]\n"
+	"       estack-demo -P [-n FIBERS] [-d DEPTH]\n"
+	"Run FIBERS fibers (default 10000), each doing ROUNDS rounds\n"
+	"(default 4) of recursion up to MAX_DEPTH levels (default 120)\n"
+	"on estack stacks that grow and shrink, and check every result.\n"
+	"-P (peer mode): each fiber recurses DEPTH levels (default 120)\n"
+	"and parks there; print the time and the stack memory per fiber\n"
+	"until all are parked as one JSON line, as estack-gopeer does.\n"
+	"  -n, --fibers FIBERS   -d, --depth DEPTH   -r, --rounds ROUNDS\n"
+	"  -P, --peer            -h, --help\n";
 
 int main(int argc, char **argv)
 {
-	struct estack_api api = { .size = sizeof(api) };
+	static const struct option opts[] = {
+		{ "fibers", required_argument, NULL, 'n' },
+		{ "depth", required_argument, NULL, 'd' },
+		{ "rounds", required_argument, NULL, 'r' },
+		{ "peer", no_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct estack_api api;
 	unsigned int nr = 10000, i, bad = 0;
 	struct fiber *fibers;
 	struct timespec t0, t1;
-	int opt;
+	int opt, err;
 
-	while ((opt = getopt(argc, argv, "n:d:r:Ph")) != -1) {
+	while ((opt = getopt_long(argc, argv, "n:d:r:Ph", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
 			nr = strtoul(optarg, NULL, 0);
@@ -331,24 +334,19 @@ int main(int argc, char **argv)
 		case 'P':
 			peer = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return es_usage(usage, opt == 'h' ? 0 : 2);
 		}
 	}
+	if (optind < argc)
+		return es_usage(usage, 2);
 
-	dev = open(DEV_PATH, O_RDWR | O_CLOEXEC);
-	if (dev < 0) {
-		fprintf(stderr, "estack-demo: cannot open %s: %s%s\n", DEV_PATH,
-			strerror(errno),
-			errno == ENOENT ? " (is the estack module loaded?)" : "");
+	dev = es_open_verbose("estack-demo");
+	if (dev < 0)
 		return 1;
-	}
-	if (ioctl(dev, ESTACK_IOC_API, &api))
-		die("ESTACK_IOC_API");
+	err = es_api(dev, &api);
+	if (err)
+		die("ESTACK_IOC_API", err);
 	if (!(api.features & ESTACK_FEATURE_MOVE)) {
 		fprintf(stderr, "estack-demo: module cannot grow stacks\n");
 		return 1;
@@ -356,7 +354,7 @@ int main(int argc, char **argv)
 
 	fibers = calloc(nr, sizeof(*fibers));
 	if (!fibers)
-		die("calloc");
+		die("calloc", errno);
 	if (peer) {
 		bad = peer_main(fibers, nr);
 		goto out;
@@ -388,10 +386,9 @@ int main(int argc, char **argv)
 
 out:
 	for (i = 0; i < nr; i++) {
-		struct estack_free fr = { .size = sizeof(fr), .id = fibers[i].id };
-
-		if (ioctl(dev, ESTACK_IOC_FREE, &fr))
-			die("ESTACK_IOC_FREE");
+		err = es_free(dev, fibers[i].id);
+		if (err)
+			die("ESTACK_IOC_FREE", err);
 	}
 	free(fibers);
 	close(dev);

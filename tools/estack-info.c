@@ -6,18 +6,12 @@
  * Exit status: 0, or 1 with a message when the module is not loaded or the
  * handshake fails.
  */
-#include <errno.h>
-#include <fcntl.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
-#include <linux/estack.h>
-
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
-#define DEV_PATH	"/dev/estack"
-#define PARAM_DIR	"/sys/module/estack/parameters/"
+#include "estack_util.h"
 
 static const struct {
 	unsigned long long bit;
@@ -34,59 +28,43 @@ static const char *const params[] = {
 	"max_bytes_per_user",
 };
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"Usage: estack-info [--help]\n"
-		"Print the ABI version, features and limits of the loaded estack module.\n");
-}
+static const char usage[] =
+	"Usage: estack-info [--help]\n"
+	"Print the ABI version, features and limits of the loaded estack module.\n";
 
 static void print_param(const char *name)
 {
-	char path[128], buf[64];
-	ssize_t n;
-	int fd;
+	char buf[64];
 
-	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	printf("%-20s %s\n", name, buf);
+	if (!es_param_str(name, buf, sizeof(buf)))
+		printf("%-20s %s\n", name, buf);
 }
 
 int main(int argc, char **argv)
 {
-	struct estack_api api = { .size = sizeof(api) };
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct estack_api api;
 	unsigned int i;
-	int fd;
+	int fd, opt, err;
 
-	if (argc > 1) {
-		int help = !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h");
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+		return es_usage(usage, opt == 'h' ? 0 : 2);
+	if (optind < argc)
+		return es_usage(usage, 2);
 
-		usage(help ? stdout : stderr);
-		return help ? 0 : 2;
-	}
-
-	fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "estack-info: cannot open %s: %s%s\n", DEV_PATH,
-			strerror(errno),
-			errno == ENOENT ? " (is the estack module loaded?)" : "");
+	fd = es_open_verbose("estack-info");
+	if (fd < 0)
 		return 1;
-	}
-	if (ioctl(fd, ESTACK_IOC_API, &api)) {
-		fprintf(stderr, "estack-info: ESTACK_IOC_API: %s\n",
-			strerror(errno));
-		close(fd);
-		return 1;
-	}
+	err = es_api(fd, &api);
 	close(fd);
+	if (err) {
+		fprintf(stderr, "estack-info: ESTACK_IOC_API: %s\n",
+			strerror(err));
+		return 1;
+	}
 
 	printf("%-20s %u\n", "version", api.version);
 	printf("%-20s %u\n", "page_size", api.page_size);

@@ -18,7 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define STATS_DIR	"/sys/class/misc/estack/stats/"
+#include "estack_util.h"
+
 #define MAX_STATS	64
 #define MAX_CLASSES	32
 
@@ -197,17 +198,14 @@ static void print_rates(const struct snapshot *a, const struct snapshot *b,
 	fflush(stdout);
 }
 
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"Usage: estack-stat [--json] [--per-cpu] [INTERVAL [COUNT]]\n"
-		"Show what the estack module holds and does.\n"
-		"  (no INTERVAL)  a summary and a per-class table\n"
-		"  INTERVAL       rates every INTERVAL seconds, COUNT times\n"
-		"  --json         every counter as one JSON object\n"
-		"  --per-cpu      also the pages each CPU's cache holds\n"
-		"  --help         this text\n");
-}
+static const char usage[] =
+	"Usage: estack-stat [--json] [--per-cpu] [INTERVAL [COUNT]]\n"
+	"Show what the estack module holds and does.\n"
+	"  (no INTERVAL)  a summary and a per-class table\n"
+	"  INTERVAL       rates every INTERVAL seconds, COUNT times\n"
+	"  --json         every counter as one JSON object\n"
+	"  --per-cpu      also the pages each CPU's cache holds\n"
+	"  --help         this text\n";
 
 int main(int argc, char **argv)
 {
@@ -230,20 +228,14 @@ int main(int argc, char **argv)
 		case 'c':
 			per_cpu = 1;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return es_usage(usage, opt == 'h' ? 0 : 2);
 		}
 	}
 	if (optind < argc) {
 		interval = strtod(argv[optind++], NULL);
-		if (interval <= 0) {
-			usage(stderr);
-			return 2;
-		}
+		if (interval <= 0)
+			return es_usage(usage, 2);
 	}
 	if (optind < argc)
 		count = strtol(argv[optind++], NULL, 10);

@@ -47,13 +47,11 @@ tally=$ESTACK_RESULTS/tally
 
 # A deliberately broken run (check-rig) needs no host checks.
 [ -z "$inject" ] && bash "$ESTACK_TOP/tools/rig/host-checks.sh" "$tally"
+# selftests/Makefile builds (and installs, for scripts) every program a
+# stage names, and with `rig` those of selftests/rig/ that check-rig adds.
 build_userspace ${inject:+all rig}
 sel=$ESTACK_BUILD/selftests
-install -m 755 "$ESTACK_TOP/selftests/demo_test.sh" "$sel/demo_test"
 tools=("$ESTACK_BUILD"/tools/*)
-if [ "$inject" = hang ]; then
-	install -m 755 "$ESTACK_TOP/selftests/rig_hang_test.sh" "$sel/rig_hang_test"
-fi
 
 # run_stage NAME KERNEL-IMAGE BUILT-MODULE-DIR
 # Uses the arrays modules (FILE.ko[:ARGS]), programs and suites.

@@ -36,7 +36,8 @@ build_module() {	# NAME KDIR [make args...]
 }
 
 # Userspace, static, for the VM: selftests in $ESTACK_BUILD/selftests and
-# tools in $ESTACK_BUILD/tools.
+# tools in $ESTACK_BUILD/tools, both linking the helper library that
+# tools/lib/util/util.mk builds in $ESTACK_BUILD/lib/util.
 build_userspace() {	# [selftests make targets...]
 	make -s -C "$ESTACK_TOP/selftests" LINUX_SRC="$LINUX_SRC" \
 		O="$ESTACK_BUILD/selftests" "${@:-all}" >&2

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What the estack selftests share that needs the kselftest harness: open
+ * /dev/estack or skip. Everything else is in the helper library,
+ * tools/lib/util/estack_util.h.
+ *
+ * Each helper returns false when the test cannot go on, having marked it
+ * skipped (no module, a module without a feature) or failed; the caller
+ * then returns:
+ *
+ *	if (!es_test_open(_metadata, &self->fd))
+ *		return;
+ */
+#ifndef ESTACK_HARNESS_H
+#define ESTACK_HARNESS_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "estack_util.h"
+
+#define ES_ABSENT	DEV_PATH " is absent: is estack.ko loaded?"
+
+/* Skip the test when the module is not loaded. */
+static inline bool es_test_present(struct __test_metadata *_metadata)
+{
+	if (access(DEV_PATH, F_OK))
+		SKIP(return false, ES_ABSENT);
+	return true;
+}
+
+/*
+ * Open /dev/estack into *@fd: skip the test when the module is not loaded,
+ * fail it on any other error.
+ */
+static inline bool es_test_open(struct __test_metadata *_metadata, int *fd)
+{
+	*fd = es_open();
+	if (*fd < 0 && errno == ENOENT)
+		SKIP(return false, ES_ABSENT);
+	ASSERT_LE(0, *fd) TH_LOG("open " DEV_PATH ": %s", strerror(errno));
+	return true;
+}
+
+/*
+ * es_test_open(), then the handshake into *@api; skip the test when the
+ * module lacks the ESTACK_FEATURE_* bits @feat (@what names them).
+ */
+static inline bool es_test_open_with(struct __test_metadata *_metadata,
+				     int *fd, struct estack_api *api,
+				     __u64 feat, const char *what)
+{
+	if (!es_test_open(_metadata, fd))
+		return false;
+	ASSERT_EQ(0, es_api(*fd, api));
+	if ((api->features & feat) != feat)
+		SKIP(return false, "module without %s", what);
+	return true;
+}
+
+/*
+ * The end of a test that opened @fd and read stacks_in_use into @in_use
+ * (nothing when @fd was never opened): close the file, unmap every arena
+ * of this process, and expect the module to hold as many stacks as before.
+ */
+static inline void es_test_close(struct __test_metadata *_metadata, int fd,
+				 long long in_use)
+{
+	if (fd < 0)
+		return;
+	close(fd);
+	es_unmap_arenas();
+	EXPECT_EQ(in_use, es_stat("stacks_in_use"));
+}
+
+#endif /* ESTACK_HARNESS_H */
