@@ -24,7 +24,8 @@ RIG := $(CURDIR)/tools/rig
 
 KERNEL_C := $(filter-out %.mod.c kmod/compat.h kmod/trace.h,$(wildcard \
 	kmod/*.c kmod/*.h kmod/tests/*.c)) uapi/linux/estack.h
-USER_C := $(wildcard tools/*.c tools/*.h selftests/*.c selftests/*.h)
+USER_C := $(wildcard tools/*.c tools/*.h tools/bench/*.c tools/bench/*.h \
+	selftests/*.c selftests/*.h)
 
 all: modules
 
