@@ -73,7 +73,7 @@ def host_facts():
             'accel': 'tcg'}
 
 
-# ---- ratio rows ---------------------------------------------------------------
+# ---- ratio rows -------------------------------------------------------------
 
 class Results:
     def __init__(self, bench, peers):
@@ -129,7 +129,7 @@ def make_row(section, name, value, reading, target=None, error=None):
     return row
 
 
-# ---- rows from estack-bench's case table --------------------------------------
+# ---- rows from estack-bench's case table ------------------------------------
 
 def ratio_row(spec, res):
     """One entry of the table's "ratios" (see tools/bench/table.c)."""
