@@ -9,7 +9,8 @@
  *
  *   groups   name, title and intro of each section of the page
  *   cases    key ("group/case/param"), group, case, param, param_unit,
- *            measures (what one operation does), unit
+ *            measures (what one operation does), unit, ratios (the
+ *            names of the ratios it takes part in)
  *   ratios   group, name, num and den (case keys whose medians are added
  *            up), num_less (a key subtracted above the line), target
  *            {op, bound}, reading (with {value} and {percent}),
@@ -139,7 +140,44 @@ static void json_group(FILE *out, const struct bench_group *g)
 	fputc('}', out);
 }
 
-static void json_case(FILE *out, const struct bench_case_info *c)
+static bool keys_have(const char *const *keys, unsigned int nr,
+		      const char *key)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr && keys[i]; i++)
+		if (!strcmp(keys[i], key))
+			return true;
+	return false;
+}
+
+static bool ratio_uses(const struct bench_ratio *r, const char *key)
+{
+	return keys_have(r->num, ARRAY_SIZE(r->num), key) ||
+	       keys_have(&r->less, 1, key) ||
+	       keys_have(r->den, ARRAY_SIZE(r->den), key);
+}
+
+/* The names of the rows a case takes part in, and their targets. */
+static void json_case_ratios(FILE *out, const struct bench_table *t,
+			     const char *key)
+{
+	const char *sep = "";
+	unsigned int i;
+
+	fputs(", \"ratios\": [", out);
+	for (i = 0; i < t->nr_ratios; i++) {
+		if (!ratio_uses(&t->ratios[i], key))
+			continue;
+		fputs(sep, out);
+		json_str(out, t->ratios[i].name);
+		sep = ", ";
+	}
+	fputc(']', out);
+}
+
+static void json_case(FILE *out, const struct bench_table *t,
+		      const struct bench_case_info *c)
 {
 	json_field(out, "  {", "key", c->key);
 	json_field(out, ", ", "group", c->id.group);
@@ -149,6 +187,7 @@ static void json_case(FILE *out, const struct bench_case_info *c)
 		json_field(out, ", ", "param_unit", c->param_unit);
 	json_field(out, ", ", "measures", c->measures);
 	json_field(out, ", ", "unit", c->unit);
+	json_case_ratios(out, t, c->key);
 	fputc('}', out);
 }
 
@@ -209,7 +248,7 @@ void table_print_json(FILE *out, const struct bench *b,
 	}
 	fputs("],\n\"cases\": [\n", out);
 	for (i = 0; i < t->nr_cases; i++) {
-		json_case(out, &t->cases[i]);
+		json_case(out, t, &t->cases[i]);
 		fputs(i + 1 < t->nr_cases ? ",\n" : "\n", out);
 	}
 	fputs("],\n\"ratios\": [\n", out);
