@@ -24,8 +24,9 @@ RIG := $(CURDIR)/tools/rig
 
 KERNEL_C := $(filter-out %.mod.c kmod/compat.h kmod/trace.h,$(wildcard \
 	kmod/*.c kmod/*.h kmod/tests/*.c)) uapi/linux/estack.h
-USER_C := $(wildcard tools/*.c tools/*.h tools/lib/util/*.c tools/lib/util/*.h \
-	selftests/*.c selftests/*.h selftests/rig/*.c)
+USER_C := $(wildcard tools/*.c tools/*.h tools/bench/*.c tools/bench/*.h \
+	tools/lib/util/*.c tools/lib/util/*.h selftests/*.c selftests/*.h \
+	selftests/rig/*.c)
 
 all: modules
 

@@ -10,6 +10,12 @@
 Every row is a ratio of two medians measured in the same run (estack /
 alternative, or estack now / estack at another point), never an absolute
 time: under QEMU TCG only ratios within one run mean anything.
+
+The rows are not written here: estack-bench -j carries its case table
+(tools/bench/table.c), every section with its title, every case with
+what it measures, and every ratio with its cases, reading and target;
+this script evaluates that table. Only the rows of the peer programs,
+which carry no table, and the prose on where estack loses live here.
 """
 import datetime
 import json
@@ -67,23 +73,23 @@ def host_facts():
             'accel': 'tcg'}
 
 
-# ---- ratio rows ---------------------------------------------------------------
+# ---- ratio rows -------------------------------------------------------------
 
 class Results:
     def __init__(self, bench, peers):
         self.cases = {}
         for r in bench['results']:
-            self.cases[(r['group'], r['case'], r['param'])] = r
+            self.cases[r['key']] = r
         self.peers = {(p['impl'], p['n'], p['depth']): p for p in peers}
 
-    def med(self, group, case, param):
-        r = self.cases.get((group, case, param))
+    def med(self, key):
+        r = self.cases.get(key)
         if not r or 'median_ns' not in r:
             return None
         return r['median_ns']
 
-    def error(self, group, case, param):
-        r = self.cases.get((group, case, param))
+    def error(self, key):
+        r = self.cases.get(key)
         if r is None:
             return 'not run'
         return r.get('error')
@@ -107,196 +113,109 @@ def ratio(a, b):
     return a / b
 
 
-def build_rows(res):
-    """Every row: section, name, value, target (op, bound) or None, reading."""
+def make_row(section, name, value, reading, target=None, error=None):
+    """A row: section, name, value, reading, target 'op bound' and met."""
+    row = {'section': section, 'name': name, 'value': value,
+           'reading': reading}
+    if target:
+        op, bound = target
+        row['target'] = '%s %s' % (op, fmt(bound))
+        if value is None:
+            row['met'] = None
+        else:
+            row['met'] = value <= bound if op == '<=' else value >= bound
+    if error:
+        row['error'] = error
+    return row
+
+
+# ---- rows from estack-bench's case table ------------------------------------
+
+def ratio_row(spec, res):
+    """One entry of the table's "ratios" (see tools/bench/table.c)."""
+    def total(keys):
+        meds = [res.med(k) for k in keys]
+        return None if None in meds else sum(meds)
+
+    keys = spec['num'] + spec.get('num_less', []) + spec['den']
+    num = total(spec['num'])
+    less = total(spec.get('num_less', []))
+    value = None
+    if num is not None and less is not None:
+        value = ratio(num - less, total(spec['den']))
+    error = next((e for e in map(res.error, keys) if e), None)
+    if value is None:
+        text = spec.get('reading_unmeasured', spec['reading'])
+    elif value >= 1 and 'reading_slower' in spec:
+        text = spec['reading_slower']
+    else:
+        text = spec['reading']
+    reading = text.format(
+        value=fmt(value), error=error,
+        percent='n/a' if value is None else '%.0f' % (100 * value))
+    target = spec.get('target')
+    return make_row(spec['group'], spec['name'], value, reading,
+                    target and (target['op'], target['bound']),
+                    error if value is None else None)
+
+
+# ---- rows from the peers ----------------------------------------------------
+#
+# estack-demo -P and estack-gopeer (run by run.sh, N x depth below) print one
+# JSON line per run and carry no case table: their rows are described here.
+
+PEER_RUNS = ((10000, 2), (10000, 40), (100000, 2), (100000, 40))
+PEER_SECTIONS = (('memory', 'Memory', 'Stack memory per parked fiber.'),)
+PEER_INTROS = {'grow': 'and whole fibers against Go 1.19 goroutines'}
+
+
+def peer_rows(res):
     rows = []
-
-    def add(section, name, value, reading, target=None, error=None):
-        row = {'section': section, 'name': name, 'value': value,
-               'reading': reading}
-        if target:
-            op, bound = target
-            row['target'] = '%s %s' % (op, fmt(bound))
-            if value is None:
-                row['met'] = None
-            else:
-                row['met'] = value <= bound if op == '<=' else value >= bound
-        if error:
-            row['error'] = error
-        rows.append(row)
-
-    # alloc+free
-    g2 = res.med('alloc', 'getppid2', 0)
-    for kib in (8, 16, 64):
-        est = res.med('alloc', 'estack', kib)
-        for alt, what in (('mmap-guard', 'mmap + mprotect guard + munmap'),
-                          ('mmap', 'mmap + munmap'),
-                          ('malloc', 'malloc + free'),
-                          ('pool', 'an in-process free-list pool')):
-            v = ratio(est, res.med('alloc', alt, kib))
-            target = ('<=', 0.10) if kib == 8 and alt == 'mmap-guard' \
-                else None
-            if v is None:
-                reading = 'not measured: %s' % res.error('alloc', alt, kib)
-            elif v < 1:
-                reading = ('estack takes %.0f%% of the time of %s'
-                           % (100 * v, what))
-            else:
-                reading = 'estack is %s times slower than %s' % (fmt(v), what)
-            add('alloc', '%d KiB: estack / %s' % (kib, alt), v, reading,
-                target)
-        v = ratio(est, g2)
-        add('alloc', '%d KiB: estack / getppid pair' % kib, v,
-            'ALLOC + FREE cost %s pairs of null system calls' % fmt(v),
-            ('<=', 4.0) if kib == 8 else None)
-
-    # breakdown
-    bd = {c: res.med('breakdown', c, 8) for c in
-          ('ioctl2', 'mapped-hit', 'mapped-hit-untouched',
-           'mapped-hit-nostats', 'cpu-cache-hit', 'pool-refill',
-           'page-allocator')}
-
-    def diff(a, b):
-        if bd[a] is None or bd[b] is None:
-            return None
-        return bd[a] - bd[b]
-
-    for name, value, reading in (
-            ('two ioctls that do nothing / getppid pair',
-             ratio(bd['ioctl2'], g2),
-             'the floor of any two estack calls: fd lookup, LSM hook, '
-             'argument copies'),
-            ('mapped-cache hit / getppid pair', ratio(bd['mapped-hit'], g2),
-             'the fast path: a freed stack still mapped, its touched page '
-             'cleared'),
-            ('mapped-cache hit, nothing touched / getppid pair',
-             ratio(bd['mapped-hit-untouched'], g2),
-             'the fast path when the previous user wrote nothing: no '
-             'clearing at all'),
-            ('clearing the one touched page / getppid pair',
-             ratio(diff('mapped-hit', 'mapped-hit-untouched'), g2),
-             'what clearing a 4 KiB page costs, next to a null syscall'),
-            ('per-CPU cache hit / mapped-cache hit',
-             ratio(bd['cpu-cache-hit'], bd['mapped-hit']),
-             'the slow path from the per-CPU cache: clear, insert and zap '
-             'both pages'),
-            ('pool refill / per-CPU cache hit',
-             ratio(bd['pool-refill'], bd['cpu-cache-hit']),
-             'per-CPU caches off: every stack comes from the global pool'),
-            ('page allocator / per-CPU cache hit',
-             ratio(bd['page-allocator'], bd['cpu-cache-hit']),
-             'caches and pools off: every stack comes from and goes back '
-             'to the page allocator'),
-            ('counters off / counters on',
-             ratio(bd['mapped-hit-nostats'], bd['mapped-hit']),
-             'what the statistics cost on the fast path (1 = nothing)')):
-        add('breakdown', name, value, reading)
-
-    # grow
-    gp = res.med('grow', 'getppid', 0)
-    for kib in (2, 8, 64, 512):
-        est = res.med('grow', 'estack', kib)
-        mc = res.med('grow', 'memcpy', kib)
-        limit = None if gp is None or mc is None else gp + mc
-        v = ratio(est, limit)
-        add('grow', '%d KiB live: GROW / (null syscall + memcpy)' % kib, v,
-            'GROW against the physical limit: one syscall and a copy of '
-            'the live bytes', ('<=', 2.0) if kib >= 64 else None)
-        for alt, what in (('mremap', 'mremap(MREMAP_MAYMOVE), which moves '
-                           'page tables and copies nothing, but leaves the '
-                           'live bytes at the bottom of the new range'),
-                          ('mmap-copy', 'mmap + memcpy + munmap in user '
-                           'space')):
-            v = ratio(est, res.med('grow', alt, kib))
-            add('grow', '%d KiB live: GROW / %s' % (kib, alt), v,
-                'against %s' % what)
-    for n in (10000, 100000):
-        for d in (2, 40):
-            e = res.peers.get(('estack', n, d))
-            g = res.peers.get(('go', n, d))
-            v = ratio(e and e['ns_per_fiber'], g and g['ns_per_fiber'])
-            add('grow', 'N=%d, depth %d: estack-demo / Go 1.19, time per '
-                'fiber' % (n, d), v,
-                'start a fiber, recurse to depth %d with 192-byte frames '
-                '(growing by copy), park' % d,
-                ('<=', 1.0) if d == 40 else None)
-
-    # shrink
-    for kib in (16, 64, 512):
-        v = ratio(res.med('shrink', 'estack', kib),
-                  res.med('shrink', 'madvise', kib))
-        add('shrink', '%d KiB stack, 1/8 used: SHRINK / MADV_DONTNEED' % kib,
-            v, 'SHRINK copies the used eighth to a stack half the size and '
-            'frees the old; madvise only drops the unused half')
-
-    # scale
-    for case in ('estack', 'mmap-guard', 'mmap', 'malloc', 'pool'):
-        base = res.med('scale', case, 1000)
-        for n in (10000, 100000, 1000000):
-            v = ratio(res.med('scale', case, n), base)
-            err = res.error('scale', case, n)
-            target = ('<=', 1.2) if case == 'estack' and n == 1000000 \
-                else None
-            if v is None:
-                reading = 'fails: %s' % err
-            else:
-                reading = ('cost per ALLOC+FREE with %d stacks live, '
-                           'against 1000 live' % n)
-            add('scale', '%s: %d live / 1000 live' % (case, n), v, reading,
-                target, err if v is None else None)
-    for n in (1000, 1000000):
-        for alt in ('mmap-guard', 'malloc'):
-            v = ratio(res.med('scale', 'estack', n), res.med('scale', alt, n))
-            add('scale', 'estack / %s at %d live' % (alt, n), v,
-                'not measured: %s' % res.error('scale', alt, n)
-                if v is None else 'the two side by side at %d live' % n)
-
-    # cpus
-    for case in ('estack-own-fd', 'estack-shared-fd', 'mmap-guard',
-                 'malloc'):
-        v = ratio(res.med('cpus', case, 1), res.med('cpus', case, 2))
-        add('cpus', '%s: throughput of 2 threads / 1' % case, v,
-            {'estack-own-fd': 'each thread its own /dev/estack file',
-             'estack-shared-fd': 'both threads on one file (one lock)',
-             'mmap-guard': 'both threads in one address space (mmap_lock)',
-             'malloc': "glibc's per-thread arenas"}[case],
-            ('>=', 1.8) if case == 'estack-own-fd' else None)
-
-    # memory
-    for n in (10000, 100000):
-        for d in (2, 40):
-            e = res.peers.get(('estack', n, d))
-            g = res.peers.get(('go', n, d))
-            v = ratio(e and e['stack_bytes_per_fiber'],
-                      g and g['stack_bytes_per_fiber_after_gc'])
-            add('memory', 'N=%d, depth %d: stack bytes per parked fiber, '
-                'estack / Go 1.19' % (n, d), v,
-                'estack %s B, Go %s B (its StackInuse after a GC)'
-                % (fmt(e and e['stack_bytes_per_fiber']),
-                   fmt(g and g['stack_bytes_per_fiber_after_gc'])),
-                ('<=', 1.7))
+    for n, d in PEER_RUNS:
+        e = res.peers.get(('estack', n, d))
+        g = res.peers.get(('go', n, d))
+        v = ratio(e and e['ns_per_fiber'], g and g['ns_per_fiber'])
+        rows.append(make_row(
+            'grow', 'N=%d, depth %d: estack-demo / Go 1.19, time per '
+            'fiber' % (n, d), v,
+            'start a fiber, recurse to depth %d with 192-byte frames '
+            '(growing by copy), park' % d,
+            ('<=', 1.0) if d == 40 else None))
+    for n, d in PEER_RUNS:
+        e = res.peers.get(('estack', n, d))
+        g = res.peers.get(('go', n, d))
+        v = ratio(e and e['stack_bytes_per_fiber'],
+                  g and g['stack_bytes_per_fiber_after_gc'])
+        rows.append(make_row(
+            'memory', 'N=%d, depth %d: stack bytes per parked fiber, '
+            'estack / Go 1.19' % (n, d), v,
+            'estack %s B, Go %s B (its StackInuse after a GC)'
+            % (fmt(e and e['stack_bytes_per_fiber']),
+               fmt(g and g['stack_bytes_per_fiber_after_gc'])),
+            ('<=', 1.7)))
     return rows
 
 
-# ---- output -----------------------------------------------------------------
+def sections(bench):
+    """(name, title, intro) of every section, in the order of the page."""
+    out = []
+    for g in bench['groups']:
+        intro = g['intro'].format(cpus=bench.get('cpus', 2))
+        if g['name'] in PEER_INTROS:
+            intro = '%s; %s.' % (intro.rstrip('.'), PEER_INTROS[g['name']])
+        out.append((g['name'], g['title'], intro))
+    return out + list(PEER_SECTIONS)
 
-SECTIONS = (
-    ('alloc', 'ALLOC + FREE against the alternatives',
-     'ALLOC of a stack, one store into its top page, FREE; against the '
-     'same with each alternative.'),
-    ('breakdown', 'Where the time of an 8 KiB ALLOC + FREE goes',
-     'The same loop with the module\'s layers turned off one by one '
-     '(module parameters mapped_cache, cache_budget, pool_reserve, '
-     'stats).'),
-    ('grow', 'GROW', 'Moving a stack to one twice its size with L bytes '
-     'live; and whole fibers against Go 1.19 goroutines.'),
-    ('shrink', 'SHRINK', 'Giving back the unused part of a stack.'),
-    ('scale', 'Scale', 'Cost of one 8 KiB ALLOC + FREE (or its '
-     'alternative) with many stacks live in the process.'),
-    ('cpus', 'CPUs', 'The ALLOC + FREE loop on one thread, then on two '
-     'at once, on 2 vCPUs.'),
-    ('memory', 'Memory', 'Stack memory per parked fiber.'),
-)
+
+def build_rows(bench, res):
+    """Every row, section by section; within one, the table's order."""
+    rows = [ratio_row(spec, res) for spec in bench['ratios']]
+    rows += peer_rows(res)
+    order = [name for name, _, _ in sections(bench)]
+    return sorted(rows, key=lambda row: order.index(row['section']))
+
+
+# ---- output -----------------------------------------------------------------
 
 
 LOSSES = [
@@ -336,8 +255,8 @@ LOSSES = [
 ]
 
 
-def print_table(rows, out=sys.stdout):
-    for section, title, _ in SECTIONS:
+def print_table(bench, rows, out=sys.stdout):
+    for section, title, _ in sections(bench):
         print('\n== %s' % title, file=out)
         for r in rows:
             if r['section'] != section:
@@ -376,7 +295,10 @@ def write_rst(doc, path):
     out = ['.. SPDX-License-Identifier: GPL-2.0', '',
            '.. This file is generated by tools/bench/report.py from',
            '   build/results/bench.json (make bench). Do not edit it; rerun',
-           '   make bench and commit the result.', '',
+           '   make bench and commit the result. Its sections, rows and',
+           '   targets come from the case table that estack-bench',
+           '   (tools/bench/*.c) writes into bench.json; the rows of the Go',
+           '   peer and the text on where estack loses, from report.py.', '',
            '==========', 'Benchmarks', '==========', '',
            'estack against what a fiber library would use instead, and '
            'against the physical limits, in one run of ``make bench``.',
@@ -413,7 +335,7 @@ def write_rst(doc, path):
            'Regenerate with::', '',
            '    make bench            # runs the VM, writes bench.json and '
            'this page', '']
-    for section, title, intro in SECTIONS:
+    for section, title, intro in sections(b):
         rows = [r for r in doc['rows'] if r['section'] == section]
         if not rows:
             continue
@@ -435,20 +357,26 @@ def main(argv):
             bench, peers, guest = parse_log(f.read())
         if bench is None:
             sys.exit('report.py: no estack-bench results in %s' % argv[2])
+        if 'ratios' not in bench:
+            sys.exit('report.py: %s: estack-bench wrote no case table '
+                     '(built before tools/bench/table.c?)' % argv[2])
         machine = host_facts()
         machine.update(guest)
         doc = {'date': datetime.date.today().isoformat(),
                'machine': machine, 'bench': {k: v for k, v in bench.items()
                                              if k != 'results'},
                'results': bench['results'], 'peers': peers}
-        doc['rows'] = build_rows(Results(bench, peers))
+        doc['rows'] = build_rows(bench, Results(bench, peers))
         with open(argv[3], 'w') as f:
             json.dump(doc, f, indent=1)
             f.write('\n')
-        print_table(doc['rows'])
+        print_table(bench, doc['rows'])
     elif len(argv) == 4 and argv[1] == 'rst':
         with open(argv[2]) as f:
             doc = json.load(f)
+        if 'groups' not in doc['bench']:
+            sys.exit('report.py: %s has no case table: rerun make bench'
+                     % argv[2])
         write_rst(doc, argv[3])
     else:
         sys.exit(__doc__)

@@ -5,11 +5,13 @@
 # QEMU, estack.ko loaded), then the ratios.
 #
 #   build/results/bench.log   what the VM printed
-#   build/results/bench.json  raw medians, the machine, every ratio row
+#   build/results/bench.json  raw medians, the machine, estack-bench's case
+#                             table, every ratio row
 #   Documentation/benchmarks.rst  regenerated from bench.json
 #
 # BENCH_ARGS passes options to estack-bench (e.g. "-n 100000 alloc grow"
-# for a quick partial run); BENCH_PEER=0 skips the Go peer.
+# for a partial run, "--quick" for a smoke run whose ratios mean little);
+# BENCH_PEER=0 skips the Go peer.
 set -euo pipefail
 . "$(dirname "$0")/../rig/lib.sh"
 

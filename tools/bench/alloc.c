@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * estack-bench, group alloc: ALLOC, one store into the top page and FREE of
+ * 8, 16 and 64 KiB stacks, against the same with each alternative, and two
+ * getppid() calls as the floor of any two system calls.
+ *
+ * State: one struct stack_env, on a /dev/estack file of the group's own.
+ */
+#include <unistd.h>
+
+#include "bench.h"
+
+#define GROUP		"alloc"
+
+static const unsigned long alloc_kib[] = { 8, 16, 64 };
+
+/* estack first, then the alternatives it is measured against. */
+static const struct stack_kind *const alloc_kinds[] = {
+	&stack_estack, &stack_mmap_guard, &stack_mmap, &stack_malloc,
+	&stack_pool,
+};
+
+/* The targets of the benchmark issue, all at 8 KiB. */
+#define TARGET_KIB		8
+#define TARGET_VS_GUARD		0.10	/* estack / mmap-guard */
+#define TARGET_VS_GETPPID	4.0	/* estack / getppid pair */
+
+static void alloc_ratios(struct bench_table *t, unsigned long kib)
+{
+	const char *est = case_key(BENCH_ID(GROUP, "estack", kib));
+	const struct stack_kind *k;
+	unsigned int i;
+
+	for (i = 1; i < ARRAY_SIZE(alloc_kinds); i++) {
+		struct bench_ratio r = { .group = GROUP, .num = { est } };
+
+		k = alloc_kinds[i];
+		r.name = xasprintf("%lu KiB: estack / %s", kib, k->name);
+		r.den[0] = case_key(BENCH_ID(GROUP, k->name, kib));
+		r.reading = xasprintf("estack takes {percent}%% of the time of %s",
+				      k->what);
+		r.slower = xasprintf("estack is {value} times slower than %s",
+				     k->what);
+		r.unmeasured = "not measured: {error}";
+		if (kib == TARGET_KIB && k == &stack_mmap_guard) {
+			r.op = "<=";
+			r.bound = TARGET_VS_GUARD;
+		}
+		table_ratio(t, &r);
+	}
+	table_ratio(t, &(struct bench_ratio){
+		.group = GROUP,
+		.name = xasprintf("%lu KiB: estack / getppid pair", kib),
+		.num = { est },
+		.den = { case_key(BENCH_ID(GROUP, "getppid2", 0)) },
+		.reading = "ALLOC + FREE cost {value} pairs of null system calls",
+		.op = kib == TARGET_KIB ? "<=" : NULL,
+		.bound = TARGET_VS_GETPPID,
+	});
+}
+
+static void alloc_describe(struct bench_table *t)
+{
+	unsigned int i, k;
+
+	table_case(t, BENCH_ID(GROUP, "getppid2", 0), NULL,
+		   "two getppid() system calls: the floor of any two calls");
+	for (i = 0; i < ARRAY_SIZE(alloc_kib); i++)
+		for (k = 0; k < ARRAY_SIZE(alloc_kinds); k++)
+			table_case(t, BENCH_ID(GROUP, alloc_kinds[k]->name,
+					       alloc_kib[i]),
+				   "KiB stack", alloc_kinds[k]->measures);
+	for (i = 0; i < ARRAY_SIZE(alloc_kib); i++)
+		alloc_ratios(t, alloc_kib[i]);
+}
+
+/* The pool of the alloc group holds one stack, taken and put back. */
+static int pool_prep(void *env, unsigned int n)
+{
+	return stack_pool_init(env, 1);
+}
+
+static int pool_done(void *env, unsigned int n)
+{
+	stack_pool_fini(env);
+	return 0;
+}
+
+static void alloc_run(struct bench *b)
+{
+	static const struct bench_case getppid2 = {
+		.op = stack_getppid2_once,
+	};
+	struct stack_env env = { .dev = estack_open(), .page = b->page };
+	unsigned int i, k;
+
+	if (env.dev < 0)
+		die("open /dev/estack");
+	bench_run(b, BENCH_ID(GROUP, "getppid2", 0), &getppid2, &env,
+		  b->batch);
+	for (i = 0; i < ARRAY_SIZE(alloc_kib); i++) {
+		env.size = alloc_kib[i] * KIB;
+		for (k = 0; k < ARRAY_SIZE(alloc_kinds); k++) {
+			const struct stack_kind *kind = alloc_kinds[k];
+			struct bench_case c = { .op = kind->once };
+
+			if (kind == &stack_pool) {
+				c.prep = pool_prep;
+				c.done = pool_done;
+			}
+			bench_run(b, BENCH_ID(GROUP, kind->name, alloc_kib[i]),
+				  &c, &env, b->batch);
+		}
+	}
+	close(env.dev);
+}
+
+const struct bench_group alloc_group = {
+	.name = GROUP,
+	.title = "ALLOC + FREE against the alternatives",
+	.intro =
+		"ALLOC of a stack, one store into its top page, FREE; against the same with each alternative.",
+	.describe = alloc_describe,
+	.run = alloc_run,
+};

@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * estack-bench, group scale: the cost of one 8 KiB ALLOC + FREE (or its
+ * alternative) with 1 k, 10 k, 100 k and 1 M stacks of the same kind live
+ * in the process; -n caps the levels.
+ *
+ * State: a struct scale_state, on a file of the group's own.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define GROUP		"scale"
+
+static const unsigned long levels[] = { 1000, 10000, 100000, 1000000 };
+
+#define BASE		levels[0]
+#define TOP		levels[ARRAY_SIZE(levels) - 1]
+
+/* The target of the benchmark issue: estack at the top level. */
+#define SCALE_TARGET	1.2
+
+/**
+ * struct scale_state - the stacks kept live while a case runs
+ * @env: the 8 KiB stacks, and the pool
+ * @ids: the live estack stacks
+ * @ptrs: the live stacks of the alternatives
+ */
+struct scale_state {
+	struct stack_env env;
+	__u32 *ids;
+	void **ptrs;
+};
+
+static int live_estack(struct scale_state *s, unsigned long n)
+{
+	struct estack_alloc a;
+	unsigned long i;
+
+	for (i = 0; i < n; i++) {
+		if (estack_alloc(s->env.dev, s->env.size, &a))
+			return -1;
+		touch((char *)(uintptr_t)(a.hi - 8));
+		s->ids[i] = a.id;
+	}
+	return 0;
+}
+
+static void unlive_estack(struct scale_state *s, unsigned long n)
+{
+	unsigned long i;
+
+	for (i = 0; i < n; i++)
+		estack_free(s->env.dev, s->ids[i]);
+}
+
+static int live_mmap(struct scale_state *s, unsigned long n, int guard)
+{
+	unsigned long page = guard ? s->env.page : 0;
+	unsigned long len = s->env.size + page, i;
+	char *p;
+
+	for (i = 0; i < n; i++) {
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (p == MAP_FAILED)
+			goto fail;
+		if (guard && mprotect(p, page, PROT_NONE)) {
+			munmap(p, len);
+			goto fail;
+		}
+		touch(p + len - 8);
+		s->ptrs[i] = p;
+	}
+	return 0;
+fail:
+	fprintf(stderr, "estack-bench: mmap%s stack %lu: %s\n",
+		guard ? "-guard" : "", i + 1, strerror(errno));
+	while (i--)
+		munmap(s->ptrs[i], len);
+	return -1;
+}
+
+static void unlive_mmap(struct scale_state *s, unsigned long n, int guard)
+{
+	unsigned long len = s->env.size + (guard ? s->env.page : 0), i;
+
+	for (i = 0; i < n; i++)
+		munmap(s->ptrs[i], len);
+}
+
+static int live_mmap_guard(struct scale_state *s, unsigned long n)
+{
+	return live_mmap(s, n, 1);
+}
+
+static void unlive_mmap_guard(struct scale_state *s, unsigned long n)
+{
+	unlive_mmap(s, n, 1);
+}
+
+static int live_mmap_plain(struct scale_state *s, unsigned long n)
+{
+	return live_mmap(s, n, 0);
+}
+
+static void unlive_mmap_plain(struct scale_state *s, unsigned long n)
+{
+	unlive_mmap(s, n, 0);
+}
+
+static int live_malloc(struct scale_state *s, unsigned long n)
+{
+	unsigned long i;
+
+	for (i = 0; i < n; i++) {
+		s->ptrs[i] = malloc(s->env.size);
+		if (!s->ptrs[i])
+			return -1;
+		touch((char *)s->ptrs[i] + s->env.size - 8);
+	}
+	return 0;
+}
+
+static void unlive_malloc(struct scale_state *s, unsigned long n)
+{
+	unsigned long i;
+
+	for (i = 0; i < n; i++)
+		free(s->ptrs[i]);
+}
+
+/* The pool holds one stack more than are live: the one the loop takes. */
+static int live_pool(struct scale_state *s, unsigned long n)
+{
+	unsigned long i;
+
+	if (stack_pool_init(&s->env, n + 1))
+		return -1;
+	for (i = 0; i < n; i++) {
+		s->ptrs[i] = stack_pool_get(&s->env);
+		touch((char *)s->ptrs[i] + s->env.size - 8);
+	}
+	return 0;
+}
+
+static void unlive_pool(struct scale_state *s, unsigned long n)
+{
+	stack_pool_fini(&s->env);
+}
+
+static const struct scale_kind {
+	const struct stack_kind *kind;
+	int (*setup)(struct scale_state *s, unsigned long n);
+	void (*teardown)(struct scale_state *s, unsigned long n);
+} scale_kinds[] = {
+	{ &stack_estack, live_estack, unlive_estack },
+	{ &stack_mmap_guard, live_mmap_guard, unlive_mmap_guard },
+	{ &stack_mmap, live_mmap_plain, unlive_mmap_plain },
+	{ &stack_malloc, live_malloc, unlive_malloc },
+	{ &stack_pool, live_pool, unlive_pool },
+};
+
+/* estack side by side with these, at the lowest and the highest level. */
+static const struct stack_kind *const side_by_side[] = {
+	&stack_mmap_guard, &stack_malloc,
+};
+
+static void scale_ratio_growth(struct bench_table *t, const char *name,
+			       unsigned long n)
+{
+	bool target = !strcmp(name, stack_estack.name) && n == TOP;
+
+	table_ratio(t, &(struct bench_ratio){
+		.group = GROUP,
+		.name = xasprintf("%s: %lu live / %lu live", name, n, BASE),
+		.num = { case_key(BENCH_ID(GROUP, name, n)) },
+		.den = { case_key(BENCH_ID(GROUP, name, BASE)) },
+		.reading = xasprintf("cost per ALLOC+FREE with %lu stacks live, against %lu live",
+				     n, BASE),
+		.unmeasured = "fails: {error}",
+		.op = target ? "<=" : NULL,
+		.bound = SCALE_TARGET,
+	});
+}
+
+static void scale_ratio_side(struct bench_table *t, const char *alt,
+			     unsigned long n)
+{
+	table_ratio(t, &(struct bench_ratio){
+		.group = GROUP,
+		.name = xasprintf("estack / %s at %lu live", alt, n),
+		.num = { case_key(BENCH_ID(GROUP, stack_estack.name, n)) },
+		.den = { case_key(BENCH_ID(GROUP, alt, n)) },
+		.reading = xasprintf("the two side by side at %lu live", n),
+		.unmeasured = "not measured: {error}",
+	});
+}
+
+static void scale_describe(struct bench_table *t)
+{
+	const unsigned long ends[] = { BASE, TOP };
+	unsigned int i, k;
+
+	for (i = 0; i < ARRAY_SIZE(levels); i++)
+		for (k = 0; k < ARRAY_SIZE(scale_kinds); k++) {
+			const struct stack_kind *kind = scale_kinds[k].kind;
+
+			table_case(t, BENCH_ID(GROUP, kind->name, levels[i]),
+				   "stacks live",
+				   xasprintf("%s; 8 KiB, with %lu stacks of the same kind live",
+					     kind->measures, levels[i]));
+		}
+	for (k = 0; k < ARRAY_SIZE(scale_kinds); k++)
+		for (i = 1; i < ARRAY_SIZE(levels); i++)
+			scale_ratio_growth(t, scale_kinds[k].kind->name,
+					   levels[i]);
+	for (i = 0; i < ARRAY_SIZE(ends); i++)
+		for (k = 0; k < ARRAY_SIZE(side_by_side); k++)
+			scale_ratio_side(t, side_by_side[k]->name, ends[i]);
+}
+
+static void scale_one(struct bench *b, struct scale_state *s,
+		      const struct scale_kind *k, unsigned long n)
+{
+	struct bench_case c = { .op = k->kind->once };
+	struct bench_id id = BENCH_ID(GROUP, k->kind->name, n);
+
+	if (k->setup(s, n)) {
+		bench_fail(b, id, errno);
+		return;
+	}
+	bench_run(b, id, &c, &s->env, b->batch);
+	k->teardown(s, n);
+}
+
+static void scale_run(struct bench *b)
+{
+	struct scale_state s = {
+		.env = { .dev = estack_open(), .size = 8 * KIB,
+			 .page = b->page },
+	};
+	unsigned long most = 0;
+	unsigned int i, k;
+
+	for (i = 0; i < ARRAY_SIZE(levels) && levels[i] <= b->max_live; i++)
+		most = levels[i];
+	if (s.env.dev < 0)
+		die("open /dev/estack");
+	s.ids = calloc(most, sizeof(*s.ids));
+	s.ptrs = calloc(most, sizeof(*s.ptrs));
+	if (!s.ids || !s.ptrs)
+		die("calloc");
+	for (i = 0; i < ARRAY_SIZE(levels) && levels[i] <= most; i++)
+		for (k = 0; k < ARRAY_SIZE(scale_kinds); k++)
+			scale_one(b, &s, &scale_kinds[k], levels[i]);
+	free(s.ids);
+	free(s.ptrs);
+	close(s.env.dev);
+}
+
+const struct bench_group scale_group = {
+	.name = GROUP,
+	.title = "Scale",
+	.intro =
+		"Cost of one 8 KiB ALLOC + FREE (or its alternative) with many stacks live in the process.",
+	.describe = scale_describe,
+	.run = scale_run,
+};

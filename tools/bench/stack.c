@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * estack-bench: one stack taken, written into and given back, by estack
+ * and by each alternative a fiber library would use instead. The alloc,
+ * breakdown, scale and cpus groups time these loops; each passes its own
+ * struct stack_env, so that nothing here is shared between groups or
+ * threads.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+/* A write the compiler cannot drop: what a fiber's first push does. */
+void touch(char *p)
+{
+	__atomic_store_n(p, 1, __ATOMIC_RELAXED);
+}
+
+static int estack_once(void *env, unsigned int i)
+{
+	struct stack_env *e = env;
+	struct estack_alloc a;
+
+	if (estack_alloc(e->dev, e->size, &a))
+		return -1;
+	touch((char *)(uintptr_t)(a.hi - 8));
+	return estack_free(e->dev, a.id);
+}
+
+int stack_estack_notouch_once(void *env, unsigned int i)
+{
+	struct stack_env *e = env;
+	struct estack_alloc a;
+
+	if (estack_alloc(e->dev, e->size, &a))
+		return -1;
+	return estack_free(e->dev, a.id);
+}
+
+static int mmap_guard_once(void *env, unsigned int i)
+{
+	struct stack_env *e = env;
+	char *p = mmap(NULL, e->size + e->page, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+
+	if (p == MAP_FAILED || mprotect(p, e->page, PROT_NONE))
+		return -1;
+	touch(p + e->page + e->size - 8);
+	return munmap(p, e->size + e->page);
+}
+
+static int mmap_once(void *env, unsigned int i)
+{
+	struct stack_env *e = env;
+	char *p = mmap(NULL, e->size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+
+	if (p == MAP_FAILED)
+		return -1;
+	touch(p + e->size - 8);
+	return munmap(p, e->size);
+}
+
+static int malloc_once(void *env, unsigned int i)
+{
+	struct stack_env *e = env;
+	char *p = malloc(e->size);
+
+	if (!p)
+		return -1;
+	touch(p + e->size - 8);
+	free(p);
+	return 0;
+}
+
+/*
+ * The in-process pool: stacks carved from one mapping, kept on a free
+ * list (an array, so that no stack page is written to link it); what a
+ * runtime does when it never gives stacks back.
+ */
+int stack_pool_init(struct stack_env *e, unsigned long nr)
+{
+	e->pool_len = nr * e->size;
+	e->pool_base = mmap(NULL, e->pool_len, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (e->pool_base == MAP_FAILED)
+		return -1;
+	e->pool_free = malloc(nr * sizeof(*e->pool_free));
+	if (!e->pool_free) {
+		munmap(e->pool_base, e->pool_len);
+		return -1;
+	}
+	for (e->pool_nr = 0; e->pool_nr < nr; e->pool_nr++)
+		e->pool_free[e->pool_nr] =
+			e->pool_base + (nr - 1 - e->pool_nr) * e->size;
+	return 0;
+}
+
+void stack_pool_fini(struct stack_env *e)
+{
+	munmap(e->pool_base, e->pool_len);
+	free(e->pool_free);
+}
+
+char *stack_pool_get(struct stack_env *e)
+{
+	return e->pool_nr ? e->pool_free[--e->pool_nr] : NULL;
+}
+
+static int pool_once(void *env, unsigned int i)
+{
+	struct stack_env *e = env;
+	char *p = stack_pool_get(e);
+
+	if (!p) {
+		errno = ENOMEM;
+		return -1;
+	}
+	touch(p + e->size - 8);
+	e->pool_free[e->pool_nr++] = p;
+	return 0;
+}
+
+const struct stack_kind stack_estack = {
+	"estack", "estack",
+	"ALLOC of a stack, one store into its top page, FREE",
+	estack_once,
+};
+
+const struct stack_kind stack_mmap_guard = {
+	"mmap-guard", "mmap + mprotect guard + munmap",
+	"mmap, mprotect of a guard page, one store into the top page, munmap (Boost's protected_fixedsize_stack)",
+	mmap_guard_once,
+};
+
+const struct stack_kind stack_mmap = {
+	"mmap", "mmap + munmap",
+	"mmap, one store into the top page, munmap",
+	mmap_once,
+};
+
+const struct stack_kind stack_malloc = {
+	"malloc", "malloc + free",
+	"malloc, one store into the top page, free",
+	malloc_once,
+};
+
+const struct stack_kind stack_pool = {
+	"pool", "an in-process free-list pool",
+	"a stack off an in-process free list, one store into its top page, back on the list",
+	pool_once,
+};
+
+/* The floor of an estack call: two ioctls that only copy in and out. */
+int stack_ioctl2_once(void *env, unsigned int i)
+{
+	struct stack_env *e = env;
+
+	if (estack_api_nop(e->dev))
+		return -1;
+	return estack_api_nop(e->dev);
+}
+
+int stack_getppid2_once(void *env, unsigned int i)
+{
+	syscall(SYS_getppid);
+	syscall(SYS_getppid);
+	return 0;
+}
+
+int stack_getppid_once(void *env, unsigned int i)
+{
+	syscall(SYS_getppid);
+	return 0;
+}
