@@ -91,7 +91,7 @@ static void alloc_run(struct bench *b)
 	static const struct bench_case getppid2 = {
 		.op = stack_getppid2_once,
 	};
-	struct stack_env env = { .dev = estack_open(), .page = b->page };
+	struct stack_env env = { .dev = es_open(), .page = b->page };
 	unsigned int i, k;
 
 	if (env.dev < 0)

@@ -10,8 +10,10 @@
  * bug and stops the tool, so that the table written to the JSON and what
  * was measured cannot drift apart.
  *
- * The device, ALLOC, FREE and the module parameters go through dev.c only,
- * which the helper library of tools/lib/ can later replace.
+ * The device, its handshake, the untimed ALLOC and FREE and the module
+ * parameters go through the helper library (tools/lib/util); only the
+ * timed loops of stack.c and move.c issue their ioctls themselves, so that
+ * no wrapper's work is timed with them.
  */
 #ifndef ESTACK_BENCH_H
 #define ESTACK_BENCH_H
@@ -20,11 +22,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include <linux/estack.h>
+#include "estack_util.h"
 
 #define KIB		1024UL
 #define MAX_REPS	64
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* Every median is the time of one operation, in nanoseconds. */
 #define UNIT_NS_PER_OP	"ns per operation"
@@ -196,17 +197,6 @@ void table_print_json(FILE *out, const struct bench *b,
 		      unsigned int nr_groups, bool results);
 void table_print_cases(FILE *out, const struct bench_table *t);
 void table_print_results(FILE *out, const struct bench_table *t);
-
-/* dev.c: /dev/estack and the module parameters */
-#define PARAM_DIR	"/sys/module/estack/parameters/"
-
-int estack_open(void);
-int estack_page_size(int fd, unsigned long *page);
-int estack_alloc(int fd, unsigned long bytes, struct estack_alloc *a);
-int estack_free(int fd, __u32 id);
-int estack_api_nop(int fd);
-int param_read(const char *name, char *buf, size_t len);
-int param_write(const char *name, const char *val);
 
 /* stack.c: one stack taken, touched and given back, by each means */
 

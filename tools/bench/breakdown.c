@@ -107,37 +107,47 @@ static void breakdown_describe(struct bench_table *t)
 		});
 }
 
+/* The parameters as found, to come back to; 0 or the errno. */
 static int params_save(struct breakdown_state *s)
 {
 	unsigned int i;
+	int err;
 
-	for (i = 0; i < NR_PARAMS; i++)
-		if (param_read(params[i], s->saved[i], sizeof(s->saved[i])))
-			return -1;
+	for (i = 0; i < NR_PARAMS; i++) {
+		err = es_param_str(params[i], s->saved[i], sizeof(s->saved[i]));
+		if (err)
+			return err;
+	}
 	return 0;
 }
 
 static void params_restore(const struct breakdown_state *s)
 {
 	unsigned int i;
+	int err;
 
-	for (i = 0; i < NR_PARAMS; i++)
-		if (param_write(params[i], s->saved[i]))
-			fprintf(stderr, "estack-bench: cannot restore %s\n",
-				params[i]);
+	for (i = 0; i < NR_PARAMS; i++) {
+		err = es_write_param(params[i], s->saved[i]);
+		if (err)
+			fprintf(stderr, "estack-bench: cannot restore %s: %s\n",
+				params[i], strerror(err));
+	}
 }
 
-/* Set the layer's parameters, then open the file it runs on. */
+/* Set the layer's parameters, then open the file it runs on; 0 or errno. */
 static int layer_enter(struct breakdown_state *s, const struct layer *l)
 {
 	unsigned int i;
+	int err;
 
 	s->env.dev = -1;
-	for (i = 0; i < NR_PARAMS; i++)
-		if (l->set[i] && param_write(params[i], l->set[i]))
-			return -1;
-	s->env.dev = estack_open();
-	return s->env.dev < 0 ? -1 : 0;
+	for (i = 0; i < NR_PARAMS; i++) {
+		err = l->set[i] ? es_write_param(params[i], l->set[i]) : 0;
+		if (err)
+			return err;
+	}
+	s->env.dev = es_open();
+	return s->env.dev < 0 ? errno : 0;
 }
 
 static void breakdown_run(struct bench *b)
@@ -146,11 +156,12 @@ static void breakdown_run(struct bench *b)
 		.env = { .size = KIB_8 * KIB, .page = b->page },
 	};
 	unsigned int i;
+	int err = params_save(&s);
 
-	if (params_save(&s)) {
+	if (err) {
 		fprintf(stderr,
 			"estack-bench: cannot read %s: no breakdown (%s)\n",
-			PARAM_DIR, strerror(errno));
+			PARAM_DIR, strerror(err));
 		return;
 	}
 	for (i = 0; i < ARRAY_SIZE(layers); i++) {
@@ -160,8 +171,9 @@ static void breakdown_run(struct bench *b)
 		};
 		struct bench_id id = BENCH_ID(GROUP, l->name, KIB_8);
 
-		if (layer_enter(&s, l))
-			bench_fail(b, id, errno);
+		err = layer_enter(&s, l);
+		if (err)
+			bench_fail(b, id, err);
 		else
 			bench_run(b, id, &c, &s.env, b->batch);
 		/* Its arena stays mapped, and the file with it. */

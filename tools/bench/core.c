@@ -142,23 +142,24 @@ struct options {
 	bool wanted[NR_GROUPS];
 };
 
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"Usage: estack-bench [OPTION...] [GROUP...]\n"
-		"Groups: alloc breakdown grow shrink scale cpus (default: all).\n"
-		"  -j, --json           JSON on stdout, with the case table\n"
-		"                       (for tools/bench/report.py)\n"
-		"  -b, --batch=N        operations per timed batch (default 2000)\n"
-		"  -r, --repeats=N      timed batches per case (default 9, at most %d)\n"
-		"  -n, --max-live=N     largest number of live stacks in the scale\n"
-		"                       group (default 1000000; levels 1000, 10000,\n"
-		"                       100000, 1000000 up to N)\n"
-		"  -q, --quick          a smoke run: -b 200 -r 3 -n 10000 unless given\n"
-		"  -l, --list           print the case table (with -j, as JSON) and\n"
-		"                       exit; needs no module\n"
-		"  -h, --help           this text\n", MAX_REPS);
-}
+#define STR(x)		#x
+#define XSTR(x)		STR(x)
+
+static const char usage[] =
+	"Usage: estack-bench [OPTION...] [GROUP...]\n"
+	"Groups: alloc breakdown grow shrink scale cpus (default: all).\n"
+	"  -j, --json           JSON on stdout, with the case table\n"
+	"                       (for tools/bench/report.py)\n"
+	"  -b, --batch=N        operations per timed batch (default 2000)\n"
+	"  -r, --repeats=N      timed batches per case (default 9, at most "
+	XSTR(MAX_REPS) ")\n"
+	"  -n, --max-live=N     largest number of live stacks in the scale\n"
+	"                       group (default 1000000; levels 1000, 10000,\n"
+	"                       100000, 1000000 up to N)\n"
+	"  -q, --quick          a smoke run: -b 200 -r 3 -n 10000 unless given\n"
+	"  -l, --list           print the case table (with -j, as JSON) and\n"
+	"                       exit; needs no module\n"
+	"  -h, --help           this text\n";
 
 static int parse_count(const char *arg, long *val)
 {
@@ -234,10 +235,9 @@ static int parse_options(struct options *o, int argc, char **argv)
 			o->list = true;
 			break;
 		case 'h':
-			usage(stdout);
-			exit(0);
+			exit(es_usage(usage, 0));
 		default:
-			usage(stderr);
+			es_usage(usage, 2);
 			return -1;
 		}
 	}
@@ -262,25 +262,25 @@ static int apply_options(struct bench *b, const struct options *o)
 	return 0;
 }
 
-/* Fail early, with a clear message, when the module is not loaded. */
+/*
+ * Fail early, with a clear message, when the module is not loaded; and
+ * take the module's page size from the handshake.
+ */
 static int check_device(struct bench *b)
 {
-	int fd = estack_open();
+	int fd = es_open_verbose("estack-bench");
+	long page;
 
-	if (fd < 0) {
-		fprintf(stderr,
-			"estack-bench: cannot open /dev/estack: %s%s\n",
-			strerror(errno),
-			errno == ENOENT ? " (is the estack module loaded?)" : "");
+	if (fd < 0)
 		return -1;
-	}
-	if (estack_page_size(fd, &b->page)) {
-		fprintf(stderr, "estack-bench: API handshake: %s\n",
-			strerror(errno));
-		close(fd);
-		return -1;
-	}
+	page = es_page_size(fd);
 	close(fd);
+	if (page < 0) {
+		fprintf(stderr, "estack-bench: API handshake: %s\n",
+			strerror(-page));
+		return -1;
+	}
+	b->page = page;
 	return 0;
 }
 

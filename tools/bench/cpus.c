@@ -131,7 +131,7 @@ static void start_workers(struct cpus_run *r, int shared_dev, bool own_fd)
 
 		*w = (struct cpus_worker){
 			.run = r, .own_fd = own_fd,
-			.env = { .dev = own_fd ? estack_open() : shared_dev,
+			.env = { .dev = own_fd ? es_open() : shared_dev,
 				 .size = 8 * KIB, .page = r->b->page },
 		};
 		if (w->env.dev < 0)
@@ -186,7 +186,7 @@ static void run_threads(struct bench *b, const struct cpus_kind *k,
 
 static void cpus_run(struct bench *b)
 {
-	int shared_dev = estack_open();
+	int shared_dev = es_open();
 	unsigned int i, nr;
 
 	if (shared_dev < 0)

@@ -13,7 +13,7 @@
  * State: a struct move_state per group run, on a file of its own.
  */
 #define _GNU_SOURCE
-#include <stdint.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -58,7 +58,7 @@ static struct move_state *move_state_new(struct bench *b)
 	if (!s)
 		die("calloc");
 	s->page = b->page;
-	s->dev = estack_open();
+	s->dev = es_open();
 	if (s->dev < 0)
 		die("open /dev/estack");
 	return s;
@@ -72,20 +72,38 @@ static void move_state_free(struct move_state *s)
 
 /* ---- the operations ---------------------------------------------------- */
 
-static int grow_prep(void *ctx, unsigned int n)
+/*
+ * ALLOC the stacks of a batch, untimed, and write into each what a move
+ * finds there: the @s->live bytes at its top, or all of it (@whole) for a
+ * stack once deep and now shallow.
+ */
+static int moving_prep(struct move_state *s, unsigned int n, bool whole)
 {
-	struct move_state *s = ctx;
 	unsigned int i;
 
 	for (i = 0; i < n; i++) {
-		if (estack_alloc(s->dev, s->from_size, &s->moving[i]))
+		struct estack_alloc *a = &s->moving[i];
+
+		errno = es_alloc(s->dev, s->from_size, a);
+		if (errno)
 			return -1;
-		memset((char *)(uintptr_t)(s->moving[i].hi - s->live), 0x5a,
-		       s->live);
+		if (whole)
+			memset(U2P(a->lo), 0x5a, s->from_size);
+		else
+			memset(U2P(a->hi - s->live), 0x5a, s->live);
 	}
 	return 0;
 }
 
+static int grow_prep(void *ctx, unsigned int n)
+{
+	return moving_prep(ctx, n, false);
+}
+
+/*
+ * Timed: the ioctl itself, not es_move(), whose call through es_ioctl()
+ * and errno translation would be timed with every move.
+ */
 static int move_op(struct move_state *s, unsigned int i, unsigned long cmd)
 {
 	struct estack_move m = {
@@ -111,9 +129,11 @@ static int moving_done(void *ctx, unsigned int n)
 	struct move_state *s = ctx;
 	unsigned int i;
 
-	for (i = 0; i < n; i++)
-		if (estack_free(s->dev, s->moving[i].id))
+	for (i = 0; i < n; i++) {
+		errno = es_free(s->dev, s->moving[i].id);
+		if (errno)
 			return -1;
+	}
 	return 0;
 }
 
@@ -180,17 +200,7 @@ static int maps_done_2x(void *ctx, unsigned int n)
 
 static int shrink_prep(void *ctx, unsigned int n)
 {
-	struct move_state *s = ctx;
-	unsigned int i;
-
-	for (i = 0; i < n; i++) {
-		if (estack_alloc(s->dev, s->from_size, &s->moving[i]))
-			return -1;
-		/* Once deep, now shallow: every page was written. */
-		memset((char *)(uintptr_t)s->moving[i].lo, 0x5a,
-		       s->from_size);
-	}
-	return 0;
+	return moving_prep(ctx, n, true);
 }
 
 static int dontneed_prep(void *ctx, unsigned int n)

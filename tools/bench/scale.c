@@ -43,7 +43,8 @@ static int live_estack(struct scale_state *s, unsigned long n)
 	unsigned long i;
 
 	for (i = 0; i < n; i++) {
-		if (estack_alloc(s->env.dev, s->env.size, &a))
+		errno = es_alloc(s->env.dev, s->env.size, &a);
+		if (errno)
 			return -1;
 		touch((char *)(uintptr_t)(a.hi - 8));
 		s->ids[i] = a.id;
@@ -56,7 +57,7 @@ static void unlive_estack(struct scale_state *s, unsigned long n)
 	unsigned long i;
 
 	for (i = 0; i < n; i++)
-		estack_free(s->env.dev, s->ids[i]);
+		es_free(s->env.dev, s->ids[i]);
 }
 
 static int live_mmap(struct scale_state *s, unsigned long n, int guard)
@@ -242,7 +243,7 @@ static void scale_one(struct bench *b, struct scale_state *s,
 static void scale_run(struct bench *b)
 {
 	struct scale_state s = {
-		.env = { .dev = estack_open(), .size = 8 * KIB,
+		.env = { .dev = es_open(), .size = 8 * KIB,
 			 .page = b->page },
 	};
 	unsigned long most = 0;
