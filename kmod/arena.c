@@ -14,7 +14,8 @@
  * vm_insert_pages(), each holding its own reference, and taken back with
  * estack_zap(). Every page of a live stack is mapped from the moment the
  * module allocates it, so that it counts in the RSS the OOM killer reads.
- * What is mapped where is read from the page tables with follow_pte().
+ * What is mapped where is read from the page tables with one walk per
+ * stack, apply_to_existing_page_range().
  *
  * Concurrency: arena fields are protected by ctx->lock. arena->vma is set
  * in ->mmap (mmap lock held for writing) and cleared in ->close, which
@@ -218,34 +219,62 @@ int estack_arena_map(struct vm_area_struct *vma, struct estack_stack *stack)
 	return ret;
 }
 
-/**
- * estack_arena_pte() - is @page mapped at @addr, and dirty there?
- * @mm: the arena's mm
- * @addr: an address of a stack whose arena's VMA the caller checked with
- *	estack_arena_vma_locked(), so that its page tables are live
- * @page: the page the stack has there
- * @dirty: set when the PTE is dirty
- *
- * Context: mmap lock held for reading.
- * Return: 1 mapped, 0 not mapped, -1 mapped to another page.
- */
-int estack_arena_pte(struct mm_struct *mm, unsigned long addr,
-		     struct page *page, bool *dirty)
+/* One PTE of a stack's range, from apply_to_existing_page_range(). */
+static int estack_arena_scan_pte(pte_t *ptep, unsigned long addr, void *data)
 {
-	spinlock_t *ptl;	/* the PTE's, from follow_pte() */
-	pte_t *ptep, pte;
+	struct estack_pte_scan *scan = data;
+	const struct estack_stack *stack = scan->stack;
+	unsigned long i = (addr - stack->lo) >> PAGE_SHIFT;
+	pte_t pte = ptep_get(ptep);
 
-	lockdep_assert_held(&mm->mmap_lock);
-	if (follow_pte(mm, addr, &ptep, &ptl))
-		return 0;
-	/* follow_pte() returned with the PTE lock held. */
-	__acquire(ptl);
-	pte = *ptep;
-	pte_unmap_unlock(ptep, ptl);
 	if (!pte_present(pte))
 		return 0;
-	if (pte_pfn(pte) != page_to_pfn(page))
-		return -1;
-	*dirty = pte_dirty(pte);
-	return 1;
+	if (pte_pfn(pte) != page_to_pfn(stack->span->pages[i])) {
+		scan->foreign++;
+		return 0;
+	}
+	scan->resident++;
+	if (i < BITS_PER_LONG) {
+		__set_bit(i, &scan->present);
+		if (pte_dirty(pte))
+			__set_bit(i, &scan->dirty);
+	}
+	return 0;
+}
+
+/**
+ * estack_arena_scan() - what the page tables map over a stack
+ * @mm: the arena's mm
+ * @stack: a stack whose arena's VMA the caller checked with
+ *	estack_arena_vma_locked(), so that its page tables are live
+ * @scan: the result; zeroed here
+ *
+ * One walk of the existing page tables over the stack, with
+ * apply_to_existing_page_range() (exported on every kernel estack
+ * supports; it takes each PTE page's lock and creates nothing), in steps
+ * of %ESTACK_RESCHED_PAGES pages with a resched point between them.
+ *
+ * Context: mmap lock held for reading.
+ * Return: 0, -EINTR for a fatal signal, or the walk's error.
+ */
+int estack_arena_scan(struct mm_struct *mm, const struct estack_stack *stack,
+		      struct estack_pte_scan *scan)
+{
+	unsigned long addr, end = stack->hi, step;
+	int ret;
+
+	lockdep_assert_held(&mm->mmap_lock);
+	memset(scan, 0, sizeof(*scan));
+	scan->stack = stack;
+	step = (unsigned long)ESTACK_RESCHED_PAGES << PAGE_SHIFT;
+	for (addr = stack->lo; addr < end; addr += step) {
+		ret = apply_to_existing_page_range(mm, addr,
+						   min(step, end - addr),
+						   estack_arena_scan_pte, scan);
+		if (ret)
+			return ret;
+		if (addr + step < end && estack_should_stop())
+			return -EINTR;
+	}
+	return 0;
 }

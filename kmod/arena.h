@@ -81,6 +81,23 @@ struct estack_stack {
 	u8 order;
 };
 
+/**
+ * struct estack_pte_scan - what the page tables map over a stack
+ * @stack: the stack
+ * @resident: PTEs that map the stack's own page at its address
+ * @foreign: present PTEs that map any other page
+ * @present: bit i: page i is mapped at its address (first %BITS_PER_LONG
+ *	pages; the mapped cache's stacks have at most 8)
+ * @dirty: bit i: and its PTE is dirty
+ */
+struct estack_pte_scan {
+	const struct estack_stack *stack;
+	unsigned long resident;
+	unsigned long foreign;
+	unsigned long present;
+	unsigned long dirty;
+};
+
 /* arena.c */
 int estack_arena_create(struct estack_ctx *ctx, unsigned int order);
 struct estack_stack *estack_arena_reserve_locked(struct estack_ctx *ctx,
@@ -88,7 +105,7 @@ struct estack_stack *estack_arena_reserve_locked(struct estack_ctx *ctx,
 void estack_arena_unreserve_locked(struct estack_stack *stack);
 struct vm_area_struct *estack_arena_vma_locked(struct estack_arena *arena);
 int estack_arena_map(struct vm_area_struct *vma, struct estack_stack *stack);
-int estack_arena_pte(struct mm_struct *mm, unsigned long addr,
-		     struct page *page, bool *dirty);
+int estack_arena_scan(struct mm_struct *mm, const struct estack_stack *stack,
+		      struct estack_pte_scan *scan);
 
 #endif /* _ESTACK_ARENA_H */

@@ -52,27 +52,23 @@ static bool estack_mapped_clean_locked(struct estack_ctx *ctx,
 				       struct estack_stack *stack)
 {
 	struct estack_span *span = stack->span;
-	unsigned long nr = estack_span_nr_pages(span), i, n = 0;
-	DECLARE_BITMAP(dirty, 1 << (ESTACK_NR_SMALL - 1));
-	struct page *page;
-	bool pte_dirty;
-	int mapped;
+	unsigned long nr = estack_span_nr_pages(span), i, n = 0, dirty;
+	struct estack_pte_scan scan;
 
 	lockdep_assert_held(&ctx->lock);
 	if (stack->arena->forked || WARN_ON_ONCE(nr > ARRAY_SIZE(span->inline_pages)))
 		return false;
-	bitmap_zero(dirty, ARRAY_SIZE(span->inline_pages));
+	if (estack_arena_scan(ctx->mm, stack, &scan) || scan.foreign)
+		return false;
+	dirty = scan.dirty;
 	for (i = 0; i < nr; i++) {
-		page = span->pages[i];
-		pte_dirty = false;
-		mapped = estack_arena_pte(ctx->mm, stack->lo + (i << PAGE_SHIFT),
-					  page, &pte_dirty);
-		if (mapped < 0 || page_ref_count(page) != 1 + mapped)
+		if (page_ref_count(span->pages[i]) !=
+		    1 + test_bit(i, &scan.present))
 			return false;
-		if (pte_dirty || PageDirty(page))
-			__set_bit(i, dirty);
+		if (PageDirty(span->pages[i]))
+			__set_bit(i, &dirty);
 	}
-	for_each_set_bit(i, dirty, nr) {
+	for_each_set_bit(i, &dirty, nr) {
 		clear_user_highpage(span->pages[i], stack->lo + (i << PAGE_SHIFT));
 		ClearPageDirty(span->pages[i]);
 		n++;

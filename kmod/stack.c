@@ -327,17 +327,12 @@ int estack_stack_destroy(struct estack_ctx *ctx, u32 id, bool check_running)
 static long estack_stack_resident_locked(struct estack_ctx *ctx,
 					 const struct estack_stack *stack)
 {
-	unsigned long i, n = 0, nr = estack_span_nr_pages(stack->span);
-	bool dirty;
+	struct estack_pte_scan scan;
+	int ret;
 
 	lockdep_assert_held(&ctx->lock);
-	for (i = 0; i < nr; i++) {
-		n += estack_arena_pte(ctx->mm, stack->lo + (i << PAGE_SHIFT),
-				      stack->span->pages[i], &dirty) == 1;
-		if (estack_resched_point(i + 1))
-			return -EINTR;
-	}
-	return n << PAGE_SHIFT;
+	ret = estack_arena_scan(ctx->mm, stack, &scan);
+	return ret ? ret : scan.resident << PAGE_SHIFT;
 }
 
 /**
