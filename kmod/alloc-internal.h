@@ -57,6 +57,7 @@ unsigned long estack_pcpu_pages(struct estack_allocator *a, int cpu);
 
 /* shrinker.c */
 int estack_shrinker_init(struct estack_allocator *a);
+void estack_shrinker_start(struct estack_allocator *a);
 void estack_shrinker_destroy(struct estack_allocator *a);
 unsigned long estack_shrink_count(struct shrinker *s,
 				  struct shrink_control *sc);

@@ -98,10 +98,7 @@ int estack_allocator_init(struct estack_allocator *a, const char *name,
 	ret = estack_pcpu_init(a);
 	if (ret)
 		goto err_free_stats;
-	/*
-	 * The shrinker's id is what makes the list_lrus memcg aware, so it
-	 * is registered first; it does nothing until @ready is set.
-	 */
+	/* The shrinker's id makes the list_lrus memcg aware: it comes first. */
 	ret = estack_shrinker_init(a);
 	if (ret)
 		goto err_destroy_pcpu;
@@ -114,6 +111,7 @@ int estack_allocator_init(struct estack_allocator *a, const char *name,
 		goto err_destroy_pools;
 	/* Pairs with the acquire in the shrinker: pools are set up. */
 	smp_store_release(&a->ready, true);
+	estack_shrinker_start(a);
 	return 0;
 
 err_destroy_pools:

@@ -123,12 +123,15 @@ struct estack_pcpu_class {
 
 /**
  * struct estack_pcpu - a CPU's stack cache (Go's mcache.stackcache)
- * @lock: protects @cls; taken by its own CPU with preemption off, and by a
- *	drainer (CPU hotplug, shrinker with trylock, teardown) from elsewhere
+ * @lock: protects @cls; taken by tasks on its CPU (and, after a migration,
+ *	rarely by one that just left it), and by a drainer (CPU hotplug,
+ *	shrinker with trylock, teardown) from elsewhere
+ * @cpu: the CPU whose cache this is
  * @cls: per small class
  */
 struct estack_pcpu {
 	spinlock_t lock;	/* protects cls; see above */
+	int cpu;
 	struct estack_pcpu_class cls[ESTACK_NR_SMALL];
 };
 
@@ -166,7 +169,7 @@ struct estack_allocator {
 	atomic_long_t pages;
 	atomic_long_t pool_pages;
 	atomic_long_t mapped[ESTACK_NR_SMALL];
-	struct shrinker shrinker;
+	struct shrinker *shrinker;
 	struct hlist_node cpuhp_node;
 	bool ready;
 };

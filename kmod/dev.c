@@ -27,6 +27,7 @@
 #include <linux/pagemap.h>
 #include <linux/uaccess.h>
 
+#include "compat.h"
 #include "dev.h"
 
 /**
@@ -315,7 +316,7 @@ static const struct file_operations estack_fops = {
 	.mmap		= estack_mmap,
 	.unlocked_ioctl	= estack_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
-	.llseek		= no_llseek,
+	.llseek		= ESTACK_NO_LLSEEK,
 };
 
 static const struct attribute_group *estack_groups[] = {

@@ -13,11 +13,17 @@
  * hands the foreign spans back to the pool, which files them under their
  * own cgroup. Spans never cross cgroups here either.
  *
- * Concurrency: pcpu->lock. The owning CPU takes it with preemption
- * disabled (get_cpu_ptr()), so it is uncontended in the fast path; CPU
- * hotplug, teardown and the shrinker (trylock only) take it from other
- * CPUs. Nothing is allocated, freed or slept on under it: spans move to a
- * private list first and go to the pool after the unlock.
+ * Concurrency: pcpu->lock, a spinlock_t (a sleeping lock on PREEMPT_RT).
+ * A task takes the lock of the cache of the CPU it runs on, found with
+ * raw_cpu_ptr() and no preempt_disable() around it (which PREEMPT_RT
+ * forbids before a sleeping lock): a task that migrates in between uses
+ * the other CPU's cache, which its lock keeps safe; only locality is lost,
+ * and rarely. A cache whose CPU went offline meanwhile (its "dead"
+ * callback drains it under the same lock) is not used. The lock is
+ * uncontended in the fast path; CPU hotplug, teardown and the shrinker
+ * (trylock only) take it from other CPUs. Nothing is allocated, freed or
+ * slept on under it: spans move to a private list first and go to the
+ * pool after the unlock.
  *
  * Copyright (C) 2026 The estack authors
  */
@@ -28,6 +34,17 @@
 
 #include "alloc-internal.h"
 #include "trace.h"
+
+/*
+ * Is @pc, locked, the cache of a CPU that went offline after the caller
+ * found it (see the top)? Its cache is drained, or being drained, and must
+ * stay empty.
+ */
+static bool estack_pcpu_gone_locked(struct estack_pcpu *pc)
+{
+	lockdep_assert_held(&pc->lock);
+	return unlikely(!cpu_online(pc->cpu));
+}
 
 static void estack_pcpu_tag(struct estack_pcpu_class *c,
 			    struct mem_cgroup *memcg)
@@ -114,8 +131,12 @@ struct estack_span *estack_pcpu_pop(struct estack_allocator *a,
 	struct estack_pcpu_class *c;
 	struct estack_pcpu *pc;
 
-	pc = get_cpu_ptr(a->pcpu);
+	pc = raw_cpu_ptr(a->pcpu);
 	spin_lock(&pc->lock);
+	if (estack_pcpu_gone_locked(pc)) {
+		spin_unlock(&pc->lock);
+		return NULL;
+	}
 	c = &pc->cls[order];
 	if (c->nr && c->memcg == memcg) {
 		span = list_first_entry(&c->spans, struct estack_span, node);
@@ -124,7 +145,6 @@ struct estack_span *estack_pcpu_pop(struct estack_allocator *a,
 			estack_pcpu_untag(c);
 	}
 	spin_unlock(&pc->lock);
-	put_cpu_ptr(a->pcpu);
 	return span;
 }
 
@@ -159,8 +179,12 @@ struct estack_span *estack_pcpu_refill(struct estack_allocator *a,
 	if (got == 1 || !estack_pcpu_batch(a, order))
 		goto out;
 
-	pc = get_cpu_ptr(a->pcpu);
+	pc = raw_cpu_ptr(a->pcpu);
 	spin_lock(&pc->lock);
+	if (estack_pcpu_gone_locked(pc)) {
+		spin_unlock(&pc->lock);
+		goto out;
+	}
 	c = &pc->cls[order];
 	if (c->nr && c->memcg != memcg)
 		estack_pcpu_cut_locked(pc, c, c->nr, &foreign);
@@ -169,8 +193,7 @@ struct estack_span *estack_pcpu_refill(struct estack_allocator *a,
 	c->nr += got - 1;
 	list_splice_init(&spans, &c->spans);
 	spin_unlock(&pc->lock);
-	trace_estack_cache_refill(smp_processor_id(), order, got - 1);
-	put_cpu_ptr(a->pcpu);
+	trace_estack_cache_refill(pc->cpu, order, got - 1);
 	estack_stat_add(a, ESTACK_STAT_POOL_REFILLS, 1);
 out:
 	estack_pcpu_to_pool(a, &spans);
@@ -203,8 +226,12 @@ bool estack_pcpu_push(struct estack_allocator *a, struct estack_span *span,
 	if (!batch)
 		return false;
 
-	pc = get_cpu_ptr(a->pcpu);
+	pc = raw_cpu_ptr(a->pcpu);
 	spin_lock(&pc->lock);
+	if (estack_pcpu_gone_locked(pc)) {
+		spin_unlock(&pc->lock);
+		return false;
+	}
 	c = &pc->cls[order];
 	if (!c->nr || c->memcg == memcg) {
 		if (!c->nr)
@@ -231,8 +258,7 @@ bool estack_pcpu_push(struct estack_allocator *a, struct estack_span *span,
 	}
 	spin_unlock(&pc->lock);
 	if (released)
-		trace_estack_cache_release(smp_processor_id(), order, released);
-	put_cpu_ptr(a->pcpu);
+		trace_estack_cache_release(pc->cpu, order, released);
 
 	if (!list_empty(&release)) {
 		estack_stat_add(a, ESTACK_STAT_POOL_RELEASES, 1);
@@ -335,6 +361,7 @@ int estack_pcpu_init(struct estack_allocator *a)
 		struct estack_pcpu *pc = per_cpu_ptr(a->pcpu, cpu);
 
 		spin_lock_init(&pc->lock);
+		pc->cpu = cpu;
 		for (order = 0; order < ESTACK_NR_SMALL; order++)
 			INIT_LIST_HEAD(&pc->cls[order].spans);
 	}

@@ -26,6 +26,7 @@
 #include <linux/topology.h>
 
 #include "alloc-internal.h"
+#include "compat.h"
 
 static enum lru_status estack_pool_isolate(struct list_head *item,
 					   struct list_lru_one *list,
@@ -90,7 +91,7 @@ void estack_pool_put(struct estack_allocator *a, struct estack_span *span)
 	}
 	atomic_long_add(nr, &a->pool_pages);
 	estack_stat_add(a, ESTACK_STAT_POOL_LOCKS, 1);
-	list_lru_add(&a->pools[span->order].lru, &span->node);
+	estack_list_lru_add(&a->pools[span->order].lru, &span->node);
 }
 
 /**
@@ -147,7 +148,7 @@ int estack_pools_init(struct estack_allocator *a)
 	int order, ret;
 
 	for (order = 0; order < ESTACK_NR_ORDERS; order++) {
-		ret = list_lru_init_memcg(&a->pools[order].lru, &a->shrinker);
+		ret = list_lru_init_memcg(&a->pools[order].lru, a->shrinker);
 		if (ret)
 			goto err_destroy_lrus;
 	}

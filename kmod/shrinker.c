@@ -25,6 +25,7 @@
 #include <linux/shrinker.h>
 
 #include "alloc-internal.h"
+#include "compat.h"
 #include "trace.h"
 
 /* Whose per-CPU caches a call may count and empty (see the top). */
@@ -35,8 +36,7 @@ static bool estack_shrink_pcpu(struct shrink_control *sc)
 
 unsigned long estack_shrink_count(struct shrinker *s, struct shrink_control *sc)
 {
-	struct estack_allocator *a = container_of(s, struct estack_allocator,
-						  shrinker);
+	struct estack_allocator *a = estack_shrinker_owner(s);
 	unsigned long count = 0;
 	unsigned int order;
 
@@ -54,8 +54,7 @@ EXPORT_SYMBOL_IF_KUNIT(estack_shrink_count);
 
 unsigned long estack_shrink_scan(struct shrinker *s, struct shrink_control *sc)
 {
-	struct estack_allocator *a = container_of(s, struct estack_allocator,
-						  shrinker);
+	struct estack_allocator *a = estack_shrinker_owner(s);
 	unsigned long freed, pages = 0, n, nr_to_scan = sc->nr_to_scan;
 	unsigned int order;
 	LIST_HEAD(spans);
@@ -84,16 +83,40 @@ unsigned long estack_shrink_scan(struct shrinker *s, struct shrink_control *sc)
 }
 EXPORT_SYMBOL_IF_KUNIT(estack_shrink_scan);
 
+/**
+ * estack_shrinker_init() - the allocator's shrinker, with its id
+ * @a: the allocator
+ *
+ * The id is what makes the pools' list_lrus memcg aware, so this comes
+ * before estack_pools_init(); on 6.1 the shrinker is live from here on
+ * and does nothing until @a->ready is set.
+ *
+ * Return: 0 or a negative errno.
+ */
 int estack_shrinker_init(struct estack_allocator *a)
 {
-	a->shrinker.count_objects = estack_shrink_count;
-	a->shrinker.scan_objects = estack_shrink_scan;
-	a->shrinker.seeks = DEFAULT_SEEKS;
-	a->shrinker.flags = SHRINKER_MEMCG_AWARE | SHRINKER_NUMA_AWARE;
-	return register_shrinker(&a->shrinker, "estack-%s", a->name);
+	struct shrinker *s;
+
+	s = estack_shrinker_alloc(SHRINKER_MEMCG_AWARE | SHRINKER_NUMA_AWARE,
+				  estack_shrink_count, estack_shrink_scan, a,
+				  a->name);
+	if (IS_ERR(s))
+		return PTR_ERR(s);
+	a->shrinker = s;
+	return 0;
+}
+
+/**
+ * estack_shrinker_start() - the shrinker goes live, the pools being set up
+ * @a: the allocator
+ */
+void estack_shrinker_start(struct estack_allocator *a)
+{
+	estack_shrinker_register(a->shrinker);
 }
 
 void estack_shrinker_destroy(struct estack_allocator *a)
 {
-	unregister_shrinker(&a->shrinker);
+	estack_shrinker_free(a->shrinker);
+	a->shrinker = NULL;
 }

@@ -110,6 +110,13 @@ static vm_fault_t estack_vm_fault(struct vm_fault *vmf)
 	vm_fault_t ret = VM_FAULT_SIGSEGV;
 	int err;
 
+	/*
+	 * Since 6.4 a fault may run under the VMA's own lock instead of the
+	 * mmap lock, but ->fault only when the VMA has ->map_pages
+	 * (vmf_can_call_fault()); ours has none, so the fault is retried
+	 * under the mmap lock, which keeps arena->vma and the stacks alive.
+	 */
+	lockdep_assert_held(&vma->vm_mm->mmap_lock);
 	if (!arena)
 		return VM_FAULT_SIGSEGV;
 	ctx = arena->ctx;

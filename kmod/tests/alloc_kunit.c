@@ -613,22 +613,22 @@ static void estack_shrinker_counts_and_frees_exactly(struct kunit *test)
 		estack_span_free(a, spans[i], NULL);
 
 	sc = shrink_sc(0, NULL);
-	KUNIT_EXPECT_EQ(test, 12UL, estack_shrink_count(&a->shrinker, &sc));
+	KUNIT_EXPECT_EQ(test, 12UL, estack_shrink_count(a->shrinker, &sc));
 	pages = atomic_long_read(&a->pages);
 
 	/* Largest first: both 64 KiB stacks, then one page. */
 	sc = shrink_sc(3, NULL);
-	KUNIT_EXPECT_EQ(test, 3UL, estack_shrink_scan(&a->shrinker, &sc));
+	KUNIT_EXPECT_EQ(test, 3UL, estack_shrink_scan(a->shrinker, &sc));
 	KUNIT_EXPECT_EQ(test, 33ULL, stat(test, ESTACK_STAT_SHRINKER_FREED));
 	KUNIT_EXPECT_EQ(test, pages - 33, atomic_long_read(&a->pages));
 	sc = shrink_sc(0, NULL);
-	KUNIT_EXPECT_EQ(test, 9UL, estack_shrink_count(&a->shrinker, &sc));
+	KUNIT_EXPECT_EQ(test, 9UL, estack_shrink_count(a->shrinker, &sc));
 
 	sc = shrink_sc(100, NULL);
-	KUNIT_EXPECT_EQ(test, 9UL, estack_shrink_scan(&a->shrinker, &sc));
+	KUNIT_EXPECT_EQ(test, 9UL, estack_shrink_scan(a->shrinker, &sc));
 	sc = shrink_sc(0, NULL);
 	KUNIT_EXPECT_EQ(test, (unsigned long)SHRINK_EMPTY,
-			estack_shrink_count(&a->shrinker, &sc));
+			estack_shrink_count(a->shrinker, &sc));
 	KUNIT_EXPECT_EQ(test, 0L, atomic_long_read(&a->pages));
 }
 
@@ -648,9 +648,9 @@ static void estack_shrinker_drains_pcpu(struct kunit *test)
 	migrate_enable();
 
 	sc = shrink_sc(0, NULL);
-	KUNIT_EXPECT_EQ(test, 4UL, estack_shrink_count(&a->shrinker, &sc));
+	KUNIT_EXPECT_EQ(test, 4UL, estack_shrink_count(a->shrinker, &sc));
 	sc = shrink_sc(10, NULL);
-	KUNIT_EXPECT_EQ(test, 4UL, estack_shrink_scan(&a->shrinker, &sc));
+	KUNIT_EXPECT_EQ(test, 4UL, estack_shrink_scan(a->shrinker, &sc));
 	KUNIT_EXPECT_EQ(test, 0UL, estack_pcpu_count(a, 1, NULL));
 	KUNIT_EXPECT_EQ(test, 8ULL, stat(test, ESTACK_STAT_SHRINKER_FREED));
 }
@@ -791,9 +791,9 @@ static void estack_memcg_pool_keyed(struct kunit *test)
 	/* Reclaim in B does not see A's stack. */
 	sc = shrink_sc(0, m[1]);
 	KUNIT_EXPECT_EQ(test, (unsigned long)SHRINK_EMPTY,
-			estack_shrink_count(&a->shrinker, &sc));
+			estack_shrink_count(a->shrinker, &sc));
 	sc = shrink_sc(0, m[0]);
-	KUNIT_EXPECT_EQ(test, 1UL, estack_shrink_count(&a->shrinker, &sc));
+	KUNIT_EXPECT_EQ(test, 1UL, estack_shrink_count(a->shrinker, &sc));
 
 	again = get(test, 5, m[0]);
 	KUNIT_EXPECT_PTR_EQ(test, sa, again);
