@@ -9,21 +9,21 @@ set -uo pipefail
 
 # case|stage|what the check's output must show
 cases=(
-	"fail-test|stock|^not ok stock: rig_fail_test: global.deliberate_failure"
-	"warn|stock|^not ok stock: kernel log clean.*WARNING"
-	"no-module|stock|^not ok stock: insmod estack.ko"
-	"hang|stock|^not ok stock: VM finished by itself # timed out"
-	"kunit-fail|debug|^not ok debug: kunit estack_rig.estack_rig_fails"
-	"kasan|debug|^not ok debug: kernel log clean.*BUG: KASAN: slab-out-of-bounds"
-	"lockdep|debug|^not ok debug: kernel log clean.*possible circular locking"
-	"leak|debug|^not ok debug: kernel log clean.*1 pages left allocated"
-	"panic|stock|^not ok stock: kernel log clean \\(console\\).*Kernel panic"
-	"segv|stock|^not ok stock: rig_segv_test: plan and exit status agree"
-	"skip|stock|^not ok stock: rig_skip_test: .* # unexpected skip"
-	"report-crash|stock|^not ok stock: report.py judged the stage"
-	"kmemleak|debug|^not ok debug: kmemleak scan clean # [1-9][0-9]* leaks"
-	"estack-leak|debug|^not ok debug: kernel log clean.*estack: global: 1 pages left allocated"
-	"kunit-missing|debug|^not ok debug: kunit estack_rig_absent # no results"
+	"fail-test|6.1|^not ok 6.1: rig_fail_test: global.deliberate_failure"
+	"warn|6.1|^not ok 6.1: kernel log clean.*WARNING"
+	"no-module|6.1|^not ok 6.1: insmod estack.ko"
+	"hang|6.1|^not ok 6.1: VM finished by itself # timed out"
+	"kunit-fail|debug-6.12|^not ok debug-6.12: kunit estack_rig.estack_rig_fails"
+	"kasan|debug-6.12|^not ok debug-6.12: kernel log clean.*BUG: KASAN: slab-out-of-bounds"
+	"lockdep|debug-6.12|^not ok debug-6.12: kernel log clean.*possible circular locking"
+	"leak|debug-6.12|^not ok debug-6.12: kernel log clean.*1 pages left allocated"
+	"panic|6.1|^not ok 6.1: kernel log clean \\(console\\).*Kernel panic"
+	"segv|6.1|^not ok 6.1: rig_segv_test: plan and exit status agree"
+	"skip|6.1|^not ok 6.1: rig_skip_test: .* # unexpected skip"
+	"report-crash|6.1|^not ok 6.1: report.py judged the stage"
+	"kmemleak|debug-6.12|^not ok debug-6.12: kmemleak scan clean # [1-9][0-9]* leaks"
+	"estack-leak|debug-6.12|^not ok debug-6.12: kernel log clean.*estack: global: 1 pages left allocated"
+	"kunit-missing|debug-6.12|^not ok debug-6.12: kunit estack_rig_absent # no results"
 )
 
 # RIG_CASES="kasan leak" runs only those.

@@ -1,41 +1,43 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# `make check`: install what is missing, run the host checks, then two VM
-# stages, and judge each (tools/rig/report.py):
+# `make check`: install what is missing, run the host checks, then one VM
+# stage per kernel, and judge each (tools/rig/report.py):
 #
-#   stock  Debian's stock 6.1 kernel: estack.ko and the selftests, where
-#          users run it;
-#   debug  the debug kernel (tools/rig/debug.config: KASAN, UBSAN, lockdep,
-#          kmemleak, fault injection, KUnit): estack.ko, the KUnit module,
-#          the selftests and the fault-injection selftests, a kmemleak scan
-#          after unload.
+#   6.1 6.1-rt 6.12 6.12-rt
+#          Debian's stock kernels (ESTACK_KERNELS in lib.sh): estack.ko
+#          and the selftests, where users run them;
+#   debug-SERIES
+#          the debug kernel built from linux-source-SERIES
+#          (tools/rig/debug.config: KASAN, UBSAN, lockdep, kmemleak, fault
+#          injection, KUnit): estack.ko, the KUnit module, the selftests and
+#          the fault-injection selftests, a kmemleak scan after unload.
 #
 # Ends with one line "N passed, N failed"; the exit status is non-zero when
 # anything failed.
 #
 # RIG_INJECT breaks one thing on purpose (used by check-rig.sh):
-#   fail-test   add a selftest that fails                     (stock)
-#   warn        load a test module that hits WARN_ON()        (stock)
-#   no-module   leave estack.ko out of the VM                 (stock)
-#   hang        add a test that never ends, short timeout     (stock)
-#   kunit-fail  load a KUnit suite with a failing case        (debug)
-#   kasan       a test module reads out of bounds             (debug)
-#   lockdep     a test module takes two locks in both orders  (debug)
-#   leak        a test module leaves a page allocated         (debug)
-#   panic       a test module panics the guest                (stock)
-#   segv        a test program crashes half-way               (stock)
-#   skip        a test case skips unexpectedly                (stock)
-#   report-crash  report.py crashes                           (stock)
-#   kmemleak    a test module loses a kmalloc'ed object       (debug)
-#   estack-leak estack.ko itself leaks a page                 (debug)
-#   kunit-missing a listed KUnit suite never runs             (debug)
-# RIG_STAGES limits the stages (default "stock debug").
+#   fail-test   add a selftest that fails                     (stock stage)
+#   warn        load a test module that hits WARN_ON()        (stock stage)
+#   no-module   leave estack.ko out of the VM                 (stock stage)
+#   hang        add a test that never ends, short timeout     (stock stage)
+#   kunit-fail  load a KUnit suite with a failing case        (debug stage)
+#   kasan       a test module reads out of bounds             (debug stage)
+#   lockdep     a test module takes two locks in both orders  (debug stage)
+#   leak        a test module leaves a page allocated         (debug stage)
+#   panic       a test module panics the guest                (stock stage)
+#   segv        a test program crashes half-way               (stock stage)
+#   skip        a test case skips unexpectedly                (stock stage)
+#   report-crash  report.py crashes                           (stock stage)
+#   kmemleak    a test module loses a kmalloc'ed object       (debug stage)
+#   estack-leak estack.ko itself leaks a page                 (debug stage)
+#   kunit-missing a listed KUnit suite never runs             (debug stage)
+# RIG_STAGES limits the stages (default ESTACK_STAGES of lib.sh).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 inject=${RIG_INJECT:-}
-stages=${RIG_STAGES:-stock debug}
+stages=${RIG_STAGES:-$ESTACK_STAGES}
 rig_modules=${inject:+CONFIG_ESTACK_RIG=m}
 
 bash "$ESTACK_TOP/tools/rig/deps.sh"
@@ -76,7 +78,7 @@ run_stage() {
 	done
 	for p in "${programs[@]}"; do args+=(--program "$p"); done
 	for s in "${suites[@]}"; do args+=(--kunit-suite "$s"); done
-	[ "$name" = debug ] && args+=(--kmemleak)
+	[[ $name == debug-* ]] && args+=(--kmemleak)
 	# A report that crashed, or wrote no tally, fails its stage.
 	local before after rstatus=0
 	before=$(wc -l < "$tally")
@@ -89,10 +91,14 @@ run_stage() {
 	fi
 }
 
-if [[ " $stages " == *" stock "* ]]; then
-	rel=$(stock_release) || rig_die "linux-image-amd64 is not installed"
-	rig_log "stock kernel $rel"
-	build_module stock "/lib/modules/$rel/build" $rig_modules
+# A stock kernel of ESTACK_KERNELS: the module and every selftest users
+# can reach, the demo and the 1 M-stack scale test, as users run them.
+stock_stage() {	# NAME
+	local name=$1 meta rel
+	meta=$(kernel_meta "$name") || rig_die "no kernel $name"
+	rel=$(stock_release "$meta") || rig_die "$meta is not installed"
+	rig_log "stage $name: Debian's $rel"
+	build_module "$name" "/lib/modules/$rel/build" $rig_modules
 
 	modules=(kmod/estack.ko)
 	mapfile -t programs < <(make -s -C "$ESTACK_TOP/selftests" \
@@ -112,13 +118,16 @@ if [[ " $stages " == *" stock "* ]]; then
 	no-module) modules=() ;;
 	hang) programs+=(rig_hang_test); timeout=${RIG_TIMEOUT:-60} ;;
 	esac
-	run_stage stock "/boot/vmlinuz-$rel" "$ESTACK_BUILD/kmod-stock"
-fi
+	run_stage "$name" "/boot/vmlinuz-$rel" "$ESTACK_BUILD/kmod-$name"
+}
 
-if [[ " $stages " == *" debug "* ]]; then
-	dkdir=$(bash "$ESTACK_TOP/tools/rig/debug-kernel.sh")
-	rig_log "debug kernel $dkdir"
-	build_module debug "$dkdir" CONFIG_ESTACK_KUNIT=m $rig_modules
+# The debug kernel of a series: KUnit, the fault sweeps, the OOM test,
+# 60 s of the stress, under KASAN, lockdep and kmemleak.
+debug_stage() {	# SERIES
+	local name=debug-$1 dkdir
+	dkdir=$(bash "$ESTACK_TOP/tools/rig/debug-kernel.sh" "$1")
+	rig_log "stage $name: $dkdir"
+	build_module "$name" "$dkdir" CONFIG_ESTACK_KUNIT=m $rig_modules
 
 	modules=(kmod/estack.ko kmod/tests/estack_kunit.ko)
 	mapfile -t programs < <(make -s -C "$ESTACK_TOP/selftests" \
@@ -139,8 +148,16 @@ if [[ " $stages " == *" debug "* ]]; then
 	estack-leak) modules[0]=kmod/estack.ko:rig_leak=1 ;;
 	kunit-missing) suites+=(estack_rig_absent) ;;
 	esac
-	run_stage debug "$dkdir/arch/x86/boot/bzImage" "$ESTACK_BUILD/kmod-debug"
-fi
+	run_stage "$name" "$dkdir/arch/x86/boot/bzImage" \
+		"$ESTACK_BUILD/kmod-$name"
+}
+
+for stage in $stages; do
+	case $stage in
+	debug-*) debug_stage "${stage#debug-}" ;;
+	*) stock_stage "$stage" ;;
+	esac
+done
 
 read -r passed failed skipped < <(awk '{ p += $2; f += $3; s += $4 }
 	END { print p + 0, f + 0, s + 0 }' "$tally")

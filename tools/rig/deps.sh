@@ -10,8 +10,11 @@ pkgs=(
 	build-essential gcc-multilib bc bison flex cpio xz-utils kmod python3 perl
 	libelf-dev libssl-dev dwarves sparse
 	qemu-system-x86 busybox-static
-	linux-image-amd64 linux-headers-amd64 linux-source-6.1
+	linux-source-6.1 linux-source-6.12
 )
+for k in "${ESTACK_KERNELS[@]}"; do
+	pkgs+=("${k#*:}")
+done
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -28,22 +31,29 @@ if [ ${#missing[@]} -gt 0 ]; then
 		--no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-rel=$(stock_release) || rig_die "cannot tell which kernel linux-image-amd64 installed"
-# The headers of exactly that release (linux-headers-amd64 pulls the newest,
-# which matches the newest image; insist on it rather than assume).
-if [ ! -d "/lib/modules/$rel/build" ]; then
-	rig_log "installing linux-headers-$rel"
-	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
-		--no-install-recommends "linux-headers-$rel" >/dev/null
-fi
-[ -r "/boot/vmlinuz-$rel" ] || rig_die "/boot/vmlinuz-$rel missing"
+# The headers of exactly the release each metapackage installed (the
+# headers metapackages pull the newest, which need not match; insist on
+# the release rather than assume).
+for k in "${ESTACK_KERNELS[@]}"; do
+	rel=$(stock_release "${k#*:}") ||
+		rig_die "cannot tell which kernel ${k#*:} installed"
+	if [ ! -d "/lib/modules/$rel/build" ]; then
+		rig_log "installing linux-headers-$rel"
+		DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+			--no-install-recommends "linux-headers-$rel" >/dev/null
+	fi
+	[ -r "/boot/vmlinuz-$rel" ] || rig_die "/boot/vmlinuz-$rel missing"
+done
 
-# linux-source-6.1 ships a tarball; checkpatch, sparse's kernel rules, the
-# kselftest harness and the debug kernel all come from one extraction.
-if [ ! -e "$LINUX_SRC/.estack-extracted" ]; then
-	rig_log "extracting linux-source-6.1 into $ESTACK_CACHE"
+# linux-source-SERIES ships a tarball. 6.1's gives checkpatch, sparse's
+# kernel rules, the kselftest harness and the 6.1 debug kernel; 6.12's the
+# 6.12 debug kernel. One extraction each.
+for series in 6.1 6.12; do
+	src=$(linux_source "$series")
+	[ -e "$src/.estack-extracted" ] && continue
+	rig_log "extracting linux-source-$series into $ESTACK_CACHE"
 	mkdir -p "$ESTACK_CACHE"
-	rm -rf "$LINUX_SRC"
-	tar -C "$ESTACK_CACHE" -xf /usr/src/linux-source-6.1.tar.xz
-	touch "$LINUX_SRC/.estack-extracted"
-fi
+	rm -rf "$src"
+	tar -C "$ESTACK_CACHE" -xf "/usr/src/linux-source-$series.tar.xz"
+	touch "$src/.estack-extracted"
+done

@@ -9,18 +9,46 @@ ESTACK_BUILD=${ESTACK_BUILD:-$ESTACK_TOP/build}
 ESTACK_RESULTS=$ESTACK_BUILD/results
 LINUX_SRC=$ESTACK_CACHE/linux-source-6.1
 
+# The kernels estack is built and tested on: a name, and the Debian
+# metapackage whose image is that kernel (its headers are linux-headers-
+# of the same release). make check boots each; dkms.conf accepts exactly
+# these series.
+ESTACK_KERNELS=(
+	"6.1:linux-image-amd64"
+	"6.1-rt:linux-image-rt-amd64"
+	"6.12:linux-image-6.12-amd64"
+	"6.12-rt:linux-image-6.12-rt-amd64"
+)
+# The stages of make check: every stock kernel, then the debug kernel(s).
+ESTACK_STAGES="6.1 6.1-rt 6.12 6.12-rt debug-6.12"
+
 rig_log() { printf '[rig] %s\n' "$*" >&2; }
 rig_die() { printf '[rig] error: %s\n' "$*" >&2; exit 1; }
 
-# The release that linux-image-amd64 depends on: exactly one, never a glob.
-stock_release() {
+# The release a kernel metapackage (default linux-image-amd64) depends on:
+# exactly one, never a glob.
+stock_release() {	# [METAPACKAGE]
 	local dep
-	dep=$(dpkg-query -W -f='${Depends}' linux-image-amd64 2>/dev/null) ||
-		return 1
+	dep=$(dpkg-query -W -f='${Depends}' "${1:-linux-image-amd64}" \
+		2>/dev/null) || return 1
 	dep=${dep%% *}
 	dep=${dep#linux-image-}
 	[ -n "$dep" ] || return 1
 	printf '%s\n' "$dep"
+}
+
+# The metapackage of a kernel of ESTACK_KERNELS, by name.
+kernel_meta() {	# NAME
+	local k
+	for k in "${ESTACK_KERNELS[@]}"; do
+		[ "${k%%:*}" = "$1" ] && { printf '%s\n' "${k#*:}"; return 0; }
+	done
+	return 1
+}
+
+# Where linux-source-SERIES is extracted (deps.sh extracts it).
+linux_source() {	# SERIES
+	printf '%s\n' "$ESTACK_CACHE/linux-source-$1"
 }
 
 # Build the module in a copy of the sources, one per kernel, so that objects

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# `make soak [SOAK_S=3600] [SOAK_PROCS=4] [SOAK_THREADS=2] [SOAK_SEED=N]`:
-# the random-operation stress (selftests/stress_test.c) for SOAK_S seconds
-# on the debug kernel (KASAN, lockdep, kmemleak), judged like a make check
+# `make soak [SOAK_S=3600] [SOAK_PROCS=4] [SOAK_THREADS=2] [SOAK_SEED=N]
+# [SOAK_KERNEL=6.12|6.1]`: the random-operation stress
+# (selftests/stress_test.c) for SOAK_S seconds on the debug kernel of that
+# series (KASAN, lockdep, kmemleak), judged like a make check
 # stage: the stress's own invariants (canaries, contract errnos only,
 # counters back at the end), a clean kernel log and kmemleak scan, the
 # module's page count at unload. Prints the stress summary (operations,
@@ -19,8 +20,9 @@ env+=" ESTACK_STRESS_THREADS=${SOAK_THREADS:-2}"
 [ -n "${SOAK_SEED:-}" ] && env+=" ESTACK_STRESS_SEED=$SOAK_SEED"
 
 bash "$ESTACK_TOP/tools/rig/deps.sh"
-dkdir=$(bash "$ESTACK_TOP/tools/rig/debug-kernel.sh")
-build_module debug "$dkdir"
+series=${SOAK_KERNEL:-6.12}
+dkdir=$(bash "$ESTACK_TOP/tools/rig/debug-kernel.sh" "$series")
+build_module "debug-$series" "$dkdir"
 build_userspace
 mkdir -p "$ESTACK_RESULTS"
 tally=$ESTACK_RESULTS/tally-soak
@@ -28,7 +30,7 @@ tally=$ESTACK_RESULTS/tally-soak
 
 status=0
 bash "$ESTACK_TOP/tools/rig/vm.sh" -k "$dkdir/arch/x86/boot/bzImage" \
-	-n soak -m "$ESTACK_BUILD/kmod-debug/kmod/estack.ko" \
+	-n soak -m "$ESTACK_BUILD/kmod-debug-$series/kmod/estack.ko" \
 	-t "$ESTACK_BUILD/selftests/stress_test" -r "${VM_MEM:-2048}" \
 	-T $((secs + 900)) -e "$env" || status=$?
 python3 "$ESTACK_TOP/tools/rig/report.py" --name soak \
