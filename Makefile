@@ -11,7 +11,8 @@
 #   make docs            Documentation/ with kernel-doc expanded, in build/docs/
 #   make demo            the main job: fibers on elastic stacks, in the VM
 #   make bench           every benchmark in one VM run: bench.json, benchmarks.rst
-#   make vm [CMD=...]    Debian's stock kernel in QEMU with the module loaded
+#   make vm [CMD=...]    a stock kernel (VM_KERNEL=6.1|6.1-rt|6.12|6.12-rt, default
+#                        6.1) in QEMU with the module loaded
 #   make check           every test; ends with "N passed, N failed"
 #   make soak [SOAK_S=]  the random stress on the debug kernel (default 1 h)
 #   make check-rig       proves that make check fails when it should
