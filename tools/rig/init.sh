@@ -54,6 +54,9 @@ if grep -qw memory $CG/cgroup.controllers 2>/dev/null; then
 	mkdir -p $CG/estack-kunit-a $CG/estack-kunit-b
 fi
 
+# The kernel booted and this script runs: from here on a crash is the run's.
+say "init start"
+
 # kmemleak knows of an early-boot object of swapper/0: forget everything
 # from before the module, scan after it is gone.
 KMEMLEAK=/sys/kernel/debug/kmemleak
