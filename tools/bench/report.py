@@ -228,7 +228,7 @@ LOSSES = [
     '- **ALLOC + FREE against getppid**: two ioctls that do nothing cost',
     '  about one to four getppid pairs in these runs (fd lookup, the LSM',
     '  hook, the argument copies); the fast path adds the mmap lock, the',
-    '  file\'s mutex, the VMA check, one PTE lookup per page and the',
+    '  file\'s mutex, the VMA check, one page-table walk per stack and the',
     '  clearing of the page the fiber wrote. Under TCG a page clear',
     '  (``rep stosb``) is emulated one iteration at a time, so clearing the',
     '  one touched page weighs far more here than on hardware.',
