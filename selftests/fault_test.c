@@ -354,6 +354,25 @@ TEST_F_TIMEOUT(faults, fatal_signal_sweep, 600)
 	ASSERT_LT(n, SWEEP_MAX);
 	EXPECT_LE(1, stops);
 
+	/* INFO of 4 MiB: its page-table walk, 256 pages a step. */
+	ASSERT_EQ(0, es_alloc(self->fd, 4 << 20, &big));
+	for (n = 0, stops = 0; n < SWEEP_MAX; n++) {
+		ASSERT_EQ(0, ff_arm("estack_should_stop", 1, n, 1));
+		err = es_info(self->fd, big.id, &info);
+		fired = ff_disarm("estack_should_stop");
+		if (!err) {
+			EXPECT_EQ(4 << 20, info.resident);
+			break;
+		}
+		EXPECT_EQ(EINTR, err) TH_LOG("n=%u", n);
+		EXPECT_TRUE(fired);
+		stops++;
+	}
+	ASSERT_LT(n, SWEEP_MAX);
+	/* Four steps, a check between each two: stopped at least once. */
+	EXPECT_LE(1, stops);
+	EXPECT_EQ(0, es_free(self->fd, big.id));
+
 	/* GROW of 2 MiB, all live: the new pages, then the copy. */
 	ASSERT_EQ(0, es_alloc(self->fd, 2 << 20, &a));
 	es_fill(a.lo, a.hi);

@@ -50,7 +50,8 @@
  *   process that called mlockall(MCL_FUTURE) without ``CAP_IPC_LOCK`` (an
  *   arena is 64 GiB of address space), or a move whose new arena another
  *   thread keeps unmapping; never ``EAGAIN``;
- * - ``EINTR``: a fatal signal interrupted a long copy (nothing changed).
+ * - ``EINTR``: a fatal signal interrupted a long copy, clear or page-table
+ *   walk (nothing changed).
  *
  * A struct that can be read but not written (read-only memory) gets
  * ``EFAULT`` when the results are written: for API, ALLOC and INFO after
