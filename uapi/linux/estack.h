@@ -144,6 +144,8 @@
 #define ESTACK_FEATURE_ADJUST_FP	0x4ULL
 /* ESTACK_MOVE_ADJUST_CONSERVATIVE */
 #define ESTACK_FEATURE_ADJUST_CONSERVATIVE 0x8ULL
+/* ALLOC_BATCH and FREE_BATCH are available */
+#define ESTACK_FEATURE_BATCH		0x10ULL
 
 /*
  * Flags of estack_move.flags. Relocation needs a 64-bit caller: a compat
@@ -280,12 +282,45 @@ struct estack_info {
 	__u64 resident;
 };
 
+/**
+ * struct estack_batch - argument of %ESTACK_IOC_ALLOC_BATCH and
+ *	%ESTACK_IOC_FREE_BATCH
+ * @size: (in) sizeof(struct estack_batch) as the caller knows it
+ * @flags: (in) must be 0
+ * @nr: (in) number of items at @items, 1 to %ESTACK_BATCH_MAX
+ * @done: (out) number of items completed
+ * @items: (in) user pointer to @nr struct estack_alloc (ALLOC_BATCH) or
+ *	@nr struct estack_free (FREE_BATCH), each with its own ``size``
+ *	field; each item starts right after the ``size`` bytes of the one
+ *	before (an array of the caller's struct)
+ *
+ * The header is checked first (``size``, ``flags``: ``EINVAL``,
+ * ``E2BIG`` as for every struct; @nr of 0 is ``EINVAL``, above
+ * %ESTACK_BATCH_MAX ``E2BIG``), then the items in order, each exactly as
+ * the single command checks it. The call stops at the first item that
+ * fails and returns that item's errno with @done the number of items
+ * completed before it: their outputs are written and their stacks valid
+ * (ALLOC) or gone (FREE). A call that completes every item returns 0 with
+ * @done equal to @nr.
+ */
+struct estack_batch {
+	__u32 size;
+	__u32 flags;
+	__u32 nr;
+	__u32 done;
+	__u64 items;
+};
+
+/* most items one batch may carry */
+#define ESTACK_BATCH_MAX	256
+
 /* Sizes of the first published version of each struct. */
 #define ESTACK_API_SIZE_VER0	40
 #define ESTACK_ALLOC_SIZE_VER0	40
 #define ESTACK_FREE_SIZE_VER0	16
 #define ESTACK_MOVE_SIZE_VER0	80
 #define ESTACK_INFO_SIZE_VER0	40
+#define ESTACK_BATCH_SIZE_VER0	24
 
 #define ESTACK_IOC_API		_IOWR(ESTACK_IOC_MAGIC, 0, struct estack_api)
 #define ESTACK_IOC_ALLOC	_IOWR(ESTACK_IOC_MAGIC, 1, struct estack_alloc)
@@ -293,5 +328,7 @@ struct estack_info {
 #define ESTACK_IOC_GROW		_IOWR(ESTACK_IOC_MAGIC, 3, struct estack_move)
 #define ESTACK_IOC_SHRINK	_IOWR(ESTACK_IOC_MAGIC, 4, struct estack_move)
 #define ESTACK_IOC_INFO		_IOWR(ESTACK_IOC_MAGIC, 5, struct estack_info)
+#define ESTACK_IOC_ALLOC_BATCH	_IOWR(ESTACK_IOC_MAGIC, 6, struct estack_batch)
+#define ESTACK_IOC_FREE_BATCH	_IOWR(ESTACK_IOC_MAGIC, 7, struct estack_batch)
 
 #endif /* _UAPI_LINUX_ESTACK_H */
