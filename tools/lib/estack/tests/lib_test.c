@@ -322,6 +322,21 @@ TEST_F(lib, guard_faults_and_guard_hit)
 	signal(SIGSEGV, SIG_DFL);
 }
 
+/* Nothing caught: a touch of the guard kills the process (the test's). */
+TEST_SIGNAL(guard_touch_kills, SIGSEGV)
+{
+	struct estack_pool *pool;
+	struct estack_stack s;
+
+	signal(SIGSEGV, SIG_DFL);	/* ASan's handler would exit(1) */
+	ASSERT_EQ(0, estack_pool_open(&pool, mode_flags()));
+	ASSERT_EQ(0, estack_stack_alloc(pool, 0, &s));
+	__atomic_store_n((char *)s.hi - 1, 1, __ATOMIC_RELAXED);
+	__atomic_store_n((char *)s.lo, 1, __ATOMIC_RELAXED);
+	__atomic_store_n((char *)s.lo - 1, 1, __ATOMIC_RELAXED);
+	TH_LOG("the guard below lo did not fault");
+}
+
 /* A freed stack and a stale handle: ENOENT, never a double free. */
 TEST_F(lib, free_errors)
 {
