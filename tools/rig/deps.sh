@@ -11,6 +11,8 @@ pkgs=(
 	libelf-dev libssl-dev dwarves sparse
 	qemu-system-x86 busybox-static
 	linux-source-6.1 linux-source-6.12
+	g++ libboost-context-dev libboost-fiber-dev
+	man-db groff-base mandoc
 )
 for k in "${ESTACK_KERNELS[@]}"; do
 	pkgs+=("${k#*:}")
