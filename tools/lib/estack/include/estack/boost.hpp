@@ -187,7 +187,7 @@ public:
 	}
 
 	/* A stack: sp and size describe exactly the memory Boost may use. */
-	boost::context::stack_context allocate()
+	boost::context::stack_context allocate() const
 	{
 		boost::context::stack_context sctx;
 		struct estack_stack st;
@@ -215,7 +215,7 @@ public:
 	}
 
 	/* Give a stack of allocate() back to its pool (any thread may). */
-	void deallocate(boost::context::stack_context &sctx) noexcept
+	void deallocate(boost::context::stack_context &sctx) const noexcept
 	{
 		const detail::record *r =
 			static_cast<const detail::record *>(sctx.sp);
