@@ -61,7 +61,9 @@
  * be deallocated by another thread than the one that allocated it.
  *
  * Boost built with BOOST_USE_VALGRIND: the stacks are registered with
- * Valgrind (VALGRIND_STACK_REGISTER) as Boost's own allocators do.
+ * Valgrind (VALGRIND_STACK_REGISTER) as Boost's own allocators do. A
+ * libestack built with ESTACK_VALGRIND=1 registers its stacks itself: use
+ * one or the other, not both.
  * BOOST_USE_SEGMENTED_STACKS is not supported (estack stacks are
  * contiguous).
  */
