@@ -20,7 +20,7 @@ BOOST_HAVE := $(shell printf '\#include <boost/context/fiber.hpp>\n\#include <bo
 	$(CXX) -std=c++14 -E -x c++ - >/dev/null 2>&1 && echo y)
 
 ifeq ($(BOOST_HAVE),y)
-EXAMPLES += $(addprefix $(O)/examples/,$(BOOST_EXAMPLES))
+MK_EXAMPLES += $(addprefix $(O)/examples/,$(BOOST_EXAMPLES))
 else
 $(info libestack: no Boost.Context/Boost.Fiber headers, Boost examples not built (apt-get install libboost-context-dev libboost-fiber-dev))
 endif
