@@ -16,7 +16,8 @@
  * 3. once the threads are gone, every stack went back to the pool.
  *
  * Every fiber is made as
- *	boost::fibers::fiber(std::allocator_arg, estack::stack_allocator(), fn)
+ *	boost::fibers::fiber(std::allocator_arg, estack::stack_allocator(),
+ *			     fn)
  * The output is TAP; the exit status is 0 when every check passed.
  */
 #include <estack/boost.hpp>

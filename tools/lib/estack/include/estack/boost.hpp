@@ -12,7 +12,10 @@
  *	namespace ctx = boost::context;
  *
  *	ctx::fiber f(std::allocator_arg, estack::stack_allocator(16384),
- *		     [](ctx::fiber &&caller) { ... return std::move(caller); });
+ *		     [](ctx::fiber &&caller) {
+ *			     ...
+ *			     return std::move(caller);
+ *		     });
  *
  *	boost::fibers::fiber t(std::allocator_arg, estack::stack_allocator(),
  *			       fn);
@@ -133,8 +136,9 @@ inline std::size_t round_size(std::size_t bytes) noexcept
 	std::size_t n = page > 0 ? static_cast<std::size_t>(page) : 4096;
 
 	while (n < bytes) {
+		/* no power of two fits: allocate() gets EFBIG */
 		if (n > static_cast<std::size_t>(-1) / 2)
-			return bytes;	/* no power of two fits: alloc says EFBIG */
+			return bytes;
 		n <<= 1;
 	}
 	return n;
@@ -183,7 +187,8 @@ public:
 	static constexpr std::size_t default_size = 64 * 1024;
 
 	explicit pooled_stack_allocator(struct estack_pool *pool,
-					std::size_t size = default_size) noexcept
+					std::size_t size = default_size)
+		noexcept
 		: pool_(pool), size_(detail::round_size(size))
 	{
 	}
@@ -211,7 +216,8 @@ public:
 		r->pool = pool_;
 		r->check = detail::record_check(*r);
 #if defined(BOOST_USE_VALGRIND)
-		sctx.valgrind_stack_id = VALGRIND_STACK_REGISTER(sctx.sp, st.lo);
+		sctx.valgrind_stack_id =
+			VALGRIND_STACK_REGISTER(sctx.sp, st.lo);
 #endif
 		return sctx;
 	}
