@@ -12,10 +12,12 @@
  *    stack, checked against the same computation on the main stack;
  * 3. in a child process a fiber recurses until it hits the guard below
  *    its stack; a SIGSEGV handler on a sigaltstack asks guard_hit() which
- *    stack it was, and the child exits with a code the parent checks.
+ *    stack it was, and the child exits with a code the parent checks;
+ * 4. a fiber on a pool of the program's own, without caches
+ *    (estack::pooled_stack_allocator): its stack goes straight back.
  *
- * The pool is estack_pool_default(): /dev/estack when the module is
- * loaded, the library's fallback otherwise. The output is TAP; the exit
+ * The pool of 1-3 is estack_pool_default(): /dev/estack when the module
+ * is loaded, the library's fallback otherwise. The output is TAP; the exit
  * status is 0 when every check passed.
  */
 #include <estack/boost.hpp>
@@ -245,6 +247,45 @@ static void overflow(std::size_t bytes)
 	       "overflow caught by the guard, named by guard_hit()");
 }
 
+/* 4: estack::pooled_stack_allocator over a pool without caches. */
+static void own_pool(std::size_t bytes)
+{
+	struct estack_pool_info info = {};
+	struct estack_pool *pool;
+	std::size_t live_in = 0;
+	long sum = 0;
+	int err;
+
+	err = estack_pool_open(&pool, ESTACK_POOL_FALLBACK |
+			       ESTACK_POOL_NO_CACHE);
+	if (err) {
+		std::printf("# estack_pool_open: %d\n", err);
+		report(false, "a fiber on a pool of its own, no caches");
+		return;
+	}
+	{
+		estack::pooled_stack_allocator alloc(pool, bytes);
+		ctx::fiber f(std::allocator_arg, alloc,
+			     [&](ctx::fiber &&main) {
+			live_in = live_stacks(pool);
+			for (int i = 1; i <= 100; i++) {
+				sum += i;
+				main = std::move(main).resume();
+			}
+			return std::move(main);
+		});
+
+		while (f)
+			f = std::move(f).resume();
+	}
+	err = estack_pool_query(pool, &info);
+	std::printf("# own pool: sum %ld, %zu live inside, %zu live and %zu cached after\n",
+		    sum, live_in, info.live, info.cached);
+	report(!err && live_in == 1 && sum == 5050 && !info.live &&
+	       !info.cached, "a fiber on a pool of its own, no caches");
+	estack_pool_close(pool);
+}
+
 int main(int argc, char **argv)
 {
 	long nr = 10000, rounds = 4;
@@ -280,7 +321,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	std::printf("TAP version 13\n1..3\n");
+	std::printf("TAP version 13\n1..4\n");
 	estack::stack_allocator alloc(bytes);
 
 	if (!alloc.pool() || estack_pool_query(alloc.pool(), &info)) {
@@ -295,5 +336,6 @@ int main(int argc, char **argv)
 	ping_pong(alloc, 100000);
 	many(alloc, nr, rounds, depth);
 	overflow(bytes);
+	own_pool(bytes);
 	return failures ? 1 : 0;
 }
