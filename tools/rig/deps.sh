@@ -12,6 +12,8 @@ pkgs=(
 	valgrind pkg-config
 	qemu-system-x86 busybox-static
 	linux-source-6.1 linux-source-6.12
+	g++ libboost-context-dev libboost-fiber-dev
+	man-db groff-base mandoc
 )
 for k in "${ESTACK_KERNELS[@]}"; do
 	pkgs+=("${k#*:}")

@@ -107,17 +107,10 @@ tap_items() {	# NAME COMMAND...
 		-e '^#  *OK ' | tail -n 30 | sed 's/^/#   /'
 }
 
-# <estack.h> as C99 and as C++; make install-lib into a DESTDIR, and a
-# program built with pkg-config against the installed library.
+# make install-lib into a DESTDIR, and a program built with pkg-config
+# against the installed library (the header alone: below, with Boost's).
 printf '#include <estack.h>\nint main(void) { return !estack_pool_default(); }\n' \
 	> "$tmp/hdr.c"
-item "libestack header: C99 -pedantic, C++11, -Wall -Wextra -Werror" bash -c "
-	gcc -std=c99 -pedantic -Wall -Wextra -Werror \
-		-I'$ESTACK_TOP/tools/lib/estack/include' -c '$tmp/hdr.c' \
-		-o '$tmp/hdr.o' &&
-	g++ -std=c++11 -Wall -Wextra -Werror -x c++ \
-		-I'$ESTACK_TOP/tools/lib/estack/include' -c '$tmp/hdr.c' \
-		-o '$tmp/hdrxx.o'"
 lib_install() {
 	local d=$tmp/inst pc
 	make -s -C "$ESTACK_TOP" install-lib PREFIX=/opt/estack DESTDIR="$d" &&
@@ -161,5 +154,90 @@ if item "libestack (ESTACK_VALGRIND=1) and its tests build" \
 	tap_items "lib_test (fallback, valgrind)" env ESTACK_TEST_MODE=fallback \
 		valgrind -q --error-exitcode=9 "$lib_o/tests/lib_test_vg"
 fi
+# libestack: the public header as C99 and C++, the Boost adapter, the
+# Boost examples natively (fallback mode: the host has no module) and the
+# man pages.
+item "libestack: the Boost examples build (make lib)" \
+	make -s -C "$ESTACK_TOP/tools/lib/estack" O="$ESTACK_BUILD/lib/estack" \
+		"$ESTACK_BUILD/lib/estack/examples/boost-context" \
+		"$ESTACK_BUILD/lib/estack/examples/boost-fiber"
+cat > "$tmp/estack_h.c" <<'C'
+#include <estack.h>
+int main(void)
+{
+	struct estack_stack st = { 0, 0, { 0, 0 } };
+	return (int)estack_stack_size(&st);
+}
+C
+cp "$tmp/estack_h.c" "$tmp/estack_h.cpp"
+lib_inc=$ESTACK_TOP/tools/lib/estack/include
+estack_h_c() { gcc "$@" -pedantic -Wall -Wextra -Werror -I"$lib_inc" \
+	-c "$tmp/estack_h.c" -o "$tmp/estack_h.o"; }
+estack_h_cxx() { g++ "$@" -pedantic -Wall -Wextra -Werror -I"$lib_inc" \
+	-c "$tmp/estack_h.cpp" -o "$tmp/estack_h.o"; }
+item "libestack: <estack.h> as C99 -pedantic -Wall -Wextra -Werror" \
+	estack_h_c -std=c99
+item "libestack: <estack.h> as C99 for 32-bit user space (-m32)" \
+	estack_h_c -std=c99 -m32
+item "libestack: <estack.h> as C++11 -Wall -Wextra -Werror" \
+	estack_h_cxx -std=c++11
+item "libestack: <estack.h> as C++17 -Wall -Wextra -Werror" \
+	estack_h_cxx -std=c++17
+# Both StackAllocator users: a Boost.Context fiber and a Boost.Fiber fiber.
+cat > "$tmp/boost_hpp.cpp" <<'C'
+#include <estack/boost.hpp>
+#include <boost/context/fiber.hpp>
+#include <boost/fiber/all.hpp>
+int main()
+{
+	namespace ctx = boost::context;
+	int n = 0;
+	ctx::fiber f(std::allocator_arg, estack::stack_allocator(8192),
+		     [&n](ctx::fiber &&c) { n++; return std::move(c); });
+	f = std::move(f).resume();
+	boost::fibers::fiber t(std::allocator_arg, estack::stack_allocator(),
+			       [&n] { n++; });
+	t.join();
+	return n == 2 ? 0 : 1;
+}
+C
+boost_hpp() { g++ "$1" -pedantic -Wall -Wextra -Werror -pthread \
+	-I"$lib_inc" "$tmp/boost_hpp.cpp" -o "$tmp/boost_hpp" \
+	"$ESTACK_BUILD/lib/estack/libestack.a" -lboost_fiber -lboost_context &&
+	"$tmp/boost_hpp"; }
+item "libestack: <estack/boost.hpp> as C++14, builds and runs" \
+	boost_hpp -std=c++14
+item "libestack: <estack/boost.hpp> as C++17, builds and runs" \
+	boost_hpp -std=c++17
+# The examples print TAP: one item per case (tap_items above).
+for ex in boost-context boost-fiber; do
+	tap_items "example $ex (fallback, guard markers)" \
+		"$ESTACK_BUILD/lib/estack/examples/$ex"
+done
+tap_items "example boost-context (fallback, mprotect guards)" \
+	env ESTACK_FALLBACK_GUARD=mprotect \
+	"$ESTACK_BUILD/lib/estack/examples/boost-context" -n 2000
+
+# Man pages, laid out as installed (man3/, man4/) so that the .so link
+# pages resolve: each renders with no groff warning, and mandoc -Tlint
+# finds nothing in the pages with text (it calls every .so fragile).
+mkdir -p "$tmp/man/man3" "$tmp/man/man4"
+cp "$ESTACK_TOP"/tools/lib/estack/man/*.3 "$tmp/man/man3/"
+cp "$ESTACK_TOP"/Documentation/man/*.4 "$tmp/man/man4/"
+man_render() {
+	local out
+	out=$(cd "$tmp/man" && MANWIDTH=80 man --warnings -l "$1" 2>&1 \
+		>/dev/null)
+	[ -z "$out" ] || { printf '%s\n' "$out"; return 1; }
+}
+for page in "$tmp"/man/man3/*.3 "$tmp"/man/man4/*.4; do
+	rel=${page#"$tmp/man/"}
+	item "man page $rel renders with no warning" man_render "$rel"
+done
+man_lint() {
+	(cd "$tmp/man" &&
+	 mandoc -Tlint $(grep -L '^\.so ' man3/*.3 man4/*.4))
+}
+item "man pages: mandoc -Tlint clean" man_lint
 
 echo "host $passed $failed" >> "$tally"
