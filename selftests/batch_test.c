@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "estack_harness.h"
@@ -534,6 +535,49 @@ TEST_F(bat, mixed_item_sizes)
 			   &done));
 	EXPECT_EQ(1, done);
 	EXPECT_TRUE(gone(self->fd, got[3].id));
+}
+
+/* What a fiber running on one of the batch's stacks does, and its result. */
+static struct {
+	int fd;
+	const struct estack_free *f;
+	__u32 nr, done;
+	int err;
+	ucontext_t main, fiber;
+} on_stack;
+
+static void free_batch_on_stack(void)
+{
+	on_stack.err = batch(on_stack.fd, ESTACK_IOC_FREE_BATCH, on_stack.f,
+			     on_stack.nr, &on_stack.done);
+}
+
+/*
+ * FREE_BATCH run on the stack of its item k: EBUSY there, as FREE says,
+ * done = k; from the main stack the rest goes.
+ */
+TEST_F(bat, free_running_stack_ebusy)
+{
+	enum { N = 4, K = 2 };
+	struct estack_alloc a[N];
+	struct estack_free f[N];
+	__u32 done;
+
+	alloc_items(a, N, 65536);
+	ASSERT_EQ(0, batch(self->fd, ESTACK_IOC_ALLOC_BATCH, a, N, &done));
+	free_items(f, a, N);
+	on_stack.fd = self->fd;
+	on_stack.f = f;
+	on_stack.nr = N;
+	ASSERT_EQ(0, es_run_on(&on_stack.main, &on_stack.fiber, a[K].lo,
+			       a[K].hi, free_batch_on_stack));
+	EXPECT_EQ(EBUSY, on_stack.err);
+	EXPECT_EQ(K, on_stack.done);
+	EXPECT_TRUE(gone(self->fd, a[0].id));
+	EXPECT_TRUE(live(self->fd, &a[K]));
+	EXPECT_EQ(0, batch(self->fd, ESTACK_IOC_FREE_BATCH, &f[K], N - K,
+			   &done));
+	EXPECT_EQ(N - K, done);
 }
 
 /* A forked child may not use the parent's file: EPERM, before EFAULT. */
