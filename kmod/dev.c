@@ -7,7 +7,9 @@
  * EPERM for a caller outside the opener's mm, EFAULT for an unreadable
  * struct, EINVAL/E2BIG for a malformed one. Each command then has one
  * handler, estack_ioctl_<cmd>(), that copies its struct in, validates all of
- * it, acts and copies the result out.
+ * it, acts and copies the result out. ALLOC_BATCH and FREE_BATCH read
+ * their header here and run ALLOC's and FREE's own code on each item
+ * through batch.c.
  *
  * Commands are matched on type and number only: the length travels in the
  * struct's leading size field (read with copy_struct_from_user()), so the
@@ -37,6 +39,10 @@
  * @ver0: size of the first published version of the struct
  * @uarg: user pointer; its first __u32 is the caller's size
  *
+ * The size field of @karg is the size read and checked first, even if the
+ * caller changed it in between: results are copied out with that size, and
+ * a batch finds the next item with it.
+ *
  * Return: 0; -EFAULT when @uarg cannot be read; -EINVAL when the caller's
  * size is below @ver0; -E2BIG when it is larger than this module's struct
  * and a byte past @ksize is non-zero, or larger than a page.
@@ -52,7 +58,10 @@ int estack_copy_args_in(void *karg, size_t ksize, size_t ver0,
 	ret = estack_args_size_check(usize, ver0);
 	if (ret)
 		return ret;
-	return copy_struct_from_user(karg, ksize, uarg, usize);
+	ret = copy_struct_from_user(karg, ksize, uarg, usize);
+	if (!ret)
+		*(u32 *)karg = usize;
+	return ret;
 }
 EXPORT_SYMBOL_IF_KUNIT(estack_copy_args_in);
 
@@ -78,7 +87,8 @@ EXPORT_SYMBOL_IF_KUNIT(estack_copy_args_out);
 /* The feature bits of the ioctl groups this module dispatches. */
 #define ESTACK_FEATURES		(ESTACK_FEATURE_STACKS | ESTACK_FEATURE_MOVE | \
 				 ESTACK_FEATURE_ADJUST_FP | \
-				 ESTACK_FEATURE_ADJUST_CONSERVATIVE)
+				 ESTACK_FEATURE_ADJUST_CONSERVATIVE | \
+				 ESTACK_FEATURE_BATCH)
 
 static long estack_ioctl_api(struct estack_ctx *ctx, void __user *uarg)
 {
@@ -103,7 +113,9 @@ static long estack_ioctl_api(struct estack_ctx *ctx, void __user *uarg)
 	return estack_copy_args_out(uarg, &api, sizeof(api), api.size);
 }
 
-static long estack_ioctl_alloc(struct estack_ctx *ctx, void __user *uarg)
+/* ALLOC of the struct at @uarg; *@usize and *@id as estack_batch_ops.item */
+static int estack_alloc_one(struct estack_ctx *ctx, void __user *uarg,
+			    u32 *usize, u32 *id)
 {
 	struct estack_stack_info info;
 	struct estack_alloc req;
@@ -131,12 +143,31 @@ static long estack_ioctl_alloc(struct estack_ctx *ctx, void __user *uarg)
 	req.lo = info.lo;
 	req.hi = info.hi;
 	ret = estack_copy_args_out(uarg, &req, sizeof(req), req.size);
-	if (ret)	/* the caller cannot learn the id: take it back */
+	if (ret) {	/* the caller cannot learn the id: take it back */
 		estack_stack_destroy(ctx, info.id, false);
-	return ret;
+		return ret;
+	}
+	*usize = req.size;
+	*id = info.id;
+	return 0;
 }
 
-static long estack_ioctl_free(struct estack_ctx *ctx, void __user *uarg)
+/* Take back a stack estack_alloc_one() made, the caller never learning it. */
+static void estack_alloc_undo(struct estack_ctx *ctx, u32 id)
+{
+	estack_stack_destroy(ctx, id, false);
+}
+
+static long estack_ioctl_alloc(struct estack_ctx *ctx, void __user *uarg)
+{
+	u32 usize, id;
+
+	return estack_alloc_one(ctx, uarg, &usize, &id);
+}
+
+/* FREE of the struct at @uarg; *@usize and *@id as estack_batch_ops.item */
+static int estack_free_one(struct estack_ctx *ctx, void __user *uarg,
+			   u32 *usize, u32 *id)
 {
 	struct estack_free req;
 	int ret;
@@ -149,7 +180,58 @@ static long estack_ioctl_free(struct estack_ctx *ctx, void __user *uarg)
 		return ret;
 	if (req.flags || req.pad)
 		return -EINVAL;
-	return estack_stack_destroy(ctx, req.id, true);
+	ret = estack_stack_destroy(ctx, req.id, true);
+	if (ret)
+		return ret;
+	*usize = req.size;
+	*id = req.id;
+	return 0;
+}
+
+static long estack_ioctl_free(struct estack_ctx *ctx, void __user *uarg)
+{
+	u32 usize, id;
+
+	return estack_free_one(ctx, uarg, &usize, &id);
+}
+
+static const struct estack_batch_ops estack_alloc_batch_ops = {
+	.item	= estack_alloc_one,
+	.undo	= estack_alloc_undo,
+};
+
+static const struct estack_batch_ops estack_free_batch_ops = {
+	.item	= estack_free_one,
+};
+
+/*
+ * ALLOC_BATCH and FREE_BATCH: the header is read here as every struct is;
+ * batch.c checks the rest of it and runs the items.
+ */
+static long estack_ioctl_batch(struct estack_ctx *ctx, void __user *uarg,
+			       const struct estack_batch_ops *ops)
+{
+	struct estack_batch hdr;
+	int ret;
+
+	BUILD_BUG_ON(sizeof(hdr) != ESTACK_BATCH_SIZE_VER0);
+
+	ret = estack_copy_args_in(&hdr, sizeof(hdr), ESTACK_BATCH_SIZE_VER0,
+				  uarg);
+	if (ret)
+		return ret;
+	return estack_batch_run(ctx, &hdr, uarg, ops);
+}
+
+static long estack_ioctl_alloc_batch(struct estack_ctx *ctx,
+				     void __user *uarg)
+{
+	return estack_ioctl_batch(ctx, uarg, &estack_alloc_batch_ops);
+}
+
+static long estack_ioctl_free_batch(struct estack_ctx *ctx, void __user *uarg)
+{
+	return estack_ioctl_batch(ctx, uarg, &estack_free_batch_ops);
 }
 
 static long estack_ioctl_info(struct estack_ctx *ctx, void __user *uarg)
@@ -268,6 +350,12 @@ static long estack_ioctl(struct file *file, unsigned int cmd,
 	case _IOC_NR(ESTACK_IOC_INFO):
 		handler = estack_ioctl_info;
 		break;
+	case _IOC_NR(ESTACK_IOC_ALLOC_BATCH):
+		handler = estack_ioctl_alloc_batch;
+		break;
+	case _IOC_NR(ESTACK_IOC_FREE_BATCH):
+		handler = estack_ioctl_free_batch;
+		break;
 	default:
 		return -ENOTTY;
 	}
@@ -340,6 +428,7 @@ int estack_dev_init(struct estack_allocator *a)
 	BUILD_BUG_ON(sizeof(struct estack_free) != ESTACK_FREE_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct estack_move) != ESTACK_MOVE_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct estack_info) != ESTACK_INFO_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct estack_batch) != ESTACK_BATCH_SIZE_VER0);
 
 	estack_device.alloc = a;
 	return misc_register(&estack_device.misc);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * estack device layer (main.c, debugfs.c, sysfs.c, dev.c): /dev/estack,
- * its ioctls, its statistics files, the module's init and exit.
+ * estack device layer (main.c, debugfs.c, sysfs.c, dev.c, batch.c):
+ * /dev/estack, its ioctls, its statistics files, the module's init and
+ * exit.
  *
  * Copyright (C) 2026 The estack authors
  */
@@ -29,6 +30,28 @@ int estack_copy_args_out(void __user *uarg, const void *karg, size_t ksize,
 
 int estack_dev_init(struct estack_allocator *a);
 void estack_dev_exit(void);
+
+/**
+ * struct estack_batch_ops - the single command a batch repeats (dev.c)
+ * @item: runs the single command on the item struct at @uitem, exactly as
+ *	its own ioctl does (copy in, checks, action, copy out); on success
+ *	sets *@usize to the item's size as checked (where the next item
+ *	starts) and *@id to the stack's id
+ * @undo: takes a completed item back (ALLOC: frees the new stack); NULL
+ *	when a completed item cannot be undone (FREE)
+ *
+ * dev.c owns the single commands and hands them to batch.c, below it.
+ */
+struct estack_batch_ops {
+	int (*item)(struct estack_ctx *ctx, void __user *uitem, u32 *usize,
+		    u32 *id);
+	void (*undo)(struct estack_ctx *ctx, u32 id);
+};
+
+/* batch.c */
+int estack_batch_run(struct estack_ctx *ctx, const struct estack_batch *hdr,
+		     struct estack_batch __user *uhdr,
+		     const struct estack_batch_ops *ops);
 
 /* sysfs.c */
 extern const struct attribute_group estack_stats_group;

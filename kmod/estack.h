@@ -11,7 +11,8 @@
  *
  * layer     header   files (top first)              what
  * device    dev.h    main.c debugfs.c sysfs.c dev.c /dev/estack, ioctls,
- *                                                   statistics files
+ *                    batch.c                        batches, statistics
+ *                                                   files
  * vma       vma.h    vma.c                          arena VMA callbacks:
  *                                                   ->mmap ->fault ->close
  * move      move.h   move.c relocate.c              GROW, SHRINK; copy and

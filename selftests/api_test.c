@@ -106,10 +106,13 @@ TEST_F(dev, features_match_dispatch)
 		{ ESTACK_IOC_INFO, ESTACK_FEATURE_STACKS },
 		{ ESTACK_IOC_GROW, ESTACK_FEATURE_MOVE },
 		{ ESTACK_IOC_SHRINK, ESTACK_FEATURE_MOVE },
+		{ ESTACK_IOC_ALLOC_BATCH, ESTACK_FEATURE_BATCH },
+		{ ESTACK_IOC_FREE_BATCH, ESTACK_FEATURE_BATCH },
 	};
 	const __u64 known = ESTACK_FEATURE_STACKS | ESTACK_FEATURE_MOVE |
 			       ESTACK_FEATURE_ADJUST_FP |
-			       ESTACK_FEATURE_ADJUST_CONSERVATIVE;
+			       ESTACK_FEATURE_ADJUST_CONSERVATIVE |
+			       ESTACK_FEATURE_BATCH;
 	struct estack_api api;
 	unsigned int i;
 
@@ -138,14 +141,14 @@ TEST_F(dev, unknown_commands_enotty)
 	EXPECT_EQ(ENOTTY, es_ioctl(self->fd, _IOWR('E', 0, struct estack_api),
 				   &api));
 	/* Right type, numbers past the last command. */
-	EXPECT_EQ(ENOTTY, es_ioctl(self->fd, _IOWR(ESTACK_IOC_MAGIC, 6,
+	EXPECT_EQ(ENOTTY, es_ioctl(self->fd, _IOWR(ESTACK_IOC_MAGIC, 8,
 						   struct estack_api), &api));
 	EXPECT_EQ(ENOTTY, es_ioctl(self->fd, _IOWR(ESTACK_IOC_MAGIC, 0xff,
 						   struct estack_api), &api));
 	/* A terminal ioctl on a character device that is not a tty. */
 	EXPECT_EQ(ENOTTY, es_ioctl(self->fd, TCGETS, &api));
 	/* ENOTTY comes before EFAULT. */
-	EXPECT_EQ(ENOTTY, es_ioctl(self->fd, _IO(ESTACK_IOC_MAGIC, 7), NULL));
+	EXPECT_EQ(ENOTTY, es_ioctl(self->fd, _IO(ESTACK_IOC_MAGIC, 8), NULL));
 }
 
 /* Commands are matched on type and number; size and direction bits are ignored. */

@@ -772,7 +772,7 @@ static void op_garbage(struct thr *t)
 	}
 	switch (below(t, 9)) {
 	case 0:		/* unknown command */
-		cmd = _IOC(below(t, 4), ESTACK_IOC_MAGIC, 6 + below(t, 250),
+		cmd = _IOC(below(t, 4), ESTACK_IOC_MAGIC, 8 + below(t, 248),
 			   below(t, 1 << 14));
 		for (i = 0; i < 64; i++)
 			rw[i] = rnd(t);

@@ -21,6 +21,7 @@ static const struct {
 	{ ESTACK_FEATURE_MOVE, "move" },
 	{ ESTACK_FEATURE_ADJUST_FP, "adjust-fp" },
 	{ ESTACK_FEATURE_ADJUST_CONSERVATIVE, "adjust-conservative" },
+	{ ESTACK_FEATURE_BATCH, "batch" },
 };
 
 static const char *const params[] = {

@@ -47,10 +47,22 @@ PIN(move_slots, offsetof(struct estack_move, slots) == 40);
 PIN(move_delta, offsetof(struct estack_move, delta) == 64);
 PIN(move_adj, offsetof(struct estack_move, adjusted) == 72);
 PIN(info_res, offsetof(struct estack_info, resident) == 32);
+PIN(batch, sizeof(struct estack_batch) == 24 && ESTACK_BATCH_SIZE_VER0 == 24);
+PIN(batch_nr, offsetof(struct estack_batch, nr) == 8);
+PIN(batch_done, offsetof(struct estack_batch, done) == 12);
+PIN(batch_items, offsetof(struct estack_batch, items) == 16);
+PIN(batch_max, ESTACK_BATCH_MAX == 256);
 PIN(magic, ESTACK_IOC_MAGIC == 0xE6);
 PIN(nr, _IOC_NR(ESTACK_IOC_API) == 0 && _IOC_NR(ESTACK_IOC_ALLOC) == 1 &&
 	_IOC_NR(ESTACK_IOC_FREE) == 2 && _IOC_NR(ESTACK_IOC_GROW) == 3 &&
-	_IOC_NR(ESTACK_IOC_SHRINK) == 4 && _IOC_NR(ESTACK_IOC_INFO) == 5);
+	_IOC_NR(ESTACK_IOC_SHRINK) == 4 && _IOC_NR(ESTACK_IOC_INFO) == 5 &&
+	_IOC_NR(ESTACK_IOC_ALLOC_BATCH) == 6 &&
+	_IOC_NR(ESTACK_IOC_FREE_BATCH) == 7);
+/* The feature bits are ULL constants, C99: __extension__ for C90. */
+PIN(features, __extension__ (ESTACK_FEATURE_STACKS == 0x1 &&
+	ESTACK_FEATURE_MOVE == 0x2 && ESTACK_FEATURE_ADJUST_FP == 0x4 &&
+	ESTACK_FEATURE_ADJUST_CONSERVATIVE == 0x8 &&
+	ESTACK_FEATURE_BATCH == 0x10));
 int main(void) { return 0; }
 C
 uapi_cc() { gcc "$@" -std=c90 -pedantic -Wall -Werror -I"$ESTACK_TOP/uapi" \

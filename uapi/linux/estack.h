@@ -71,6 +71,16 @@
  * - ``EFAULT`` for a slot that cannot be read or written: while the new
  *   stack is built, after ``ENOSPC``, with nothing changed.
  *
+ * ALLOC_BATCH and FREE_BATCH check their header as above (``EFAULT``,
+ * ``EINVAL`` and ``E2BIG`` for the struct, then ``EINVAL`` for unknown
+ * ``flags``, then ``EINVAL`` for ``nr`` 0 and ``E2BIG`` for ``nr`` above
+ * %ESTACK_BATCH_MAX), then ``EFAULT`` for a header whose ``done`` cannot
+ * be written; nothing is done up to there. Each item then has the errnos of
+ * its single command, in the same order; the first that fails ends the
+ * call with its errno (``EFAULT`` for an item that cannot be read, or an
+ * ALLOC item that cannot be written). Between two items, ``EINTR`` for a
+ * fatal signal. See struct estack_batch for what ``done`` says then.
+ *
  * Stack sizes are powers of two, at least ``min_stack`` (one page). A size
  * in ``bytes`` is the usable size of a stack; its guard page is extra.
  */
@@ -98,6 +108,13 @@
  *   of its bytes are mapped: all of them, unless the process dropped pages
  *   with MADV_DONTNEED (they come back, with their data, on the next
  *   touch). A stack whose arena is being unmapped gives ``ENOENT``.
+ * - ``ESTACK_IOC_ALLOC_BATCH`` (struct estack_batch over an array of
+ *   struct estack_alloc): up to %ESTACK_BATCH_MAX ALLOCs in one call, in
+ *   order, each exactly as ``ESTACK_IOC_ALLOC`` (its own size, checks,
+ *   errnos and results); stops at the first that fails.
+ * - ``ESTACK_IOC_FREE_BATCH`` (struct estack_batch over an array of
+ *   struct estack_free): up to %ESTACK_BATCH_MAX FREEs in one call, the
+ *   same way. Both are dispatched when ``ESTACK_FEATURE_BATCH`` is set.
  *
  * Ids are per file and never reused while the file is open; a freed id, or
  * any id of an arena the process unmapped, gives ``ENOENT``.
@@ -300,8 +317,23 @@ struct estack_info {
  * the single command checks it. The call stops at the first item that
  * fails and returns that item's errno with @done the number of items
  * completed before it: their outputs are written and their stacks valid
- * (ALLOC) or gone (FREE). A call that completes every item returns 0 with
- * @done equal to @nr.
+ * (ALLOC) or gone (FREE); the item that failed and those after it are
+ * not done and not written (an ALLOC item whose results cannot be written
+ * is taken back, as ALLOC takes its stack back). A call that completes
+ * every item returns 0 with @done equal to @nr.
+ *
+ * @done is written before the first item (0: a header that cannot be
+ * written is ``EFAULT`` with nothing done) and again after each item, so
+ * it counts the completed items at every point of the call. A fatal signal
+ * stops the call between two items with ``EINTR``, @done written. If
+ * another thread makes the header unwritable during the call, the call
+ * stops with ``EFAULT``: ALLOC_BATCH takes the item's new stack back first,
+ * so @done is still exact; a FREE cannot be undone, so after FREE_BATCH's
+ * ``EFAULT`` the item at @done may be freed too (a FREE of it again says
+ * ``ENOENT`` then).
+ *
+ * A 32-bit caller's @items is a 32-bit pointer (zero-extended); one with a
+ * non-zero upper half is ``EFAULT`` with @done 0.
  */
 struct estack_batch {
 	__u32 size;
