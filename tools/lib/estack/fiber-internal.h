@@ -10,6 +10,9 @@
 
 #include <stddef.h>
 
+/* the library builds with -fvisibility=hidden: the API is marked */
+#define EF_EXPORT	__attribute__((visibility("default")))
+
 /*
  * The frame estack__switch() leaves at the saved stack pointer, in bytes
  * from it (arch/x86_64/switch.S): the control words, then r15 .. rbx, the

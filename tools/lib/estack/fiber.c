@@ -373,7 +373,7 @@ static void sched_key_init(void)
 	pthread_key_create(&sched_key, sched_key_dtor);
 }
 
-int estack_sched_init(struct estack_pool *pool, unsigned int flags)
+EF_EXPORT int estack_sched_init(struct estack_pool *pool, unsigned int flags)
 {
 	struct estack_pool_info info;
 	struct estack_sched *s;
@@ -483,7 +483,7 @@ static void sched_destroy(struct estack_sched *s)
 	free(s);
 }
 
-int estack_sched_fini(void)
+EF_EXPORT int estack_sched_fini(void)
 {
 	struct estack_sched *s = tls_sched;
 
@@ -497,7 +497,7 @@ int estack_sched_fini(void)
 	return 0;
 }
 
-int estack_sched_stats(struct estack_sched_stats *stats)
+EF_EXPORT int estack_sched_stats(struct estack_sched_stats *stats)
 {
 	struct estack_sched *s = tls_sched;
 
@@ -660,7 +660,7 @@ static void sched_run_one(struct estack_sched *s, struct estack_fiber *f)
 	}
 }
 
-int estack_sched_run(void)
+EF_EXPORT int estack_sched_run(void)
 {
 	struct estack_sched *s = tls_sched;
 	struct estack_fiber *f;
@@ -684,7 +684,7 @@ void estack__fiber_entry(struct estack_fiber *f)
 	estack_fiber_exit(f->fn(f->arg));
 }
 
-void estack_fiber_exit(void *result)
+EF_EXPORT void estack_fiber_exit(void *result)
 {
 	struct estack_sched *s = tls_sched;
 	struct estack_fiber *f = s ? s->cur : NULL;
@@ -696,7 +696,7 @@ void estack_fiber_exit(void *result)
 	abort();		/* a finished fiber is never resumed */
 }
 
-int estack_fiber_create(struct estack_fiber **fiber, size_t stack_size,
+EF_EXPORT int estack_fiber_create(struct estack_fiber **fiber, size_t stack_size,
 			unsigned int flags, estack_fiber_fn fn, void *arg)
 {
 	struct estack_sched *s;
@@ -756,7 +756,7 @@ int estack_fiber_create(struct estack_fiber **fiber, size_t stack_size,
 	return 0;
 }
 
-int estack_fiber_set_name(struct estack_fiber *fiber, const char *name)
+EF_EXPORT int estack_fiber_set_name(struct estack_fiber *fiber, const char *name)
 {
 	if (!fiber || !name)
 		return -EINVAL;
@@ -765,22 +765,22 @@ int estack_fiber_set_name(struct estack_fiber *fiber, const char *name)
 	return 0;
 }
 
-const char *estack_fiber_name(const struct estack_fiber *fiber)
+EF_EXPORT const char *estack_fiber_name(const struct estack_fiber *fiber)
 {
 	return fiber->name;
 }
 
-uint64_t estack_fiber_id(const struct estack_fiber *fiber)
+EF_EXPORT uint64_t estack_fiber_id(const struct estack_fiber *fiber)
 {
 	return fiber->id;
 }
 
-struct estack_fiber *estack_fiber_self(void)
+EF_EXPORT struct estack_fiber *estack_fiber_self(void)
 {
 	return tls_sched ? tls_sched->cur : NULL;
 }
 
-int estack_fiber_stack(const struct estack_fiber *fiber,
+EF_EXPORT int estack_fiber_stack(const struct estack_fiber *fiber,
 		       struct estack_stack *st)
 {
 	if (!fiber || !st || fiber->state == FIBER_DONE)
@@ -812,7 +812,7 @@ __attribute__((noinline)) static int fiber_grow(struct estack_sched *s,
 	return f->grow_err;
 }
 
-int estack_fiber_check(size_t need)
+EF_EXPORT int estack_fiber_check(size_t need)
 {
 	struct estack_sched *s = tls_sched;
 	struct estack_fiber *f = s ? s->cur : NULL;
@@ -833,7 +833,7 @@ int estack_fiber_check(size_t need)
 	return fiber_grow(s, f, 2 * size);
 }
 
-void estack_fiber_yield(void)
+EF_EXPORT void estack_fiber_yield(void)
 {
 	struct estack_sched *s = tls_sched;
 	struct estack_fiber *f = s ? s->cur : NULL;
@@ -842,7 +842,7 @@ void estack_fiber_yield(void)
 		fiber_to_sched(s, f, REQ_YIELD);
 }
 
-int estack_fiber_park(void)
+EF_EXPORT int estack_fiber_park(void)
 {
 	struct estack_sched *s = tls_sched;
 	struct estack_fiber *f = s ? s->cur : NULL;
@@ -853,7 +853,7 @@ int estack_fiber_park(void)
 	return 0;
 }
 
-int estack_fiber_wake(struct estack_fiber *fiber)
+EF_EXPORT int estack_fiber_wake(struct estack_fiber *fiber)
 {
 	struct estack_sched *s = tls_sched;
 
@@ -866,7 +866,7 @@ int estack_fiber_wake(struct estack_fiber *fiber)
 	return 1;
 }
 
-int estack_fiber_switch(struct estack_fiber *to)
+EF_EXPORT int estack_fiber_switch(struct estack_fiber *to)
 {
 	struct estack_sched *s = tls_sched;
 	struct estack_fiber *f = s ? s->cur : NULL;
@@ -887,7 +887,7 @@ int estack_fiber_switch(struct estack_fiber *to)
 	return 0;
 }
 
-int estack_fiber_detach(struct estack_fiber *fiber)
+EF_EXPORT int estack_fiber_detach(struct estack_fiber *fiber)
 {
 	struct estack_sched *s = tls_sched;
 
@@ -903,7 +903,7 @@ int estack_fiber_detach(struct estack_fiber *fiber)
 	return 0;
 }
 
-int estack_fiber_join(struct estack_fiber *fiber, void **result)
+EF_EXPORT int estack_fiber_join(struct estack_fiber *fiber, void **result)
 {
 	struct estack_sched *s = tls_sched;
 	struct estack_fiber *self = s ? s->cur : NULL;
