@@ -821,15 +821,14 @@ EF_EXPORT int estack_fiber_check(size_t need)
 
 	if (!f)
 		return 0;
-	if (!need)
-		need = ESTACK_FIBER_MARGIN;
+	need += ESTACK_FIBER_MARGIN;
 	if (sp - (uintptr_t)f->st.lo >= need)
 		return 0;
-	/* in use, plus what is asked, plus the margin, at least doubled */
+	/* in use, plus what is asked and the margin, at least doubled */
 	used = (uintptr_t)f->st.hi - sp;
 	size = estack_stack_size(&f->st);
-	if (used + need + ESTACK_FIBER_MARGIN > 2 * size)
-		return fiber_grow(s, f, used + need + ESTACK_FIBER_MARGIN);
+	if (used + need > 2 * size)
+		return fiber_grow(s, f, used + need);
 	return fiber_grow(s, f, 2 * size);
 }
 

@@ -49,7 +49,8 @@ typedef void *(*estack_fiber_fn)(void *arg);
 /* install the SIGSEGV handler that names a fiber that overflowed */
 #define ESTACK_SCHED_CATCH_OVERFLOW	(1u << 16)
 
-/* estack_fiber_check(): grow when less than this would be left */
+/* estack_fiber_check(): grow when less than this (plus what is asked)
+ * would be left; room for a few C library calls */
 #define ESTACK_FIBER_MARGIN		2048
 /* bounds of the learned start size */
 #define ESTACK_FIBER_START_MAX		(64 * 1024)
@@ -112,10 +113,13 @@ int estack_fiber_stack(const struct estack_fiber *fiber,
 		       struct estack_stack *st);
 
 /*
- * The safe point: make sure at least @need bytes (0: ESTACK_FIBER_MARGIN)
- * are left below the caller's frame, growing the stack when not.
- * Returns 0 (also off a fiber), or the error of the grow (-EFBIG: the
- * stack is at the pool's largest size).
+ * The safe point: make sure that @need bytes plus ESTACK_FIBER_MARGIN are
+ * left below the caller's frame, growing the stack when not (@need: the
+ * frames the caller is about to push beyond the margin, e.g. a large
+ * local buffer in the function it calls next). Returns 0 (also off a
+ * fiber), or the error of the grow (-EFBIG: the stack is at the pool's
+ * largest size). A move happens only here and in yield, park, join and
+ * switch: see the note on relocation above.
  */
 int estack_fiber_check(size_t need);
 
