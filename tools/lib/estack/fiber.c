@@ -570,6 +570,8 @@ static int fiber_move(struct estack_sched *s, struct estack_fiber *f,
 
 	if ((f->flags | s->flags) & ESTACK_FIBER_CONSERVATIVE)
 		flags |= ESTACK_MOVE_ADJUST_CONSERVATIVE;
+	/* ASan: the copy reads the redzones of the fiber's live frames */
+	san_unpoison(&old);
 	if (grow_to)
 		err = estack_stack_grow_to(s->pool, &f->st, grow_to, &nsp, &fp,
 					   slots, ESTACK_SWITCH_NR_REGS, flags);
@@ -579,7 +581,6 @@ static int fiber_move(struct estack_sched *s, struct estack_fiber *f,
 	if (err || f->st.lo == old.lo)
 		return err;
 	f->sp = nsp;
-	san_unpoison(&old);
 	san_unpoison(&f->st);
 	size = estack_stack_size(&f->st);
 	s->stats.stack_bytes += size;
