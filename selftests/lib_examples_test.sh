@@ -8,6 +8,8 @@
 # non-zero on a wrong result, a timeout or stacks that did not move.
 echo "TAP version 13"
 echo "1..2"
+# The VM's init leaves the loopback down: up, it has 127.0.0.1/8.
+ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up 2>/dev/null
 n=0 status=0
 run() {	# NAME COMMAND...
 	name=$1

@@ -307,8 +307,8 @@ int main(int argc, char **argv)
 	if (err)
 		die("estack_pool_query", -err);
 	if (info.mode == ESTACK_MODE_FALLBACK)
-		fprintf(stderr, "estack-demo: /dev/estack is absent or cannot "
-			"move stacks: running on libestack's fallback pool\n");
+		fputs("estack-demo: /dev/estack is absent or cannot move stacks:\n"
+		      "running on libestack's fallback pool\n", stderr);
 	/* the work keeps &local in registers: conservative relocation */
 	err = estack_sched_init(pool, ESTACK_FIBER_CONSERVATIVE |
 				ESTACK_SCHED_CATCH_OVERFLOW);

@@ -38,8 +38,8 @@ struct estack_fiber;
 
 void estack__switch(void **save, void *next);
 void estack__fiber_trampoline(void);
-void estack__fiber_entry(struct estack_fiber *fiber)
-	__attribute__((noreturn));
+/* never returns: the fiber ends in a switch that is never resumed */
+void estack__fiber_entry(struct estack_fiber *fiber);
 
 #if defined(__SANITIZE_ADDRESS__)
 #define ESTACK_ASAN 1
@@ -58,19 +58,12 @@ void estack__fiber_entry(struct estack_fiber *fiber)
 #endif
 
 #ifdef ESTACK_ASAN
-void __sanitizer_start_switch_fiber(void **fake_stack_save,
-				    const void *bottom, size_t size);
-void __sanitizer_finish_switch_fiber(void *fake_stack_save,
-				     const void **bottom_old,
-				     size_t *size_old);
-void __asan_unpoison_memory_region(const volatile void *addr, size_t size);
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
 #endif
 
 #ifdef ESTACK_TSAN
-void *__tsan_get_current_fiber(void);
-void *__tsan_create_fiber(unsigned int flags);
-void __tsan_destroy_fiber(void *fiber);
-void __tsan_switch_to_fiber(void *fiber, unsigned int flags);
+#include <sanitizer/tsan_interface.h>
 #endif
 
 #endif /* ESTACK_FIBER_INTERNAL_H */

@@ -136,7 +136,8 @@ static inline void san_finish(void *fake)
 }
 
 /* A stack's old and new places after a move or before reuse: no stale
- * redzones of frames that were copied or never returned. */
+ * redzones of frames that were copied or never returned.
+ */
 static inline void san_unpoison(const struct estack_stack *st)
 {
 #ifdef ESTACK_ASAN
@@ -336,7 +337,8 @@ static int watch_pool(struct estack_pool *pool)
 }
 
 /* The thread's signal stack: SIGSEGV of an overflow cannot run on the
- * fiber's stack, its guard is what faulted. */
+ * fiber's stack, its guard is what faulted.
+ */
 static int sched_altstack(struct estack_sched *s)
 {
 	stack_t ss = { .ss_size = ALTSTACK_SIZE };
@@ -469,7 +471,8 @@ static void fiber_free(struct estack_sched *s, struct estack_fiber *f)
 }
 
 /* Free a scheduler with whatever fibers it still has (their thread is
- * leaving or the caller made sure there are none). */
+ * leaving or the caller made sure there are none).
+ */
 static void sched_destroy(struct estack_sched *s)
 {
 	while (s->all)
@@ -501,11 +504,10 @@ EF_EXPORT int estack_sched_stats(struct estack_sched_stats *stats)
 {
 	struct estack_sched *s = tls_sched;
 
-	if (!s) {
+	if (!s)
 		memset(stats, 0, sizeof(*stats));
-	} else {
+	else
 		*stats = s->stats;
-	}
 	stats->start_size = __atomic_load_n(&learned_size, __ATOMIC_RELAXED);
 	if (s && stats->start_size < s->min_stack)
 		stats->start_size = s->min_stack;
@@ -599,7 +601,8 @@ static int fiber_move(struct estack_sched *s, struct estack_fiber *f,
 }
 
 /* At yield and park: halve a stack that uses less than a quarter, down to
- * its start size (the library checks the quarter again). */
+ * its start size (the library checks the quarter again).
+ */
 static void fiber_maybe_shrink(struct estack_sched *s, struct estack_fiber *f)
 {
 	size_t size = estack_stack_size(&f->st);
@@ -634,7 +637,8 @@ static void fiber_finished(struct estack_sched *s, struct estack_fiber *f)
 }
 
 /* Run @f and whatever it switches to until a fiber goes back to the
- * scheduler without wanting to run on. */
+ * scheduler without wanting to run on.
+ */
 static void sched_run_one(struct estack_sched *s, struct estack_fiber *f)
 {
 	for (;;) {
@@ -697,8 +701,9 @@ EF_EXPORT void estack_fiber_exit(void *result)
 	abort();		/* a finished fiber is never resumed */
 }
 
-EF_EXPORT int estack_fiber_create(struct estack_fiber **fiber, size_t stack_size,
-			unsigned int flags, estack_fiber_fn fn, void *arg)
+EF_EXPORT int estack_fiber_create(struct estack_fiber **fiber,
+				  size_t stack_size, unsigned int flags,
+				  estack_fiber_fn fn, void *arg)
 {
 	struct estack_sched *s;
 	struct estack_fiber *f;
@@ -782,7 +787,7 @@ EF_EXPORT struct estack_fiber *estack_fiber_self(void)
 }
 
 EF_EXPORT int estack_fiber_stack(const struct estack_fiber *fiber,
-		       struct estack_stack *st)
+				 struct estack_stack *st)
 {
 	if (!fiber || !st || fiber->state == FIBER_DONE)
 		return -EINVAL;
@@ -795,9 +800,9 @@ EF_EXPORT int estack_fiber_stack(const struct estack_fiber *fiber,
  * relocation walks, and nothing it holds points into the stack across the
  * switch.
  */
-__attribute__((noinline)) static int fiber_grow(struct estack_sched *s,
-						 struct estack_fiber *f,
-						 size_t want)
+static __attribute__((noipa)) int fiber_grow(struct estack_sched *s,
+					      struct estack_fiber *f,
+					      size_t want)
 {
 	size_t size = estack_stack_size(&f->st);
 

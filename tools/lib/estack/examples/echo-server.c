@@ -173,7 +173,7 @@ static void close_conn(struct conn *c)
 
 /* ---- the server side: one fiber per accepted connection ---- */
 
-static __attribute__((noinline)) void echo_loop(struct conn *c)
+static __attribute__((noipa)) void echo_loop(struct conn *c)
 {
 	char buf[4096];
 	ssize_t n;
@@ -292,7 +292,7 @@ static int client_connect(struct conn *c)
 	return soerr ? -soerr : -errno;
 }
 
-static __attribute__((noinline)) int echo_once(struct conn *c,
+static __attribute__((noipa)) int echo_once(struct conn *c,
 					       unsigned int round)
 {
 	unsigned char out[MAX_MSG], in[MAX_MSG];
@@ -396,16 +396,20 @@ static void summary(const char *how)
 	struct estack_sched_stats st;
 
 	estack_sched_stats(&st);
-	printf("echo-server: %s: %u connections (%u sources, at most %llu open at once), %u rounds, %llu bytes echoed, %llu mismatches, %llu errors, peak %zu fibers, peak stack %zu KiB, %llu grows, %llu shrinks, learned start size %zu KiB, %.2f s\n",
-	       how, nr_conns, nr_sources, fds_max / 2, nr_rounds, bytes_echoed,
-	       mismatches, errors, peak_fibers, st.peak_stack_bytes >> 10,
-	       (unsigned long long)st.grows, (unsigned long long)st.shrinks,
-	       st.start_size >> 10, elapsed());
+	printf("echo-server: %s: %u connections (%u sources, at most %llu open at once), ",
+	       how, nr_conns, nr_sources, fds_max / 2);
+	printf("%u rounds, %llu bytes echoed, %llu mismatches, %llu errors, ",
+	       nr_rounds, bytes_echoed, mismatches, errors);
+	printf("peak %zu fibers, peak stack %zu KiB, %llu grows, %llu shrinks, ",
+	       peak_fibers, st.peak_stack_bytes >> 10,
+	       (unsigned long long)st.grows, (unsigned long long)st.shrinks);
+	printf("learned start size %zu KiB, %.2f s\n", st.start_size >> 10,
+	       elapsed());
 }
 
 #define NR_EVENTS	256
 
-static __attribute__((noinline)) void poll_loop(void)
+static __attribute__((noipa)) void poll_loop(void)
 {
 	struct epoll_event ev[NR_EVENTS];
 	struct estack_sched_stats st;
@@ -523,7 +527,8 @@ int main(int argc, char **argv)
 	if (fds_max > 2ULL * nr_conns)
 		fds_max = 2ULL * nr_conns;
 	if (fds_max < 2ULL * nr_conns)
-		fprintf(stderr, "echo-server: RLIMIT_NOFILE allows %llu descriptors, not %llu: at most %llu connections open at once (every fiber still alive at once); as root, or with a higher hard limit (ulimit -Hn), all are\n",
+		fprintf(stderr,
+			"echo-server: RLIMIT_NOFILE allows %llu descriptors, not %llu: at most %llu connections open at once (every fiber still alive at once); as root, or with a higher hard limit (ulimit -Hn), all are\n",
 			fds_max, 2ULL * nr_conns, fds_max / 2);
 	connect_waiters = calloc(nr_conns, sizeof(*connect_waiters));
 	barrier = calloc(nr_conns, sizeof(*barrier));

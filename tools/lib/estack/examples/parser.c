@@ -162,7 +162,7 @@ static void parse_key(struct parser *ps)
 		expect(ps, ':');
 }
 
-static __attribute__((noinline)) uint64_t parse_array(struct parser *ps,
+static __attribute__((noipa)) uint64_t parse_array(struct parser *ps,
 						      unsigned int depth)
 {
 	uint64_t sum = 0;
@@ -175,7 +175,7 @@ static __attribute__((noinline)) uint64_t parse_array(struct parser *ps,
 	return sum;
 }
 
-static __attribute__((noinline)) uint64_t parse_object(struct parser *ps,
+static __attribute__((noipa)) uint64_t parse_object(struct parser *ps,
 						       unsigned int depth)
 {
 	uint64_t sum = 0;
@@ -189,7 +189,7 @@ static __attribute__((noinline)) uint64_t parse_object(struct parser *ps,
 	return sum;
 }
 
-static __attribute__((noinline)) uint64_t parse_value(struct parser *ps,
+static __attribute__((noipa)) uint64_t parse_value(struct parser *ps,
 						      unsigned int depth)
 {
 	int err = estack_fiber_check(0);	/* the safe point */
@@ -327,9 +327,12 @@ int main(int argc, char **argv)
 		if (jobs[i].final > final)
 			final = jobs[i].final;
 	}
-	printf("parser: %s: %u fibers x %u documents, depth up to %u, %u wrong; stack per fiber: started 4 KiB, peak %zu KiB, final %zu KiB (largest); all fibers: peak %zu KiB; %llu grows, %llu shrinks, %llu KiB copied, %.2f s\n",
-	       bad ? "FAILED" : "ok", nr_fibers, nr_docs, max_depth, bad,
-	       peak >> 10, final >> 10, st.peak_stack_bytes >> 10,
+	printf("parser: %s: %u fibers x %u documents, depth up to %u, %u wrong; ",
+	       bad ? "FAILED" : "ok", nr_fibers, nr_docs, max_depth, bad);
+	printf("stack per fiber: started 4 KiB, peak %zu KiB, final %zu KiB (largest); ",
+	       peak >> 10, final >> 10);
+	printf("all fibers: peak %zu KiB; %llu grows, %llu shrinks, %llu KiB copied, %.2f s\n",
+	       st.peak_stack_bytes >> 10,
 	       (unsigned long long)st.grows, (unsigned long long)st.shrinks,
 	       (unsigned long long)st.bytes_copied >> 10,
 	       (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);

@@ -281,16 +281,25 @@ TEST_F_TIMEOUT(fiber, ten_thousand_deep_grow_and_shrink, 600)
 
 /* ---- the learned start size ---- */
 
+/* the compiler must keep @p's bytes in memory */
+static inline void keep(void *p)
+{
+	__asm__ volatile ("" : : "r" (p) : "memory");
+}
+
 static NOIPA void burn(unsigned int depth)
 {
-	volatile char pad[512];
+	char pad[512];
 
 	if (estack_fiber_check(0))
 		abort();
 	pad[0] = (char)depth;
+	keep(pad);
 	if (depth)
 		burn(depth - 1);
-	pad[1] = pad[0];
+	keep(pad);
+	if (pad[0] != (char)depth)
+		abort();
 }
 
 static void *burner(void *arg)
@@ -329,11 +338,12 @@ TEST_F(fiber, start_size_learned)
  */
 static NOIPA uint64_t hold(uint64_t *p, unsigned int depth, int *moved)
 {
-	volatile uint64_t pad[16];
+	uint64_t pad[16];
 	uint64_t r;
 	struct estack_stack s;
 
 	pad[0] = depth;
+	keep(pad);
 	if (estack_fiber_check(0))
 		abort();
 	if (estack_fiber_stack(estack_fiber_self(), &s))
@@ -344,6 +354,7 @@ static NOIPA uint64_t hold(uint64_t *p, unsigned int depth, int *moved)
 	r = p[depth % 8];
 	if (depth)
 		r += hold(p, depth - 1, moved);
+	keep(pad);
 	return r + pad[0];
 }
 
@@ -496,9 +507,10 @@ TEST_F(fiber, threads_each_their_own_queue)
 
 static NOIPA int overflow(unsigned int depth)
 {
-	volatile char pad[256];
+	char pad[256];
 
 	pad[0] = (char)depth;
+	keep(pad);
 	if (depth == 1u << 30)	/* never: 256 GiB of frames */
 		return 0;
 	return overflow(depth + 1) + pad[0];	/* no safe point: overflows */
@@ -550,8 +562,7 @@ TEST(overflow_names_the_fiber)
 	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV)
 		TH_LOG("status 0x%x", status);
 #endif
-	EXPECT_NE(NULL, strstr(buf, "estack: fiber deep-one overflowed its "
-			       "16384-byte stack\n"))
+	EXPECT_NE(NULL, strstr(buf, "estack: fiber deep-one overflowed its 16384-byte stack\n"))
 		TH_LOG("stderr: %s", buf);
 }
 

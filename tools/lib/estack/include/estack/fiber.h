@@ -40,7 +40,8 @@ struct estack_fiber;
 typedef void *(*estack_fiber_fn)(void *arg);
 
 /* flags of estack_sched_init() (every fiber of the thread) and of
- * estack_fiber_create() (that fiber) */
+ * estack_fiber_create() (that fiber)
+ */
 /* relocate with the conservative scan of the whole stack, too */
 #define ESTACK_FIBER_CONSERVATIVE	(1u << 0)
 /* never shrink the fiber's stack at yield or park */
@@ -50,7 +51,8 @@ typedef void *(*estack_fiber_fn)(void *arg);
 #define ESTACK_SCHED_CATCH_OVERFLOW	(1u << 16)
 
 /* estack_fiber_check(): grow when less than this (plus what is asked)
- * would be left; room for a few C library calls */
+ * would be left; room for a few C library calls
+ */
 #define ESTACK_FIBER_MARGIN		2048
 /* bounds of the learned start size */
 #define ESTACK_FIBER_START_MAX		(64 * 1024)
@@ -86,10 +88,12 @@ struct estack_sched_stats {
  */
 int estack_sched_init(struct estack_pool *pool, unsigned int flags);
 /* run the thread's fibers until its run queue is empty; returns the number
- * of fibers left parked (0 when every fiber has finished) */
+ * of fibers left parked (0 when every fiber has finished)
+ */
 int estack_sched_run(void);
 /* free the thread's scheduler; -EBUSY while it has live fibers (also done
- * when the thread exits) */
+ * when the thread exits)
+ */
 int estack_sched_fini(void);
 int estack_sched_stats(struct estack_sched_stats *stats);
 
@@ -126,20 +130,20 @@ int estack_fiber_check(size_t need);
 /* let the other runnable fibers run; the caller is queued at the tail */
 void estack_fiber_yield(void);
 /* run @to now (it must be runnable or just created, and on this thread);
- * the caller is queued at the tail. -EINVAL otherwise */
+ * the caller is queued at the tail. -EINVAL otherwise
+ */
 int estack_fiber_switch(struct estack_fiber *to);
 /* suspend the running fiber until estack_fiber_wake(); -EPERM off a fiber */
 int estack_fiber_park(void);
 /* make a parked fiber runnable (from the fiber's thread); 1 when it was
- * parked, 0 when it was not */
+ * parked, 0 when it was not
+ */
 int estack_fiber_wake(struct estack_fiber *fiber);
 
-/* finish the running fiber with @result (as if fn returned it) */
-void estack_fiber_exit(void *result)
-#if defined(__GNUC__) || defined(__clang__)
-	__attribute__((noreturn))
-#endif
-	;
+/* finish the running fiber with @result (as if fn returned it); does not
+ * return (off a fiber it aborts)
+ */
+void estack_fiber_exit(void *result);
 /*
  * Wait for @fiber to finish, store its result in *result (may be NULL)
  * and free it. From a fiber it parks; from the thread's own stack it runs
