@@ -89,8 +89,13 @@ static void put(struct buf *b, const char *s)
  * A document of @depth containers around a number: even levels are
  * arrays [a,<inner>,b], odd levels objects {"x":<inner>,"y":b}. Returns
  * the value the parser must find: each number times its depth plus one.
+ *
+ * Not inlined: inlined into parse_docs(), the address of num[] was kept
+ * in a callee-saved register across the whole loop, safe points included,
+ * and the next document was written into the old stack after a move
+ * (which the fallback pool keeps mapped, the module does not).
  */
-static uint64_t generate(struct buf *b, uint64_t seed, unsigned int depth)
+static __attribute__((noipa)) uint64_t generate(struct buf *b, uint64_t seed, unsigned int depth)
 {
 	uint64_t sum = 0, a, v;
 	char num[32];
@@ -340,8 +345,9 @@ int main(int argc, char **argv)
 	estack_sched_fini();
 	estack_pool_close(pool);
 	/* grown to hundreds of KiB and back: otherwise the example failed */
-	if (!bad && max_depth >= 1000 && (peak < 128 * 1024 ||
-					  final > peak / 8)) {
+	if (!bad && max_depth >= 1000 && nr_docs >= 4 &&
+	    (peak < 128 * 1024 ||
+	     final > peak / 8)) {
 		fprintf(stderr, "parser: stacks did not grow and shrink back\n");
 		return 1;
 	}
