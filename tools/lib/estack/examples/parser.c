@@ -344,10 +344,13 @@ int main(int argc, char **argv)
 	free(jobs);
 	estack_sched_fini();
 	estack_pool_close(pool);
-	/* grown to hundreds of KiB and back: otherwise the example failed */
+	/*
+	 * Grown (about 50 bytes a level: 1000 levels take 64 KiB, the
+	 * default 3000 take 256 KiB) and shrunk back over the three shallow
+	 * documents after a deep one: otherwise the example failed.
+	 */
 	if (!bad && max_depth >= 1000 && nr_docs >= 4 &&
-	    (peak < 128 * 1024 ||
-	     final > peak / 8)) {
+	    (peak < 64 * 1024 || final > peak / 4)) {
 		fprintf(stderr, "parser: stacks did not grow and shrink back\n");
 		return 1;
 	}
