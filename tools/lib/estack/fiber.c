@@ -225,6 +225,7 @@ static struct estack_fiber *rq_pop(struct estack_sched *s)
 
 #define MAX_WATCHED_POOLS	16
 static struct estack_pool *watched_pools[MAX_WATCHED_POOLS];
+static unsigned int watched_refs[MAX_WATCHED_POOLS];	/* schedulers */
 static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sigaction old_segv;
 static bool segv_installed;
@@ -308,21 +309,10 @@ static void segv_handler(int sig, siginfo_t *si, void *uc)
 static int watch_pool(struct estack_pool *pool)
 {
 	struct sigaction sa;
-	int i, err = 0;
+	int i, slot = -1, err = 0;
 
 	pthread_mutex_lock(&watch_lock);
-	for (i = 0; i < MAX_WATCHED_POOLS; i++) {
-		if (watched_pools[i] == pool)
-			break;
-		if (!watched_pools[i]) {
-			__atomic_store_n(&watched_pools[i], pool,
-					 __ATOMIC_RELEASE);
-			break;
-		}
-	}
-	if (i == MAX_WATCHED_POOLS)
-		err = -ENOSPC;
-	if (!err && !segv_installed) {
+	if (!segv_installed) {
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_sigaction = segv_handler;
 		sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
@@ -332,8 +322,37 @@ static int watch_pool(struct estack_pool *pool)
 		else
 			segv_installed = true;
 	}
+	for (i = 0; !err && i < MAX_WATCHED_POOLS; i++) {
+		if (watched_pools[i] == pool) {
+			slot = i;
+			break;
+		}
+		if (!watched_pools[i] && slot < 0)
+			slot = i;
+	}
+	if (!err && slot < 0)
+		err = -ENOSPC;
+	if (!err && !watched_refs[slot]++)
+		__atomic_store_n(&watched_pools[slot], pool, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&watch_lock);
 	return err;
+}
+
+/* The last scheduler on @pool is gone: the handler stops asking it. */
+static void unwatch_pool(struct estack_pool *pool)
+{
+	int i;
+
+	pthread_mutex_lock(&watch_lock);
+	for (i = 0; i < MAX_WATCHED_POOLS; i++) {
+		if (watched_pools[i] != pool)
+			continue;
+		if (!--watched_refs[i])
+			__atomic_store_n(&watched_pools[i], NULL,
+					 __ATOMIC_RELEASE);
+		break;
+	}
+	pthread_mutex_unlock(&watch_lock);
 }
 
 /* The thread's signal stack: SIGSEGV of an overflow cannot run on the
@@ -477,6 +496,8 @@ static void sched_destroy(struct estack_sched *s)
 {
 	while (s->all)
 		fiber_free(s, s->all);
+	if (s->flags & ESTACK_SCHED_CATCH_OVERFLOW)
+		unwatch_pool(s->pool);
 	if (s->altstack) {
 		stack_t ss = { .ss_flags = SS_DISABLE };
 

@@ -578,6 +578,7 @@ int main(int argc, char **argv)
 	free(connect_waiters);
 	free(barrier);
 	free(conns);
+	estack_sched_fini();
 	estack_pool_close(pool);
 	return mismatches || errors ? 1 : 0;
 }
