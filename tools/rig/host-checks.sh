@@ -107,6 +107,38 @@ tap_items() {	# NAME COMMAND...
 		-e '^#  *OK ' | tail -n 30 | sed 's/^/#   /'
 }
 
+# <estack.h> as C99 and as C++; make install-lib into a DESTDIR, and a
+# program built with pkg-config against the installed library.
+printf '#include <estack.h>\nint main(void) { return !estack_pool_default(); }\n' \
+	> "$tmp/hdr.c"
+item "libestack header: C99 -pedantic, C++11, -Wall -Wextra -Werror" bash -c "
+	gcc -std=c99 -pedantic -Wall -Wextra -Werror \
+		-I'$ESTACK_TOP/tools/lib/estack/include' -c '$tmp/hdr.c' \
+		-o '$tmp/hdr.o' &&
+	g++ -std=c++11 -Wall -Wextra -Werror -x c++ \
+		-I'$ESTACK_TOP/tools/lib/estack/include' -c '$tmp/hdr.c' \
+		-o '$tmp/hdrxx.o'"
+lib_install() {
+	local d=$tmp/inst pc
+	make -s -C "$ESTACK_TOP" install-lib PREFIX=/opt/estack DESTDIR="$d" &&
+	for f in lib/libestack.so.1.0.0 lib/libestack.so.1 lib/libestack.so \
+		 lib/libestack.a lib/pkgconfig/libestack.pc include/estack.h \
+		 include/linux/estack.h; do
+		[ -e "$d/opt/estack/$f" ] || { echo "missing $f"; return 1; }
+	done &&
+	pc=$(PKG_CONFIG_SYSROOT_DIR=$d \
+	     PKG_CONFIG_LIBDIR=$d/opt/estack/lib/pkgconfig \
+	     pkg-config --cflags --libs libestack) &&
+	gcc -o "$tmp/hdr" "$tmp/hdr.c" $pc -Wl,-rpath,"$d/opt/estack/lib" &&
+	"$tmp/hdr" &&
+	[ "$(readelf -d "$d/opt/estack/lib/libestack.so.1.0.0" |
+	     grep -o 'soname: \[[^]]*\]')" = "soname: [libestack.so.1]" ] &&
+	! nm -D --defined-only "$d/opt/estack/lib/libestack.so" |
+		grep -v -e ' estack_' -e ' LIBESTACK_1.0'
+}
+item "make install-lib: files, soname, only estack_* exported, pkg-config" \
+	lib_install
+
 # libestack natively, in fallback mode (the host kernel has no module but
 # has MADV_GUARD_INSTALL), then with mprotect guards, then under ASan and
 # UBSan (library and tests built together).

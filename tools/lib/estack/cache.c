@@ -21,7 +21,7 @@
 
 #include "internal.h"
 
-#define ES_CHUNK	32	/* stacks per backend call */
+#define ES_CHUNK	16	/* stacks per backend call: a refill */
 
 /* Give @nr entries (and their stacks) back to the backend. */
 void es_backend_free_idx(struct estack_pool *pool, const uint32_t *idx,

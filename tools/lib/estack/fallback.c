@@ -5,9 +5,10 @@
  *
  * Copyright (C) 2026 The estack authors
  *
- * A pool reserves one large MAP_NORESERVE mapping (64 GiB of address
- * space on 64-bit, more reservations when it fills) and carves it into
- * slots: a guard of pool->guard bytes, then the stack. The guard is
+ * A pool reserves one large MAP_NORESERVE, PROT_NONE mapping (64 GiB of
+ * address space on 64-bit, more reservations when it fills) and carves it
+ * into slots: a guard of pool->guard bytes, then the stack, made
+ * read/write as they are carved. The guard is
  * installed with MADV_GUARD_INSTALL (Linux 6.13+), which costs no VMA,
  * else with mprotect(PROT_NONE), which splits the mapping: two VMAs per
  * stack, against vm.max_map_count. A freed slot keeps its guard and goes
@@ -88,7 +89,7 @@ static int es_fb_region_add(struct estack_pool *pool, size_t need)
 	while (len < need)
 		len *= 2;
 	for (;;) {
-		p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		p = mmap(NULL, len, PROT_NONE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (p != MAP_FAILED)
 			break;
@@ -106,20 +107,33 @@ static int es_fb_region_add(struct estack_pool *pool, size_t need)
 	return 0;
 }
 
-/* Put a guard at @addr: a guard marker, else PROT_NONE. */
-static int es_fb_guard(struct estack_pool *pool, uintptr_t addr)
+/*
+ * Open a new slot at @addr for a stack of @size: the reservation is
+ * PROT_NONE until carved (nothing reads it, Valgrind's leak check
+ * included). With guard markers the whole slot becomes read/write, one
+ * VMA with the slots before it, and the guard a marker; else only the
+ * stack does, and the guard stays PROT_NONE.
+ */
+static int es_fb_open_slot(struct estack_pool *pool, uintptr_t addr,
+			   size_t size)
 {
 	struct es_fallback *fb = &pool->fb;
+	const int rw = PROT_READ | PROT_WRITE;
 
 	if (!fb->mprotect_guards) {
+		if (mprotect((void *)addr, pool->guard + size, rw))
+			return -ENOMEM;
 		if (!madvise((void *)addr, pool->guard, MADV_GUARD_INSTALL))
 			return 0;
 		if (errno != EINVAL)
 			return -ENOMEM;
 		/* A kernel before 6.13. */
 		fb->mprotect_guards = true;
+		if (mprotect((void *)addr, pool->guard, PROT_NONE))
+			return -ENOMEM;
+		return 0;
 	}
-	return mprotect((void *)addr, pool->guard, PROT_NONE) ? -ENOMEM : 0;
+	return mprotect((void *)(addr + pool->guard), size, rw) ? -ENOMEM : 0;
 }
 
 /* A new slot for a stack of @size bytes, carved out. pool->lock. */
@@ -137,7 +151,7 @@ static int es_fb_carve(struct estack_pool *pool, size_t size, uintptr_t *lo)
 			return ret;
 		r = &fb->regions[fb->nr_regions - 1];
 	}
-	ret = es_fb_guard(pool, r->base + r->used);
+	ret = es_fb_open_slot(pool, r->base + r->used, size);
 	if (ret)
 		return ret;
 	*lo = r->base + r->used + pool->guard;

@@ -23,7 +23,7 @@
 #include "internal.h"
 
 #define ES_DEV		"/dev/estack"
-#define ES_KERN_BATCH	32	/* items per batch ioctl: small on the stack */
+#define ES_KERN_BATCH	16	/* items per batch ioctl: small on the stack */
 
 static int es_ioctl(int fd, unsigned long cmd, void *arg)
 {

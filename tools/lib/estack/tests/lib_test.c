@@ -322,6 +322,21 @@ TEST_F(lib, guard_faults_and_guard_hit)
 	signal(SIGSEGV, SIG_DFL);
 }
 
+/* Nothing caught: a touch of the guard kills the process (the test's). */
+TEST_SIGNAL(guard_touch_kills, SIGSEGV)
+{
+	struct estack_pool *pool;
+	struct estack_stack s;
+
+	signal(SIGSEGV, SIG_DFL);	/* ASan's handler would exit(1) */
+	ASSERT_EQ(0, estack_pool_open(&pool, mode_flags()));
+	ASSERT_EQ(0, estack_stack_alloc(pool, 0, &s));
+	__atomic_store_n((char *)s.hi - 1, 1, __ATOMIC_RELAXED);
+	__atomic_store_n((char *)s.lo, 1, __ATOMIC_RELAXED);
+	__atomic_store_n((char *)s.lo - 1, 1, __ATOMIC_RELAXED);
+	TH_LOG("the guard below lo did not fault");
+}
+
 /* A freed stack and a stale handle: ENOENT, never a double free. */
 TEST_F(lib, free_errors)
 {
@@ -1091,6 +1106,66 @@ TEST_F(lib, fork_child_uses_pool)
 	/* The parent's are untouched. */
 	EXPECT_EQ(9, *(unsigned char *)s.lo);
 	EXPECT_EQ(0, estack_stack_free(self->pool, &s));
+}
+
+static int nr_maps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	int c, n = 0;
+
+	if (!f)
+		return -1;
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+/* Does this kernel take MADV_GUARD_INSTALL (102)? */
+static bool has_guard_markers(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	void *p = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	bool ok;
+
+	if (p == MAP_FAILED)
+		return false;
+	ok = !madvise(p, pg, 102);
+	munmap(p, 2 * pg);
+	return ok;
+}
+
+/*
+ * A thousand stacks: a few mappings with the module or guard markers, two
+ * per stack at most with mprotect guards.
+ */
+TEST_F(lib, mappings_per_stack)
+{
+	const unsigned int n = 1000;
+	struct estack_pool *nc;
+	struct estack_stack *s = calloc(n, sizeof(*s));
+	const char *g = getenv("ESTACK_FALLBACK_GUARD");
+	bool cheap = kernel_mode() ||
+		     (has_guard_markers() && !(g && !strcmp(g, "mprotect")));
+	unsigned int k;
+	int before, after;
+
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(0, estack_pool_open(&nc, mode_flags() | ESTACK_POOL_NO_CACHE));
+	before = nr_maps();
+	for (k = 0; k < n; k++)
+		ASSERT_EQ(0, estack_stack_alloc(nc, 0, &s[k]));
+	after = nr_maps();
+	ASSERT_LT(0, before);
+	EXPECT_GE(before + 8 + (cheap ? 0 : 2 * (int)n), after);
+	EXPECT_LE(before, after);
+	TH_LOG("%u stacks: %d mappings more (%s)", n, after - before,
+	       cheap ? "module or guard markers" : "mprotect guards");
+	for (k = 0; k < n; k++)
+		ASSERT_EQ(0, estack_stack_free(nc, &s[k]));
+	estack_pool_close(nc);
+	free(s);
 }
 
 static void *default_fn(void *arg)
