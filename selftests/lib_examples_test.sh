@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# libestack's examples on the module's stacks: the echo server (smaller
+# libestack's examples on the module's stacks (static builds in
+# build/tools, on the VM's PATH): the echo server (smaller
 # than its default 100,000 connections, which make check runs natively:
 # under QEMU TCG in a 2 GiB guest that would take too long) and the
 # parser whose fibers grow to hundreds of KiB and shrink back. Each exits
