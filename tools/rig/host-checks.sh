@@ -141,7 +141,7 @@ item "make install-lib: files, soname, only estack_* exported, pkg-config" \
 
 # libestack natively, in fallback mode (the host kernel has no module but
 # has MADV_GUARD_INSTALL), then with mprotect guards, then under ASan and
-# UBSan (library and tests built together).
+# UBSan (library and tests built together), then under valgrind.
 lib_o=$ESTACK_BUILD/lib/estack
 if item "libestack and its tests build (make lib, tests)" \
 	make -s -C "$ESTACK_TOP/tools/lib/estack" O="$lib_o" all tests; then
@@ -163,6 +163,14 @@ if item "libestack and its tests build (make lib, tests)" \
 		"$lib_o/examples/echo-server" -n 100000 -t 180
 	item "example parser: fibers grow to hundreds of KiB and shrink back" \
 		"$lib_o/examples/parser"
+fi
+# And under Valgrind's memcheck, the library built with ESTACK_VALGRIND=1
+# (stacks registered with VALGRIND_STACK_REGISTER); any error fails its
+# case (the harness runs each case in a child, which valgrind follows).
+if item "libestack (ESTACK_VALGRIND=1) and its tests build" \
+	make -s -C "$ESTACK_TOP/tools/lib/estack" O="$lib_o" tests-valgrind; then
+	tap_items "lib_test (fallback, valgrind)" env ESTACK_TEST_MODE=fallback \
+		valgrind -q --error-exitcode=9 "$lib_o/tests/lib_test_vg"
 fi
 
 echo "host $passed $failed" >> "$tally"

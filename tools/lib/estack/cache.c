@@ -23,6 +23,8 @@
 
 #define ES_CHUNK	16	/* stacks per backend call: a refill */
 
+__thread struct es_hint es_hint __attribute__((tls_model("initial-exec")));
+
 /* Give @nr entries (and their stacks) back to the backend. */
 void es_backend_free_idx(struct estack_pool *pool, const uint32_t *idx,
 			 unsigned int nr)
@@ -188,6 +190,9 @@ static void es_tcache_dtor(void *arg)
 	struct es_tcache *tc = arg;
 	struct estack_pool *pool = tc->pool;
 
+	if (es_hint.tc == tc)
+		es_hint = (struct es_hint){ NULL, 0, NULL };
+
 	if (tc->epoch == pool->epoch)
 		es_tcache_drain(pool, tc, false);
 	es_lock(pool);
@@ -202,7 +207,7 @@ static void es_tcache_dtor(void *arg)
 }
 
 /* The calling thread's cache, made on first use; NULL without memory. */
-static struct es_tcache *es_tcache_get(struct estack_pool *pool)
+static struct es_tcache *es_tcache_find(struct estack_pool *pool)
 {
 	struct es_tcache *tc = pthread_getspecific(pool->key);
 	uint32_t gen = __atomic_load_n(&pool->gen, __ATOMIC_ACQUIRE);
@@ -235,6 +240,19 @@ static struct es_tcache *es_tcache_get(struct estack_pool *pool)
 		tc->next->prev = tc;
 	pool->tcaches = tc;
 	es_unlock(pool);
+	return tc;
+}
+
+/* es_tcache_find(), remembered in the thread's hint for the fast path. */
+struct es_tcache *es_tcache_get(struct estack_pool *pool)
+{
+	struct es_tcache *tc = es_tcache_fast(pool);
+
+	if (tc)
+		return tc;
+	tc = es_tcache_find(pool);
+	if (tc)
+		es_hint = (struct es_hint){ pool, pool->serial, tc };
 	return tc;
 }
 

@@ -15,15 +15,6 @@
  */
 #include "internal.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ES_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define ES_ASAN 1
-#endif
-
 #ifdef ES_ASAN
 #include <sanitizer/asan_interface.h>
 #endif
@@ -32,36 +23,25 @@
 #include <valgrind/valgrind.h>
 #endif
 
+#ifdef ES_ASAN
 void es_san_unpoison(uintptr_t lo, size_t len)
 {
-#ifdef ES_ASAN
 	__asan_unpoison_memory_region((void *)lo, len);
-#else
-	(void)lo;
-	(void)len;
-#endif
 }
+#endif
 
+#ifdef ESTACK_VALGRIND
 unsigned int es_vg_register(uintptr_t lo, uintptr_t hi)
 {
-#ifdef ESTACK_VALGRIND
 	/* 0 means none: valgrind's ids are stored plus one. */
 	if (!RUNNING_ON_VALGRIND)
 		return 0;
 	return (unsigned int)VALGRIND_STACK_REGISTER(lo, hi) + 1;
-#else
-	(void)lo;
-	(void)hi;
-	return 0;
-#endif
 }
 
 void es_vg_deregister(unsigned int id)
 {
-#ifdef ESTACK_VALGRIND
 	if (id)
 		VALGRIND_STACK_DEREGISTER(id - 1);
-#else
-	(void)id;
-#endif
 }
+#endif

@@ -13,35 +13,6 @@
 
 #include "internal.h"
 
-struct es_entry *es_dir_get(const struct estack_pool *pool, uint32_t idx)
-{
-	struct es_entry *chunk;
-
-	if (idx >= __atomic_load_n(&pool->dir.nr, __ATOMIC_ACQUIRE))
-		return NULL;
-	chunk = __atomic_load_n(&pool->dir.chunks[idx >> ES_DIR_CHUNK_SHIFT],
-				__ATOMIC_ACQUIRE);
-	return chunk ? &chunk[idx & (ES_DIR_CHUNK - 1)] : NULL;
-}
-
-/*
- * Change an entry under its sequence count: the one writer is the thread
- * that holds the entry (or pool->lock for one that nobody holds).
- */
-void es_entry_set(struct es_entry *e, uint32_t state, uintptr_t lo,
-		  uintptr_t hi, uint64_t key)
-{
-	uint64_t seq = __atomic_load_n(&e->seq, __ATOMIC_RELAXED);
-
-	__atomic_store_n(&e->seq, seq + 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	__atomic_store_n(&e->state, state, __ATOMIC_RELAXED);
-	__atomic_store_n(&e->lo, lo, __ATOMIC_RELAXED);
-	__atomic_store_n(&e->hi, hi, __ATOMIC_RELAXED);
-	__atomic_store_n(&e->key, key, __ATOMIC_RELAXED);
-	__atomic_store_n(&e->seq, seq + 2, __ATOMIC_RELEASE);
-}
-
 /* A new entry, cached, for a stack fresh from the backend. pool->lock. */
 int es_dir_add(struct estack_pool *pool, const struct es_raw *raw,
 	       uint32_t *idx)
@@ -80,7 +51,7 @@ int es_dir_add(struct estack_pool *pool, const struct es_raw *raw,
 /* The entry's stack went back to the backend. pool->lock. */
 void es_dir_remove(struct estack_pool *pool, uint32_t idx)
 {
-	struct es_entry *e = es_dir_get(pool, idx);
+	struct es_entry *e = es_dir_at(pool, idx);
 
 	es_entry_set(e, ES_FREE, 0, 0, 0);
 	e->next = pool->dir.free;
@@ -93,7 +64,7 @@ void es_dir_reset(struct estack_pool *pool)
 	uint32_t i, n = pool->dir.nr;
 
 	for (i = 0; i < n; i++)
-		es_entry_set(es_dir_get(pool, i), ES_FREE, 0, 0, 0);
+		es_entry_set(es_dir_at(pool, i), ES_FREE, 0, 0, 0);
 	pool->dir.free = ES_NO_ENTRY;
 	/* Keep the chunks: entries are reused from index 0 again. */
 	__atomic_store_n(&pool->dir.nr, 0, __ATOMIC_RELEASE);

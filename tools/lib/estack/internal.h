@@ -154,6 +154,7 @@ struct estack_pool {
 	size_t min_stack;
 	size_t max_stack;
 	unsigned int min_shift;
+	uint64_t serial;	/* unique per pool opened: es_hint's check */
 	uint32_t epoch;		/* fork epoch, in every key */
 	uint32_t gen;		/* trim generation (atomic) */
 	pthread_mutex_t lock;
@@ -172,20 +173,14 @@ uint64_t es_now_ns(void);
 int es_size_round(const struct estack_pool *pool, uint64_t want, size_t *size);
 void es_lock(struct estack_pool *pool);
 void es_unlock(struct estack_pool *pool);
-int es_class_of(const struct estack_pool *pool, size_t size);
-size_t es_class_size(const struct estack_pool *pool, int cls);
-unsigned int es_tcache_bound(const struct estack_pool *pool, int cls);
 uintptr_t es_current_sp(void);
 int es_alloc_entry(struct estack_pool *pool, size_t size, uint32_t *idx);
 void es_release_entry(struct estack_pool *pool, uint32_t idx);
 
 /* dir.c */
-struct es_entry *es_dir_get(const struct estack_pool *pool, uint32_t idx);
 int es_dir_add(struct estack_pool *pool, const struct es_raw *raw,
 	       uint32_t *idx);
 void es_dir_remove(struct estack_pool *pool, uint32_t idx);
-void es_entry_set(struct es_entry *e, uint32_t state, uintptr_t lo,
-		  uintptr_t hi, uint64_t key);
 void es_dir_reset(struct estack_pool *pool);
 void es_dir_destroy(struct estack_pool *pool);
 void es_dir_count(const struct estack_pool *pool, size_t *live,
@@ -194,6 +189,7 @@ void es_dir_count(const struct estack_pool *pool, size_t *live,
 /* cache.c */
 int es_cache_get(struct estack_pool *pool, int cls, uint32_t *idx);
 void es_cache_put(struct estack_pool *pool, int cls, uint32_t idx);
+struct es_tcache *es_tcache_get(struct estack_pool *pool);
 void es_cache_trim(struct estack_pool *pool);
 void es_cache_destroy(struct estack_pool *pool);
 void es_cache_fork_reset(struct estack_pool *pool);
@@ -232,9 +228,161 @@ int es_fb_move(struct estack_pool *pool, uint32_t idx, size_t new_size,
 	       void **sp, void **fp, void *const *slots,
 	       unsigned int nr_slots, unsigned int flags);
 
-/* sanitizers and valgrind: no-ops unless built for them */
+/* sanitizers and valgrind: no-ops unless built for them (debug.c) */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ES_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define ES_ASAN 1
+#endif
+
+#ifdef ES_ASAN
 void es_san_unpoison(uintptr_t lo, size_t len);
+#else
+static inline void es_san_unpoison(uintptr_t lo, size_t len)
+{
+	(void)lo;
+	(void)len;
+}
+#endif
+
+#ifdef ESTACK_VALGRIND
 unsigned int es_vg_register(uintptr_t lo, uintptr_t hi);
 void es_vg_deregister(unsigned int id);
+#else
+static inline unsigned int es_vg_register(uintptr_t lo, uintptr_t hi)
+{
+	(void)lo;
+	(void)hi;
+	return 0;
+}
+
+static inline void es_vg_deregister(unsigned int id)
+{
+	(void)id;
+}
+#endif
+
+/*
+ * The fast path of ALLOC and FREE, inline: Go's stackalloc takes a stack
+ * off the mcache with a handful of instructions, and so must this.
+ */
+
+static inline unsigned int es_ilog2(uint64_t v)
+{
+	return 63 - __builtin_clzll(v);
+}
+
+static inline struct es_entry *es_dir_get(const struct estack_pool *pool,
+					  uint32_t idx)
+{
+	struct es_entry *chunk;
+
+	if (idx >= __atomic_load_n(&pool->dir.nr, __ATOMIC_ACQUIRE))
+		return NULL;
+	chunk = __atomic_load_n(&pool->dir.chunks[idx >> ES_DIR_CHUNK_SHIFT],
+				__ATOMIC_ACQUIRE);
+	return chunk ? &chunk[idx & (ES_DIR_CHUNK - 1)] : NULL;
+}
+
+/* The entry of an index the caller holds (so published): no check. */
+static inline struct es_entry *es_dir_at(const struct estack_pool *pool,
+					 uint32_t idx)
+{
+	return &pool->dir.chunks[idx >> ES_DIR_CHUNK_SHIFT]
+		[idx & (ES_DIR_CHUNK - 1)];
+}
+
+/*
+ * Change an entry under its sequence count: the one writer is the thread
+ * that holds the entry (or pool->lock for one that nobody holds). Plain
+ * stores and compiler barriers on x86: no locked instruction.
+ */
+static inline void es_entry_set(struct es_entry *e, uint32_t state,
+				uintptr_t lo, uintptr_t hi, uint64_t key)
+{
+	uint64_t seq = __atomic_load_n(&e->seq, __ATOMIC_RELAXED);
+
+	__atomic_store_n(&e->seq, seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store_n(&e->state, state, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->lo, lo, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->hi, hi, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->key, key, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+/* es_entry_set() of the state and key only: the stack stays where it is. */
+static inline void es_entry_set_state(struct es_entry *e, uint32_t state,
+				      uint64_t key)
+{
+	uint64_t seq = __atomic_load_n(&e->seq, __ATOMIC_RELAXED);
+
+	__atomic_store_n(&e->seq, seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store_n(&e->state, state, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->key, key, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+/* The cache class of a stack of @size bytes, or -1 for none. */
+static inline int es_class_of(const struct estack_pool *pool, size_t size)
+{
+	int cls;
+
+	if ((pool->flags & ESTACK_POOL_NO_CACHE) || size > ES_CACHE_MAX_SIZE)
+		return -1;
+	cls = (int)es_ilog2(size) - (int)pool->min_shift;
+	return cls >= 0 && cls < ES_NR_CLASSES ? cls : -1;
+}
+
+static inline size_t es_class_size(const struct estack_pool *pool, int cls)
+{
+	return pool->min_stack << cls;
+}
+
+static inline unsigned int es_tcache_bound(const struct estack_pool *pool,
+					   int cls)
+{
+	size_t b = ES_TCACHE_MAX_BYTES / es_class_size(pool, cls);
+
+	if (b > ES_TCACHE_MAX_STACKS)
+		b = ES_TCACHE_MAX_STACKS;
+	return b ? (unsigned int)b : 1;
+}
+
+/**
+ * struct es_hint - the calling thread's cache of the pool it used last
+ * @pool: that pool
+ * @serial: its serial: a pool closed and another opened at the same
+ *	address does not match
+ * @tc: its cache
+ *
+ * Saves the pthread_getspecific() call of the fast path. A thread's cache
+ * is freed only when the thread exits (which clears the hint) or when its
+ * pool is closed (after which no call may name that pool).
+ */
+struct es_hint {
+	const struct estack_pool *pool;
+	uint64_t serial;
+	struct es_tcache *tc;
+};
+
+extern __thread struct es_hint es_hint
+	__attribute__((tls_model("initial-exec")));
+
+/* The calling thread's cache of @pool when it is ready for use, or NULL. */
+static inline struct es_tcache *es_tcache_fast(const struct estack_pool *pool)
+{
+	struct es_tcache *tc = es_hint.tc;
+
+	if (es_hint.pool == pool && es_hint.serial == pool->serial &&
+	    tc->epoch == pool->epoch &&
+	    tc->gen == __atomic_load_n(&pool->gen, __ATOMIC_ACQUIRE))
+		return tc;
+	return NULL;
+}
 
 #endif /* ESTACK_INTERNAL_H */

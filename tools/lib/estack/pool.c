@@ -32,6 +32,7 @@ static struct estack_pool *es_pools;
 static pthread_once_t es_atfork_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t es_default_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct estack_pool *es_default;
+static uint64_t es_serial;
 
 uint64_t es_now_ns(void)
 {
@@ -51,11 +52,6 @@ void es_unlock(struct estack_pool *pool)
 	pthread_mutex_unlock(&pool->lock);
 }
 
-static unsigned int es_ilog2(uint64_t v)
-{
-	return 63 - __builtin_clzll(v);
-}
-
 /* The size of a stack of @want bytes (0: the smallest), as the module's. */
 int es_size_round(const struct estack_pool *pool, uint64_t want, size_t *size)
 {
@@ -71,30 +67,6 @@ int es_size_round(const struct estack_pool *pool, uint64_t want, size_t *size)
 		return -EFBIG;
 	*size = s;
 	return 0;
-}
-
-int es_class_of(const struct estack_pool *pool, size_t size)
-{
-	int cls;
-
-	if ((pool->flags & ESTACK_POOL_NO_CACHE) || size > ES_CACHE_MAX_SIZE)
-		return -1;
-	cls = (int)es_ilog2(size) - (int)pool->min_shift;
-	return cls >= 0 && cls < ES_NR_CLASSES ? cls : -1;
-}
-
-size_t es_class_size(const struct estack_pool *pool, int cls)
-{
-	return pool->min_stack << cls;
-}
-
-unsigned int es_tcache_bound(const struct estack_pool *pool, int cls)
-{
-	size_t b = ES_TCACHE_MAX_BYTES / es_class_size(pool, cls);
-
-	if (b > ES_TCACHE_MAX_STACKS)
-		b = ES_TCACHE_MAX_STACKS;
-	return b ? (unsigned int)b : 1;
 }
 
 /* The calling thread's stack pointer, near enough: its frame. */
@@ -143,22 +115,36 @@ int es_alloc_entry(struct estack_pool *pool, size_t size, uint32_t *idx)
 }
 
 /* A stack the caller is done with: to the cache, or the backend. */
+static inline void es_release_entry_inline(struct estack_pool *pool,
+					   uint32_t idx)
+{
+	struct es_entry *e = es_dir_at(pool, idx);
+	int cls = es_class_of(pool, e->hi - e->lo);
+	struct es_tcache *tc;
+
+	es_entry_set_state(e, ES_CACHED, 0);
+	es_san_unpoison(e->lo, e->hi - e->lo);
+	if (cls < 0) {
+		es_backend_free_idx(pool, &idx, 1);
+		return;
+	}
+	/* The fast path: onto the calling thread's cache, with room. */
+	tc = es_tcache_fast(pool);
+	if (tc && tc->count[cls] < es_tcache_bound(pool, cls))
+		tc->stack[cls][tc->count[cls]++] = idx;
+	else
+		es_cache_put(pool, cls, idx);
+}
+
 void es_release_entry(struct estack_pool *pool, uint32_t idx)
 {
-	struct es_entry *e = es_dir_get(pool, idx);
-	int cls = es_class_of(pool, e->hi - e->lo);
-
-	es_entry_set(e, ES_CACHED, e->lo, e->hi, 0);
-	es_san_unpoison(e->lo, e->hi - e->lo);
-	if (cls >= 0)
-		es_cache_put(pool, cls, idx);
-	else
-		es_backend_free_idx(pool, &idx, 1);
+	es_release_entry_inline(pool, idx);
 }
 
 /* The live entry a handle names, or NULL: -ENOENT. */
-static struct es_entry *es_lookup(struct estack_pool *pool,
-				  const struct estack_stack *st, uint32_t *idx)
+static inline struct es_entry *es_lookup(struct estack_pool *pool,
+					 const struct estack_stack *st,
+					 uint32_t *idx)
 {
 	struct es_entry *e;
 
@@ -262,6 +248,7 @@ ES_EXPORT int estack_pool_open(struct estack_pool **poolp, unsigned int flags)
 	if (!pool)
 		return -ENOMEM;
 	pool->flags = flags;
+	pool->serial = __atomic_add_fetch(&es_serial, 1, __ATOMIC_RELAXED);
 	pool->fd = -1;
 	pool->dir.free = ES_NO_ENTRY;
 	ret = pthread_mutex_init(&pool->lock, NULL);
@@ -409,31 +396,42 @@ ES_EXPORT int estack_pool_query(struct estack_pool *pool,
 ES_EXPORT int estack_stack_alloc(struct estack_pool *pool, size_t bytes,
 				 struct estack_stack *st)
 {
+	struct es_tcache *tc;
 	struct es_entry *e;
+	uintptr_t lo, hi;
 	uint32_t idx, gen;
 	size_t size;
 	uint64_t key;
-	int ret;
+	int cls, ret;
 
 	if (!pool || !st)
 		return -EINVAL;
 	ret = es_size_round(pool, bytes, &size);
 	if (ret)
 		return ret;
-	ret = es_alloc_entry(pool, size, &idx);
-	if (ret)
-		return ret;
-	e = es_dir_get(pool, idx);
+	/* The fast path: a stack off the calling thread's cache. */
+	cls = es_class_of(pool, size);
+	tc = cls >= 0 ? es_tcache_fast(pool) : NULL;
+	if (tc && tc->count[cls]) {
+		idx = tc->stack[cls][--tc->count[cls]];
+	} else {
+		ret = es_alloc_entry(pool, size, &idx);
+		if (ret)
+			return ret;
+	}
+	e = es_dir_at(pool, idx);
+	lo = e->lo;
+	hi = e->hi;
 	gen = e->gen + 1;
 	if (!gen)
 		gen = 1;
 	e->gen = gen;
 	key = (uint64_t)pool->epoch << 32 | gen;
-	es_entry_set(e, ES_LIVE, e->lo, e->hi, key);
-	st->lo = (void *)e->lo;
-	st->hi = (void *)e->hi;
+	es_entry_set_state(e, ES_LIVE, key);
+	st->lo = (void *)lo;
+	st->hi = (void *)hi;
 	st->priv[0] = key;
-	st->priv[1] = idx | (uint64_t)es_vg_register(e->lo, e->hi) << 32;
+	st->priv[1] = idx | (uint64_t)es_vg_register(lo, hi) << 32;
 	return 0;
 }
 
@@ -453,7 +451,7 @@ ES_EXPORT int estack_stack_free(struct estack_pool *pool,
 	if (sp >= e->lo && sp <= e->hi)
 		return -EBUSY;
 	es_vg_deregister((unsigned int)(st->priv[1] >> 32));
-	es_release_entry(pool, idx);
+	es_release_entry_inline(pool, idx);
 	st->priv[0] = 0;
 	return 0;
 }

@@ -948,6 +948,44 @@ TEST_F(lib, thread_exit_drains)
 	EXPECT_EQ(0, i.cached);
 }
 
+static void *exit_thread_4k(void *arg)
+{
+	struct estack_pool *pool = arg;
+	struct estack_stack s;
+	long err;
+
+	err = estack_stack_alloc(pool, 0, &s);
+	err |= estack_stack_free(pool, &s);
+	return (void *)err;
+}
+
+/* Central entries idle for over a second go on the next drain. */
+TEST_F(lib, idle_central_entries_go)
+{
+	struct estack_pool_info i;
+	pthread_t th;
+	void *ret;
+
+	ASSERT_EQ(0, pthread_create(&th, NULL, exit_thread_fn, self->pool));
+	ASSERT_EQ(0, pthread_join(th, &ret));
+	ASSERT_EQ(NULL, ret);
+	ASSERT_EQ(0, estack_pool_query(self->pool, &i));
+	EXPECT_EQ(16 * 8 * KIB, i.cached_bytes);
+	/* A drain within the second keeps them. */
+	ASSERT_EQ(0, pthread_create(&th, NULL, exit_thread_4k, self->pool));
+	ASSERT_EQ(0, pthread_join(th, &ret));
+	ASSERT_EQ(NULL, ret);
+	ASSERT_EQ(0, estack_pool_query(self->pool, &i));
+	EXPECT_EQ(16 * 8 * KIB + 16 * self->page, i.cached_bytes);
+	usleep(1200 * 1000);
+	/* One after it does not: only the newest drain is left. */
+	ASSERT_EQ(0, pthread_create(&th, NULL, exit_thread_4k, self->pool));
+	ASSERT_EQ(0, pthread_join(th, &ret));
+	ASSERT_EQ(NULL, ret);
+	ASSERT_EQ(0, estack_pool_query(self->pool, &i));
+	EXPECT_EQ(16 * self->page, i.cached_bytes);
+}
+
 /* Threads that alloc, free and grow at once, checking what they hold. */
 #define STRESS_THREADS	4
 #define STRESS_OPS	10000
