@@ -157,6 +157,17 @@ if item "libestack and its tests build (make lib, tests)" \
 		"$lib_o/tests/lib_test"
 	tap_items "lib_test (fallback, ASan+UBSan)" \
 		env ESTACK_TEST_MODE=fallback "$lib_o/tests/lib_test_asan"
+	# The fiber runtime: its tests the same two ways, then the examples
+	# at full size (echo-server: 100,000 connections, about 11 s here;
+	# RLIMIT_NOFILE bounds how many are open at once, it says so).
+	tap_items "fiber_test (fallback)" \
+		env ESTACK_TEST_MODE=fallback "$lib_o/tests/fiber_test"
+	tap_items "fiber_test (fallback, ASan+UBSan)" \
+		env ESTACK_TEST_MODE=fallback "$lib_o/tests/fiber_test_asan"
+	item "example echo-server: 100,000 connections, one fiber each" \
+		"$lib_o/examples/echo-server" -n 100000 -t 180
+	item "example parser: fibers grow to hundreds of KiB and shrink back" \
+		"$lib_o/examples/parser"
 fi
 # And under Valgrind's memcheck, the library built with ESTACK_VALGRIND=1
 # (stacks registered with VALGRIND_STACK_REGISTER); any error fails its
