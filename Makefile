@@ -5,6 +5,9 @@
 #   make                 the module, against KDIR (default: the running kernel)
 #   make install         modules_install + depmod
 #   make tools           userspace tools (build/tools/)
+#   make lib             libestack (build/lib/estack/): .so, .a, .pc
+#   make install-lib [PREFIX=/usr/local DESTDIR=]
+#                        install libestack, its headers and man pages
 #   make selftests       selftests as static binaries (build/selftests/)
 #   make style           checkpatch --strict on every C file
 #   make sparse          sparse (C=2) over the module
@@ -27,7 +30,11 @@ KERNEL_C := $(filter-out %.mod.c kmod/compat.h kmod/trace.h,$(wildcard \
 	kmod/*.c kmod/*.h kmod/tests/*.c)) uapi/linux/estack.h
 USER_C := $(wildcard tools/*.c tools/*.h tools/bench/*.c tools/bench/*.h \
 	tools/lib/util/*.c tools/lib/util/*.h selftests/*.c selftests/*.h \
-	selftests/rig/*.c)
+	selftests/rig/*.c tools/lib/estack/*.c tools/lib/estack/*.h \
+	tools/lib/estack/tests/*.c)
+# libestack's public headers: user space has no BIT().
+LIB_H := $(wildcard tools/lib/estack/include/*.h \
+	tools/lib/estack/include/estack/*.h)
 
 all: modules
 
@@ -48,6 +55,15 @@ deps:
 tools:
 	$(MAKE) -C tools
 
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+lib:
+	$(MAKE) -C tools/lib/estack
+
+install-lib:
+	$(MAKE) -C tools/lib/estack install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+
 selftests: deps
 	$(MAKE) -C selftests LINUX_SRC=$(LINUX_SRC)
 
@@ -60,6 +76,8 @@ style: deps
 	@# TRACE_EVENT() has its own layout, as in include/trace/events/.
 	perl $(LINUX_SRC)/scripts/checkpatch.pl --no-tree --strict --quiet \
 		--ignore OPEN_ENDED_LINE,PARENTHESIS_ALIGNMENT -f kmod/trace.h
+	perl $(LINUX_SRC)/scripts/checkpatch.pl --no-tree --strict --quiet \
+		--ignore BIT_MACRO -f $(LIB_H)
 	@echo "style: clean"
 
 sparse: deps
@@ -86,5 +104,5 @@ check-rig:
 soak:
 	bash $(RIG)/soak.sh
 
-.PHONY: all modules clean install deps tools selftests style sparse docs vm demo bench \
+.PHONY: all modules clean install deps tools lib install-lib selftests style sparse docs vm demo bench \
 	check check-rig soak

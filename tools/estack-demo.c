@@ -1,24 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * estack-demo: a small fiber runtime on elastic stacks.
+ * estack-demo: fibers on elastic stacks, through libestack.
  *
  * Many fibers (default 10,000) each run rounds of recursive work of varied
- * depth. Every fiber starts on a one-page estack stack. At each level (a
- * safe point) a fiber checks how much stack it has left and, when it runs
- * low, yields to the scheduler, which grows the stack from its own stack
- * (ESTACK_IOC_GROW with frame-pointer relocation, the saved context as
- * slots, and a conservative scan: C compilers keep addresses of locals in
- * callee-saved registers, which get spilled onto the stack where no frame
- * chain names them), as Go's morestack does from g0. Between rounds, back near the top
- * of its stack, a fiber offers to shrink and the scheduler halves stacks that
- * use less than a quarter. Each fiber's result is checked against the same
- * work done on the main stack, so a wrong copy or relocation fails loudly.
+ * depth, on libestack's fiber runtime (<estack/fiber.h>). Every fiber
+ * starts on a one-page stack. At each level (a safe point) a fiber calls
+ * estack_fiber_check(), which, when the stack runs low, switches to the
+ * thread's own stack and grows it there (frame-pointer relocation, the
+ * switch frame's registers as slots, and a conservative scan: C compilers
+ * keep addresses of locals in callee-saved registers, which get spilled
+ * onto the stack where no frame chain names them), as Go's morestack does
+ * from g0. Between rounds, back near the top of its stack, a fiber yields
+ * and the runtime halves stacks that use less than a quarter. Each fiber's
+ * result is checked against the same work done on the main stack, so a
+ * wrong copy or relocation fails loudly.
  *
- * With -P (peer mode) every fiber instead recurses exactly DEPTH levels with
- * the same frames, growing as it goes, and parks at the bottom: the time
- * from the first ALLOC until all are parked and the stack bytes they hold
- * then, per fiber, come out as one JSON line, to compare with the Go peer
- * (tools/bench/gopeer: goroutines doing the same work, same results).
+ * With -P (peer mode) every fiber instead recurses exactly DEPTH levels
+ * with the same frames, growing as it goes, and parks at the bottom: the
+ * time from the first stack allocation until all are parked and the stack
+ * bytes they hold then, per fiber, come out as one JSON line, to compare
+ * with the Go peer (tools/bench/gopeer: goroutines doing the same work,
+ * same results).
+ *
+ * Without /dev/estack the stacks come from the library's fallback pool
+ * (one mmap reservation with guard pages, moves done by copy in user
+ * space); the demo says so and runs the same.
  *
  * x86-64 only; built with frame pointers.
  */
@@ -30,35 +36,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "estack_util.h"
-#include "fiber-switch.h"
+#include <estack.h>
+#include <estack/fiber.h>
 
 #define FRAME_WORDS	24	/* about 200 bytes of locals per level */
-#define GROW_MARGIN	1024	/* grow when less than this is left */
-
-enum request { REQ_NONE, REQ_GROW, REQ_SHRINK, REQ_PARK, REQ_DONE };
 
 struct fiber {
-	void *sp;		/* saved stack pointer while suspended */
-	__u64 lo, hi;		/* the stack */
-	__u32 id;
-	enum request req;
-	unsigned int seed, rounds;
-	__u64 result;
+	struct estack_fiber *f;
+	unsigned int seed;
+	uint64_t result;
+	size_t final_size;	/* its stack after the last round */
 };
 
 /* Keep these real calls: the safe points and the recursion are the demo. */
 #define DEMO_CALL	__attribute__((noipa))
 
-static int dev;
-static void *sched_sp;
-static struct fiber *cur;
 static unsigned int max_depth = 120, rounds = 4;
-static unsigned long long nr_grows, nr_shrinks, copied, relocated;
-static unsigned long long cur_bytes, peak_bytes;
 static bool peer;		/* -P: recurse max_depth levels and park */
 
 static void die(const char *what, int err)
@@ -67,24 +64,19 @@ static void die(const char *what, int err)
 	exit(1);
 }
 
-static void yield(enum request req)
+/* A safe point: is there room for another level? Grows when not. */
+static DEMO_CALL void checkpoint(bool on_fiber)
 {
-	struct fiber *f = cur;
+	int err;
 
-	f->req = req;
-	fiber_switch(&f->sp, sched_sp);
+	if (!on_fiber)
+		return;
+	err = estack_fiber_check(0);
+	if (err)
+		die("estack_fiber_check", -err);
 }
 
-/* A safe point: is there room for another level? */
-static DEMO_CALL void checkpoint(struct fiber *f)
-{
-	__u64 fp = (__u64)__builtin_frame_address(0);
-
-	if (f && fp - f->lo < GROW_MARGIN)
-		yield(REQ_GROW);
-}
-
-static __u64 mix(__u64 x)
+static uint64_t mix(uint64_t x)
 {
 	x ^= x >> 33;
 	x *= 0xff51afd7ed558ccdULL;
@@ -97,18 +89,18 @@ static __u64 mix(__u64 x)
  * callee-saved register across the recursive call, so copies of it sit in
  * deeper frames' register saves: the conservative scan relocates them.
  */
-static DEMO_CALL __u64 work(struct fiber *f, unsigned int depth, __u64 x)
+static DEMO_CALL uint64_t work(bool on_fiber, unsigned int depth, uint64_t x)
 {
-	__u64 local[FRAME_WORDS], r;
+	uint64_t local[FRAME_WORDS], r;
 	unsigned int i;
 
-	checkpoint(f);
+	checkpoint(on_fiber);
 	for (i = 0; i < FRAME_WORDS; i++)
 		local[i] = mix(x + i);
-	/* Peer mode: hold the whole stack until the scheduler resumes us. */
-	if (!depth && f && peer)
-		yield(REQ_PARK);
-	r = depth ? work(f, depth - 1, local[depth % FRAME_WORDS]) : x;
+	/* Peer mode: hold the whole stack until the scheduler wakes us. */
+	if (!depth && on_fiber && peer)
+		estack_fiber_park();
+	r = depth ? work(on_fiber, depth - 1, local[depth % FRAME_WORDS]) : x;
 	for (i = 0; i < FRAME_WORDS; i++)
 		r += local[i] * (i + 1);
 	return r;
@@ -119,124 +111,58 @@ static unsigned int depth_of(unsigned int seed, unsigned int round)
 	return mix(seed * 131 + round) % (max_depth + 1);
 }
 
-static __u64 run_rounds(struct fiber *f, unsigned int seed)
+static uint64_t run_rounds(bool on_fiber, unsigned int seed)
 {
-	__u64 acc = seed;
+	uint64_t acc = seed;
 	unsigned int r;
 
 	for (r = 0; r < rounds; r++) {
-		acc = work(f, depth_of(seed, r), acc);
+		acc = work(on_fiber, depth_of(seed, r), acc);
 		/* Back near the top: a good time to give memory back. */
-		if (f)
-			yield(REQ_SHRINK);
+		if (on_fiber)
+			estack_fiber_yield();
 	}
 	return acc;
 }
 
-void fiber_main(void *arg)
+static void *fiber_main(void *arg)
 {
 	struct fiber *f = arg;
+	struct estack_stack st;
 
-	if (peer)
-		f->result = work(f, max_depth, f->seed);
-	else
-		f->result = run_rounds(f, f->seed);
-	yield(REQ_DONE);
-	abort();	/* a finished fiber is never resumed */
-}
-
-static void fiber_start(struct fiber *f, unsigned int seed)
-{
-	struct estack_alloc a;
-	__u64 *top;
-	int err = es_alloc(dev, 0, &a);
-
-	if (err)
-		die("ESTACK_IOC_ALLOC", err);
-	f->id = a.id;
-	f->lo = a.lo;
-	f->hi = a.hi;
-	f->seed = seed;
-	/* What fiber_switch pops: r15..r12, rbx, rbp, then the return address. */
-	top = (__u64 *)(a.hi - (FIBER_FRAME_WORDS + 2) * 8);
-	top[0] = 0;				/* r15 */
-	top[1] = 0;				/* r14 */
-	top[2] = 0;				/* r13 */
-	top[3] = (__u64)f;			/* r12: fiber_main's argument */
-	top[4] = 0;				/* rbx */
-	top[5] = 0;				/* rbp: the frame chain ends here */
-	top[6] = (__u64)fiber_trampoline;	/* leaves rsp 16-byte aligned */
-	f->sp = top;
-	cur_bytes += a.hi - a.lo;
-}
-
-/* GROW or SHRINK a suspended fiber's stack from the scheduler's stack. */
-static void move(struct fiber *f, unsigned long cmd)
-{
-	__u64 sp = (__u64)f->sp;
-	__u64 slots[2] = { (__u64)&f->sp, sp + FIBER_SAVED_RBP };
-	struct estack_move m = {
-		.flags = ESTACK_MOVE_ADJUST_FP | ESTACK_MOVE_ADJUST_CONSERVATIVE,
-		.id = f->id,
-		.nr_slots = 2,
-		.sp = sp,
-		.fp = *(__u64 *)(sp + FIBER_SAVED_RBP),
-		.slots = (__u64)slots,
-	};
-
-	int err = es_move(dev, cmd, &m);
-
-	if (err)
-		die(cmd == ESTACK_IOC_GROW ? "ESTACK_IOC_GROW" :
-		    "ESTACK_IOC_SHRINK", err);
-	if (!m.delta)
-		return;
-	if ((__u64)f->sp != sp + m.delta) {
-		fprintf(stderr, "estack-demo: saved sp not relocated\n");
-		exit(1);
+	if (peer) {
+		f->result = work(true, max_depth, f->seed);
+	} else {
+		f->result = run_rounds(true, f->seed);
+		if (!estack_fiber_stack(f->f, &st))
+			f->final_size = estack_stack_size(&st);
 	}
-	cur_bytes += (m.hi - m.lo) - (f->hi - f->lo);
-	if (cur_bytes > peak_bytes)
-		peak_bytes = cur_bytes;
-	f->lo = m.lo;
-	f->hi = m.hi;
-	copied += f->hi - sp - m.delta;
-	relocated += m.adjusted;
-	if (cmd == ESTACK_IOC_GROW)
-		nr_grows++;
-	else
-		nr_shrinks++;
+	return NULL;
 }
 
-/* Round robin until every fiber has yielded @until, growing and shrinking. */
-static void schedule(struct fiber *fibers, unsigned int nr,
-		     enum request until)
+static void start_all(struct fiber *fibers, unsigned int nr, size_t size)
 {
-	unsigned int i, left = nr;
+	unsigned int i;
+	int err;
 
-	while (left) {
-		for (i = 0; i < nr; i++) {
-			struct fiber *f = &fibers[i];
+	for (i = 0; i < nr; i++) {
+		fibers[i].seed = i + 1;
+		err = estack_fiber_create(&fibers[i].f, size, 0, fiber_main,
+					  &fibers[i]);
+		if (err)
+			die("estack_fiber_create", -err);
+	}
+}
 
-			if (f->req == until)
-				continue;
-			cur = f;
-			fiber_switch(&sched_sp, f->sp);
-			switch (f->req) {
-			case REQ_GROW:
-				move(f, ESTACK_IOC_GROW);
-				break;
-			case REQ_SHRINK:
-				move(f, ESTACK_IOC_SHRINK);
-				break;
-			case REQ_PARK:
-			case REQ_DONE:
-			case REQ_NONE:
-				break;
-			}
-			if (f->req == until)
-				left--;
-		}
+static void join_all(struct fiber *fibers, unsigned int nr)
+{
+	unsigned int i;
+	int err;
+
+	for (i = 0; i < nr; i++) {
+		err = estack_fiber_join(fibers[i].f, NULL);
+		if (err)
+			die("estack_fiber_join", -err);
 	}
 }
 
@@ -245,37 +171,61 @@ static double seconds(const struct timespec *t0, const struct timespec *t1)
 	return (t1->tv_sec - t0->tv_sec) + (t1->tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* Bytes of [lo, hi) that are in memory (mincore: either pool mode). */
+static unsigned long long resident_of(const struct estack_stack *st,
+				      unsigned int page)
+{
+	size_t pages = estack_stack_size(st) / page, i;
+	unsigned char vec[256];
+	unsigned long long n = 0;
+
+	for (i = 0; i < pages; i += sizeof(vec)) {
+		size_t k = pages - i < sizeof(vec) ? pages - i : sizeof(vec), j;
+
+		if (mincore((char *)st->lo + i * page, k * page, vec))
+			die("mincore", errno);
+		for (j = 0; j < k; j++)
+			n += vec[j] & 1;
+	}
+	return n * page;
+}
+
 /*
- * -P: time from the first ALLOC until all fibers are parked at full depth,
- * and the stacks they hold then (stacks up to 32 KiB are populated whole
- * by ALLOC and GROW; INFO's resident count checks it). Then let
- * them finish and check their results.
+ * -P: time from the first stack allocation until all fibers are parked at
+ * full depth, and the stacks they hold then (and how much of them is in
+ * memory). Then let them finish and check their results.
  */
-static int peer_main(struct fiber *fibers, unsigned int nr)
+static int peer_main(struct fiber *fibers, unsigned int nr, size_t size,
+		     unsigned int page)
 {
 	unsigned long long stack, resident = 0, sum = 0;
+	struct estack_sched_stats st;
+	struct estack_stack s;
 	unsigned int i, bad = 0;
 	struct timespec t0, t1;
+	int parked;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (i = 0; i < nr; i++)
-		fiber_start(&fibers[i], i + 1);
-	schedule(fibers, nr, REQ_PARK);
+	start_all(fibers, nr, size);
+	parked = estack_sched_run();
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	stack = cur_bytes;
-
-	for (i = 0; i < nr; i++) {
-		struct estack_info in;
-		int err = es_info(dev, fibers[i].id, &in);
-
-		if (err)
-			die("ESTACK_IOC_INFO", err);
-		resident += in.resident;
+	if (parked != (int)nr) {
+		fprintf(stderr, "estack-demo: %d of %u fibers parked\n",
+			parked, nr);
+		return 1;
 	}
+	estack_sched_stats(&st);
+	stack = st.stack_bytes;
 
-	schedule(fibers, nr, REQ_DONE);
 	for (i = 0; i < nr; i++) {
-		if (fibers[i].result != work(NULL, max_depth, fibers[i].seed))
+		if (estack_fiber_stack(fibers[i].f, &s))
+			die("estack_fiber_stack", EINVAL);
+		resident += resident_of(&s, page);
+		estack_fiber_wake(fibers[i].f);
+	}
+	join_all(fibers, nr);
+	for (i = 0; i < nr; i++) {
+		if (fibers[i].result != work(false, max_depth, fibers[i].seed))
 			bad++;
 		sum ^= fibers[i].result;
 	}
@@ -286,7 +236,9 @@ static int peer_main(struct fiber *fibers, unsigned int nr)
 	       seconds(&t0, &t1) * 1e9 / nr);
 	printf("\"stack_bytes_per_fiber\":%.1f,", (double)stack / nr);
 	printf("\"resident_bytes_per_fiber\":%.1f,", (double)resident / nr);
-	printf("\"grows\":%llu,\"bytes_copied\":%llu,", nr_grows, copied);
+	printf("\"grows\":%llu,\"bytes_copied\":%llu,",
+	       (unsigned long long)st.grows,
+	       (unsigned long long)st.bytes_copied);
 	printf("\"checksum\":\"0x%016llx\",\"results_ok\":%s}\n", sum,
 	       bad ? "false" : "true");
 	return bad;
@@ -301,6 +253,7 @@ static const char usage[] =
 	"-P (peer mode): each fiber recurses DEPTH levels (default 120)\n"
 	"and parks there; print the time and the stack memory per fiber\n"
 	"until all are parked as one JSON line, as estack-gopeer does.\n"
+	"Without /dev/estack the library's fallback pool is used.\n"
 	"  -n, --fibers FIBERS   -d, --depth DEPTH   -r, --rounds ROUNDS\n"
 	"  -P, --peer            -h, --help\n";
 
@@ -314,8 +267,11 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	struct estack_api api;
 	unsigned int nr = 10000, i, bad = 0;
+	struct estack_sched_stats st;
+	struct estack_pool_info info;
+	unsigned long long final = 0;
+	struct estack_pool *pool;
 	struct fiber *fibers;
 	struct timespec t0, t1;
 	int opt, err;
@@ -335,62 +291,72 @@ int main(int argc, char **argv)
 			peer = true;
 			break;
 		default:
-			return es_usage(usage, opt == 'h' ? 0 : 2);
+			fputs(usage, opt == 'h' ? stdout : stderr);
+			return opt == 'h' ? 0 : 2;
 		}
 	}
-	if (optind < argc)
-		return es_usage(usage, 2);
-
-	dev = es_open_verbose("estack-demo");
-	if (dev < 0)
-		return 1;
-	err = es_api(dev, &api);
-	if (err)
-		die("ESTACK_IOC_API", err);
-	if (!(api.features & ESTACK_FEATURE_MOVE)) {
-		fprintf(stderr, "estack-demo: module cannot grow stacks\n");
-		return 1;
+	if (optind < argc) {
+		fputs(usage, stderr);
+		return 2;
 	}
+
+	err = estack_pool_open(&pool, ESTACK_POOL_FALLBACK);
+	if (err)
+		die("estack_pool_open", -err);
+	err = estack_pool_query(pool, &info);
+	if (err)
+		die("estack_pool_query", -err);
+	if (info.mode == ESTACK_MODE_FALLBACK)
+		fprintf(stderr, "estack-demo: /dev/estack is absent or cannot "
+			"move stacks: running on libestack's fallback pool\n");
+	/* the work keeps &local in registers: conservative relocation */
+	err = estack_sched_init(pool, ESTACK_FIBER_CONSERVATIVE |
+				ESTACK_SCHED_CATCH_OVERFLOW);
+	if (err)
+		die("estack_sched_init", -err);
 
 	fibers = calloc(nr, sizeof(*fibers));
 	if (!fibers)
 		die("calloc", errno);
 	if (peer) {
-		bad = peer_main(fibers, nr);
+		bad = peer_main(fibers, nr, info.min_stack, info.page_size);
 		goto out;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (i = 0; i < nr; i++)
-		fiber_start(&fibers[i], i + 1);
-	peak_bytes = cur_bytes;
-
-	schedule(fibers, nr, REQ_DONE);
+	start_all(fibers, nr, info.min_stack);
+	if (estack_sched_run())
+		die("estack_sched_run", EDEADLK);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	estack_sched_stats(&st);
+	join_all(fibers, nr);
 
-	for (i = 0; i < nr; i++)
-		if (fibers[i].result != run_rounds(NULL, fibers[i].seed))
+	for (i = 0; i < nr; i++) {
+		if (fibers[i].result != run_rounds(false, fibers[i].seed))
 			bad++;
+		final += fibers[i].final_size;
+	}
 
+	printf("pool              %s\n", info.mode == ESTACK_MODE_KERNEL ?
+	       "kernel (/dev/estack)" : "fallback (libestack mmap)");
 	printf("fibers            %u (%u rounds, depth 0..%u, %d-byte frames)\n",
 	       nr, rounds, max_depth, FRAME_WORDS * 8);
 	printf("results checked   %u ok, %u wrong\n", nr - bad, bad);
-	printf("grows             %llu\n", nr_grows);
-	printf("shrinks           %llu\n", nr_shrinks);
-	printf("bytes copied      %llu\n", copied);
-	printf("words relocated   %llu\n", relocated);
+	printf("grows             %llu\n", (unsigned long long)st.grows);
+	printf("shrinks           %llu\n", (unsigned long long)st.shrinks);
+	printf("bytes copied      %llu\n", (unsigned long long)st.bytes_copied);
+	printf("context switches  %llu\n", (unsigned long long)st.switches);
 	printf("stack memory      start %llu KiB, peak %llu KiB, final %llu KiB\n",
-	       (unsigned long long)nr * api.page_size >> 10, peak_bytes >> 10,
-	       cur_bytes >> 10);
-	printf("time              %.2f s (under QEMU TCG: not a performance figure)\n",
-	       seconds(&t0, &t1));
+	       (unsigned long long)nr * info.min_stack >> 10,
+	       (unsigned long long)st.peak_stack_bytes >> 10, final >> 10);
+	printf("time              %.2f s%s\n", seconds(&t0, &t1),
+	       info.mode == ESTACK_MODE_KERNEL ?
+	       " (under QEMU TCG: not a performance figure)" : "");
 
 out:
-	for (i = 0; i < nr; i++) {
-		err = es_free(dev, fibers[i].id);
-		if (err)
-			die("ESTACK_IOC_FREE", err);
-	}
 	free(fibers);
-	close(dev);
+	err = estack_sched_fini();
+	if (err)
+		die("estack_sched_fini", -err);
+	estack_pool_close(pool);
 	return bad ? 1 : 0;
 }

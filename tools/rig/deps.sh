@@ -9,6 +9,7 @@ set -euo pipefail
 pkgs=(
 	build-essential gcc-multilib bc bison flex cpio xz-utils kmod python3 perl
 	libelf-dev libssl-dev dwarves sparse
+	valgrind
 	qemu-system-x86 busybox-static
 	linux-source-6.1 linux-source-6.12
 )

@@ -79,4 +79,47 @@ item "layers: the picture in Documentation/design.rst is current" \
 item "every selftest built runs in a stage, every one run is built" \
 	make -s -C "$ESTACK_TOP/selftests" check-lists
 
+# A TAP program (kselftest harness): each of its test cases is one item,
+# "ok host: NAME: CASE". A program that dies, or prints fewer results than
+# its plan, counts one failure more.
+tap_items() {	# NAME COMMAND...
+	local name=$1 out status=0 plan=0 seen=0 bad=0 line
+	shift
+	out=$("$@" 2>&1) || status=$?
+	while IFS= read -r line; do
+		case $line in
+		1..*) plan=${line#1..} ;;
+		"ok "*)
+			echo "ok host: $name: ${line#ok * }"
+			passed=$((passed + 1)) seen=$((seen + 1)) ;;
+		"not ok "*)
+			echo "not ok host: $name: ${line#not ok * }"
+			failed=$((failed + 1)) seen=$((seen + 1)) bad=1 ;;
+		esac
+	done <<< "$out"
+	# Died half-way, or failed with no case saying so.
+	if [ "$plan" = 0 ] || [ "$seen" != "$plan" ] ||
+	   { [ "$status" != 0 ] && [ $bad = 0 ]; }; then
+		echo "not ok host: $name: $seen of $plan cases, exit $status"
+		failed=$((failed + 1)) bad=1
+	fi
+	[ $bad = 0 ] || printf '%s\n' "$out" | grep -v -e '^ok ' -e '^#  *RUN' \
+		-e '^#  *OK ' | tail -n 30 | sed 's/^/#   /'
+}
+
+# libestack natively, in fallback mode (the host kernel has no module but
+# has MADV_GUARD_INSTALL), then with mprotect guards, then under ASan and
+# UBSan (library and tests built together).
+lib_o=$ESTACK_BUILD/lib/estack
+if item "libestack and its tests build (make lib, tests)" \
+	make -s -C "$ESTACK_TOP/tools/lib/estack" O="$lib_o" all tests; then
+	tap_items "lib_test (fallback, guard markers)" \
+		env ESTACK_TEST_MODE=fallback "$lib_o/tests/lib_test"
+	tap_items "lib_test (fallback, mprotect guards)" \
+		env ESTACK_TEST_MODE=fallback ESTACK_FALLBACK_GUARD=mprotect \
+		"$lib_o/tests/lib_test"
+	tap_items "lib_test (fallback, ASan+UBSan)" \
+		env ESTACK_TEST_MODE=fallback "$lib_o/tests/lib_test_asan"
+fi
+
 echo "host $passed $failed" >> "$tally"

@@ -65,8 +65,11 @@ build_module() {	# NAME KDIR [make args...]
 
 # Userspace, static, for the VM: selftests in $ESTACK_BUILD/selftests and
 # tools in $ESTACK_BUILD/tools, both linking the helper library that
-# tools/lib/util/util.mk builds in $ESTACK_BUILD/lib/util.
+# tools/lib/util/util.mk builds in $ESTACK_BUILD/lib/util; libestack (make
+# lib) in $ESTACK_BUILD/lib/estack, which lib_test links.
 build_userspace() {	# [selftests make targets...]
+	make -s -C "$ESTACK_TOP/tools/lib/estack" \
+		O="$ESTACK_BUILD/lib/estack" >&2
 	make -s -C "$ESTACK_TOP/selftests" LINUX_SRC="$LINUX_SRC" \
 		O="$ESTACK_BUILD/selftests" "${@:-all}" >&2
 	make -s -C "$ESTACK_TOP/tools" O="$ESTACK_BUILD/tools" >&2

@@ -1,0 +1,8 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# libestack's tests in fallback mode, with the module loaded: the library's
+# own mapping, guards by mprotect where the kernel has no
+# MADV_GUARD_INSTALL (6.1, 6.12), and ESTACK_POOL_FALLBACK pools that
+# still pick the module.
+ESTACK_TEST_MODE=fallback exec lib_test "$@"

@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * libestack's caches of free stacks, after Go's mcache.stackcache.
+ *
+ * Copyright (C) 2026 The estack authors
+ *
+ * Each thread has a cache per pool, per power-of-two class from a page to
+ * 64 KiB: at most 32 stacks and 256 KiB per class. An empty class is
+ * refilled, and a full one drained, by half that bound at a time, from and
+ * to the pool's central list of the class. The central lists hold at most
+ * 4 MiB per pool; what does not fit, and what stayed there unused for more
+ * than a second, goes back to the backend on the next drain or trim. A
+ * cache hit takes no lock: the entry is the thread's. A thread's cache is
+ * drained when the thread exits (the pthread key's destructor), and
+ * estack_pool_trim() bumps the pool's generation so that every other
+ * thread empties its cache on its next call.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define ES_CHUNK	32	/* stacks per backend call */
+
+/* Give @nr entries (and their stacks) back to the backend. */
+void es_backend_free_idx(struct estack_pool *pool, const uint32_t *idx,
+			 unsigned int nr)
+{
+	struct es_raw raw[ES_CHUNK];
+	unsigned int i, n;
+
+	while (nr) {
+		n = nr < ES_CHUNK ? nr : ES_CHUNK;
+		es_lock(pool);
+		for (i = 0; i < n; i++) {
+			struct es_entry *e = es_dir_get(pool, idx[i]);
+
+			raw[i].lo = e->lo;
+			raw[i].hi = e->hi;
+			raw[i].kid = e->kid;
+			es_dir_remove(pool, idx[i]);
+		}
+		es_unlock(pool);
+		es_backend_free(pool, raw, n);
+		idx += n;
+		nr -= n;
+	}
+}
+
+/*
+ * Up to @nr (at most ES_CHUNK) new stacks of @size from the backend, with
+ * their entries (cached, fresh): how many, or -errno for none.
+ */
+int es_backend_alloc_idx(struct estack_pool *pool, size_t size,
+			 uint32_t *idx, unsigned int nr)
+{
+	struct es_raw raw[ES_CHUNK];
+	int got, i, ret = 0;
+
+	if (nr > ES_CHUNK)
+		nr = ES_CHUNK;
+	got = es_backend_alloc(pool, size, raw, nr);
+	if (got <= 0)
+		return got;
+	es_lock(pool);
+	for (i = 0; i < got; i++) {
+		ret = es_dir_add(pool, &raw[i], &idx[i]);
+		if (ret)
+			break;
+	}
+	es_unlock(pool);
+	if (i < got)
+		es_backend_free(pool, &raw[i], got - i);
+	return i ? i : ret;
+}
+
+/*
+ * Central lists, pool->lock held: take from the newest end, put at it;
+ * the oldest are at index 0.
+ */
+static unsigned int es_central_take(struct estack_pool *pool, int cls,
+				    uint32_t *idx, unsigned int nr)
+{
+	struct es_central *c = &pool->central[cls];
+	unsigned int n = 0;
+
+	while (n < nr && c->count) {
+		idx[n++] = c->idx[--c->count];
+		pool->central_bytes -= es_class_size(pool, cls);
+	}
+	return n;
+}
+
+/* Drop the oldest @n entries of class @cls into @out. pool->lock. */
+static void es_central_drop_oldest(struct estack_pool *pool, int cls,
+				   unsigned int n, uint32_t *out)
+{
+	struct es_central *c = &pool->central[cls];
+
+	memcpy(out, c->idx, n * sizeof(*out));
+	memmove(c->idx, c->idx + n, (c->count - n) * sizeof(*out));
+	c->count -= n;
+	pool->central_bytes -= n * es_class_size(pool, cls);
+}
+
+/*
+ * What the central lists should give back: entries idle for more than a
+ * second (@all: every entry), then the oldest while over the bound. Works
+ * in chunks so that the lock is not held across the backend's calls.
+ */
+static void es_central_release(struct estack_pool *pool, bool all)
+{
+	uint32_t out[ES_CHUNK];
+	uint64_t now = es_now_ns();
+	unsigned int n;
+	int cls;
+
+	for (;;) {
+		n = 0;
+		es_lock(pool);
+		for (cls = 0; cls < ES_NR_CLASSES && !n; cls++) {
+			struct es_central *c = &pool->central[cls];
+
+			while (n < c->count && n < ES_CHUNK &&
+			       (all || pool->central_bytes -
+				n * es_class_size(pool, cls) >
+				ES_CENTRAL_MAX_BYTES ||
+				now - es_dir_get(pool, c->idx[n])->put_ns >
+				ES_IDLE_NS))
+				n++;
+			if (n)
+				es_central_drop_oldest(pool, cls, n, out);
+		}
+		es_unlock(pool);
+		if (!n)
+			return;
+		es_backend_free_idx(pool, out, n);
+	}
+}
+
+static void es_central_put(struct estack_pool *pool, int cls,
+			   const uint32_t *idx, unsigned int nr)
+{
+	struct es_central *c = &pool->central[cls];
+	uint32_t over[ES_TCACHE_MAX_STACKS];
+	uint64_t now = es_now_ns();
+	unsigned int i, n_over = 0;
+
+	es_lock(pool);
+	for (i = 0; i < nr; i++) {
+		if (c->count == c->cap) {
+			over[n_over++] = idx[i];
+			continue;
+		}
+		es_dir_get(pool, idx[i])->put_ns = now;
+		c->idx[c->count++] = idx[i];
+		pool->central_bytes += es_class_size(pool, cls);
+	}
+	es_unlock(pool);
+	if (n_over)
+		es_backend_free_idx(pool, over, n_over);
+	es_central_release(pool, false);
+}
+
+/* Empty a thread's cache into the backend (trim) or the central lists. */
+static void es_tcache_drain(struct estack_pool *pool, struct es_tcache *tc,
+			    bool backend)
+{
+	int cls;
+
+	for (cls = 0; cls < ES_NR_CLASSES; cls++) {
+		if (!tc->count[cls])
+			continue;
+		if (backend)
+			es_backend_free_idx(pool, tc->stack[cls],
+					    tc->count[cls]);
+		else
+			es_central_put(pool, cls, tc->stack[cls],
+				       tc->count[cls]);
+		tc->count[cls] = 0;
+	}
+}
+
+/* The thread is exiting. */
+static void es_tcache_dtor(void *arg)
+{
+	struct es_tcache *tc = arg;
+	struct estack_pool *pool = tc->pool;
+
+	if (tc->epoch == pool->epoch)
+		es_tcache_drain(pool, tc, false);
+	es_lock(pool);
+	if (tc->prev)
+		tc->prev->next = tc->next;
+	else
+		pool->tcaches = tc->next;
+	if (tc->next)
+		tc->next->prev = tc->prev;
+	es_unlock(pool);
+	free(tc);
+}
+
+/* The calling thread's cache, made on first use; NULL without memory. */
+static struct es_tcache *es_tcache_get(struct estack_pool *pool)
+{
+	struct es_tcache *tc = pthread_getspecific(pool->key);
+	uint32_t gen = __atomic_load_n(&pool->gen, __ATOMIC_ACQUIRE);
+
+	if (tc) {
+		if (tc->epoch != pool->epoch) {	/* a fork's child */
+			memset(tc->count, 0, sizeof(tc->count));
+			tc->epoch = pool->epoch;
+		}
+		if (tc->gen != gen) {		/* a trim elsewhere */
+			es_tcache_drain(pool, tc, true);
+			tc->gen = gen;
+		}
+		return tc;
+	}
+	tc = calloc(1, sizeof(*tc));
+	if (!tc)
+		return NULL;
+	tc->pool = pool;
+	tc->owner = pthread_self();
+	tc->gen = gen;
+	tc->epoch = pool->epoch;
+	if (pthread_setspecific(pool->key, tc)) {
+		free(tc);
+		return NULL;
+	}
+	es_lock(pool);
+	tc->next = pool->tcaches;
+	if (tc->next)
+		tc->next->prev = tc;
+	pool->tcaches = tc;
+	es_unlock(pool);
+	return tc;
+}
+
+/* A stack of class @cls: its entry, cached. */
+int es_cache_get(struct estack_pool *pool, int cls, uint32_t *idx)
+{
+	size_t size = es_class_size(pool, cls);
+	struct es_tcache *tc = es_tcache_get(pool);
+	unsigned int want, got;
+	int ret;
+
+	if (!tc) {
+		ret = es_backend_alloc_idx(pool, size, idx, 1);
+		return ret < 0 ? ret : 0;
+	}
+	if (!tc->count[cls]) {
+		want = es_tcache_bound(pool, cls) / 2;
+		if (!want)
+			want = 1;
+		es_lock(pool);
+		got = es_central_take(pool, cls, tc->stack[cls], want);
+		es_unlock(pool);
+		if (!got) {
+			ret = es_backend_alloc_idx(pool, size, tc->stack[cls],
+						   want);
+			if (ret < 0)
+				return ret;
+			got = ret;
+		}
+		tc->count[cls] = got;
+	}
+	*idx = tc->stack[cls][--tc->count[cls]];
+	return 0;
+}
+
+/* A stack of class @cls back, its entry marked cached. */
+void es_cache_put(struct estack_pool *pool, int cls, uint32_t idx)
+{
+	struct es_tcache *tc = es_tcache_get(pool);
+	unsigned int bound = es_tcache_bound(pool, cls), half = bound / 2;
+
+	if (!tc) {
+		es_backend_free_idx(pool, &idx, 1);
+		return;
+	}
+	if (tc->count[cls] >= bound) {
+		if (!half)
+			half = 1;
+		/* The oldest half to the central list. */
+		es_central_put(pool, cls, tc->stack[cls], half);
+		memmove(tc->stack[cls], tc->stack[cls] + half,
+			(tc->count[cls] - half) * sizeof(uint32_t));
+		tc->count[cls] -= half;
+	}
+	tc->stack[cls][tc->count[cls]++] = idx;
+}
+
+void es_cache_trim(struct estack_pool *pool)
+{
+	struct es_tcache *tc;
+
+	__atomic_add_fetch(&pool->gen, 1, __ATOMIC_RELEASE);
+	if (pool->has_key) {
+		tc = pthread_getspecific(pool->key);
+		if (tc) {
+			if (tc->epoch == pool->epoch)
+				es_tcache_drain(pool, tc, true);
+			tc->gen = __atomic_load_n(&pool->gen, __ATOMIC_ACQUIRE);
+		}
+	}
+	es_central_release(pool, true);
+}
+
+int es_cache_init(struct estack_pool *pool)
+{
+	int cls, ret;
+
+	for (cls = 0; cls < ES_NR_CLASSES; cls++) {
+		size_t size = es_class_size(pool, cls);
+		struct es_central *c = &pool->central[cls];
+
+		if (size > ES_CACHE_MAX_SIZE)
+			break;
+		c->cap = ES_CENTRAL_MAX_BYTES / size;
+		c->idx = calloc(c->cap, sizeof(*c->idx));
+		if (!c->idx)
+			return -ENOMEM;
+	}
+	if (pool->flags & ESTACK_POOL_NO_CACHE)
+		return 0;
+	ret = pthread_key_create(&pool->key, es_tcache_dtor);
+	if (ret)
+		return -ret;
+	pool->has_key = true;
+	return 0;
+}
+
+/* At close: the caches' memory (their stacks are the directory's). */
+void es_cache_destroy(struct estack_pool *pool)
+{
+	struct es_tcache *tc, *next;
+	int cls;
+
+	if (pool->has_key)
+		pthread_key_delete(pool->key);
+	pool->has_key = false;
+	for (tc = pool->tcaches; tc; tc = next) {
+		next = tc->next;
+		free(tc);
+	}
+	pool->tcaches = NULL;
+	for (cls = 0; cls < ES_NR_CLASSES; cls++) {
+		free(pool->central[cls].idx);
+		pool->central[cls].idx = NULL;
+		pool->central[cls].count = 0;
+	}
+	pool->central_bytes = 0;
+}
+
+/*
+ * In a fork's child, pool->lock held: the other threads are gone, and with
+ * them the use of their caches; the calling thread's is emptied (its
+ * stacks are not in the child).
+ */
+void es_cache_fork_reset(struct estack_pool *pool)
+{
+	struct es_tcache *tc, *next, *mine = NULL;
+	pthread_t self = pthread_self();
+	int cls;
+
+	for (tc = pool->tcaches; tc; tc = next) {
+		next = tc->next;
+		if (pthread_equal(tc->owner, self)) {
+			mine = tc;
+			memset(tc->count, 0, sizeof(tc->count));
+			tc->prev = NULL;
+			tc->next = NULL;
+		} else {
+			free(tc);
+		}
+	}
+	pool->tcaches = mine;
+	for (cls = 0; cls < ES_NR_CLASSES; cls++)
+		pool->central[cls].count = 0;
+	pool->central_bytes = 0;
+}

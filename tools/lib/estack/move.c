@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * libestack's moves in fallback mode: GROW and SHRINK by copy into another
+ * slot and relocation in user space, with the rules of the module
+ * (kmod/relocate.c): a word is rewritten only if its value lies in the old
+ * [lo, hi), by adding delta = new hi - old hi; the frame-pointer chain
+ * first (each frame's first word is the caller's frame pointer; the walk
+ * stops when the next frame leaves the copied range or does not strictly
+ * increase, or after ES_MAX_FRAMES frames), then the slots inside the
+ * stack (read and written at their new place), then with
+ * ESTACK_MOVE_ADJUST_CONSERVATIVE every 8-byte-aligned word of the copied
+ * range; last the slots outside the stack. Each word is rewritten at most
+ * once: a rewritten word no longer points into the old stack.
+ *
+ * Everything is built in the new stack before anything the caller sees
+ * changes; the only failure (no new stack) comes first.
+ *
+ * Copyright (C) 2026 The estack authors
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct es_plan {
+	uintptr_t old_lo, old_hi;
+	uintptr_t sp;
+	intptr_t delta;
+};
+
+static bool es_in_old(const struct es_plan *m, uintptr_t v)
+{
+	return v >= m->old_lo && v < m->old_hi;
+}
+
+/* Is the word at old address @addr in the copied range, and aligned? */
+static bool es_in_copy(const struct es_plan *m, uintptr_t addr)
+{
+	return addr >= m->sp && addr + sizeof(uint64_t) <= m->old_hi &&
+	       !(addr & (sizeof(uint64_t) - 1));
+}
+
+/* The copy of the word at old address @addr. */
+static uintptr_t *es_new_word(const struct es_plan *m, uintptr_t addr)
+{
+	return (uintptr_t *)(addr + m->delta);
+}
+
+static unsigned long es_adjust_word(const struct es_plan *m, uintptr_t addr)
+{
+	uintptr_t *w = es_new_word(m, addr);
+
+	if (!es_in_old(m, *w))
+		return 0;
+	*w += m->delta;
+	return 1;
+}
+
+static unsigned long es_adjust_fp(const struct es_plan *m, uintptr_t *fp)
+{
+	uintptr_t frame = *fp, next;
+	unsigned long adjusted = 0;
+	unsigned int depth = 0;
+
+	if (!es_in_old(m, frame))
+		return 0;
+	*fp = frame + m->delta;
+	while (es_in_copy(m, frame) && depth++ < ES_MAX_FRAMES) {
+		next = *es_new_word(m, frame);
+		if (!es_in_old(m, next) || next <= frame)
+			break;
+		*es_new_word(m, frame) = next + m->delta;
+		adjusted++;
+		frame = next;
+	}
+	return adjusted;
+}
+
+static unsigned long es_adjust_conservative(const struct es_plan *m)
+{
+	uintptr_t a = (m->sp + sizeof(uint64_t) - 1) & ~(sizeof(uint64_t) - 1);
+	unsigned long adjusted = 0;
+
+	for (; a + sizeof(uint64_t) <= m->old_hi; a += sizeof(uint64_t))
+		adjusted += es_adjust_word(m, a);
+	return adjusted;
+}
+
+int es_fb_move(struct estack_pool *pool, uint32_t idx, size_t new_size,
+	       void **sp, void **fp, void *const *slots,
+	       unsigned int nr_slots, unsigned int flags)
+{
+	struct es_entry *e = es_dir_get(pool, idx), *n;
+	uintptr_t new_lo, new_hi, new_sp, v;
+	struct es_plan m;
+	uint32_t nidx;
+	unsigned int i;
+	bool fresh;
+	int ret;
+
+	ret = es_alloc_entry(pool, new_size, &nidx);
+	if (ret)
+		return ret;
+	n = es_dir_get(pool, nidx);
+	new_lo = n->lo;
+	new_hi = n->hi;
+	fresh = n->fresh;
+
+	m.old_lo = e->lo;
+	m.old_hi = e->hi;
+	m.sp = (uintptr_t)*sp;
+	m.delta = (intptr_t)(new_hi - m.old_hi);
+	new_sp = m.sp + m.delta;
+
+	/* The rest reads as zero, as the module's new stacks do. */
+	es_san_unpoison(new_lo, new_hi - new_lo);
+	if (!fresh)
+		memset((void *)new_lo, 0, new_sp - new_lo);
+	memcpy((void *)new_sp, (void *)m.sp, m.old_hi - m.sp);
+
+	if (fp && (flags & ESTACK_MOVE_ADJUST_FP)) {
+		v = (uintptr_t)*fp;
+		es_adjust_fp(&m, &v);
+		*fp = (void *)v;
+	} else if (fp && es_in_old(&m, (uintptr_t)*fp)) {
+		*fp = (char *)*fp + m.delta;
+	}
+	for (i = 0; i < nr_slots; i++) {
+		v = (uintptr_t)slots[i];
+		if (es_in_old(&m, v) && es_in_copy(&m, v))
+			es_adjust_word(&m, v);
+	}
+	if (flags & ESTACK_MOVE_ADJUST_CONSERVATIVE)
+		es_adjust_conservative(&m);
+	for (i = 0; i < nr_slots; i++) {
+		uintptr_t *w = (uintptr_t *)slots[i];
+
+		if (es_in_old(&m, (uintptr_t)w))
+			continue;
+		if (es_in_old(&m, *w))
+			*w += m.delta;
+	}
+	*sp = (void *)new_sp;
+
+	/*
+	 * The handle's entry takes the new stack; the other entry, the old
+	 * one, goes where freed stacks go.
+	 */
+	es_entry_set(n, ES_CACHED, m.old_lo, m.old_hi, 0);
+	n->fresh = false;
+	es_entry_set(e, e->state, new_lo, new_hi, e->key);
+	e->fresh = false;
+	es_san_unpoison(m.old_lo, m.old_hi - m.old_lo);
+	es_release_entry(pool, nidx);
+	return 0;
+}

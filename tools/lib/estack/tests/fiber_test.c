@@ -1,0 +1,552 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * The fiber runtime of libestack: create/join, yield order, park/wake and
+ * switch, many fibers growing and shrinking with checked results, the
+ * learned start size, pointers into a stack across moves, the overflow
+ * report, one run queue per thread.
+ *
+ * The same source runs natively on the fallback pool and in the VM on the
+ * module: ESTACK_TEST_MODE=fallback|kernel (unset: kernel when
+ * /dev/estack exists, else fallback). Kernel mode without the module
+ * fails: it was asked for.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <estack.h>
+#include <estack/fiber.h>
+
+#include "kselftest_harness.h"
+
+#define NOIPA	__attribute__((noipa))
+
+static bool want_kernel(void)
+{
+	const char *m = getenv("ESTACK_TEST_MODE");
+
+	if (m && !strcmp(m, "kernel"))
+		return true;
+	if (m && !strcmp(m, "fallback"))
+		return false;
+	return access("/dev/estack", F_OK) == 0;
+}
+
+static int open_pool(struct estack_pool **pool)
+{
+	bool kernel = want_kernel();
+	int err = estack_pool_open(pool, kernel ? 0 :
+				   ESTACK_POOL_FORCE_FALLBACK);
+
+	if (err)
+		return err;
+	if (estack_pool_mode(*pool) !=
+	    (kernel ? ESTACK_MODE_KERNEL : ESTACK_MODE_FALLBACK)) {
+		estack_pool_close(*pool);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+FIXTURE(fiber) {
+	struct estack_pool *pool;
+};
+
+FIXTURE_SETUP(fiber)
+{
+	ASSERT_EQ(0, open_pool(&self->pool));
+	ASSERT_EQ(0, estack_sched_init(self->pool, 0));
+}
+
+FIXTURE_TEARDOWN(fiber)
+{
+	EXPECT_EQ(0, estack_sched_fini());
+	estack_pool_close(self->pool);
+}
+
+static void *twice(void *arg)
+{
+	return (void *)(2 * (uintptr_t)arg);
+}
+
+TEST_F(fiber, create_join_results)
+{
+	struct estack_fiber *f[8];
+	struct estack_sched_stats st;
+	void *r;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		ASSERT_EQ(0, estack_fiber_create(&f[i], 0, 0, twice,
+						 (void *)(uintptr_t)i));
+	ASSERT_EQ(0, estack_sched_stats(&st));
+	EXPECT_EQ(8, st.live);
+	EXPECT_EQ(8, st.runnable);
+	for (i = 7; i >= 0; i--) {
+		ASSERT_EQ(0, estack_fiber_join(f[i], &r));
+		EXPECT_EQ(2 * i, (uintptr_t)r);
+	}
+	ASSERT_EQ(0, estack_sched_stats(&st));
+	EXPECT_EQ(0, st.live);
+	EXPECT_EQ(0, st.stack_bytes);
+}
+
+static int order[64], norder;
+
+static void *yielder(void *arg)
+{
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		order[norder++] = (int)(uintptr_t)arg;
+		estack_fiber_yield();
+	}
+	return NULL;
+}
+
+TEST_F(fiber, yield_round_robin)
+{
+	struct estack_fiber *f[3];
+	int i;
+
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, estack_fiber_create(&f[i], 0, 0, yielder,
+						 (void *)(uintptr_t)i));
+	EXPECT_EQ(0, estack_sched_run());
+	ASSERT_EQ(12, norder);
+	for (i = 0; i < 12; i++)
+		EXPECT_EQ(i % 3, order[i]);
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(0, estack_fiber_join(f[i], NULL));
+}
+
+static void *exiter(void *arg)
+{
+	estack_fiber_exit((void *)0x1234);
+	return arg;
+}
+
+static struct estack_fiber *joinee;
+
+static void *joiner(void *arg)
+{
+	void *r = NULL;
+	int err = estack_fiber_join(joinee, &r);
+
+	if (err)
+		return (void *)(intptr_t)err;
+	return (void *)((uintptr_t)r + 1);
+}
+
+TEST_F(fiber, exit_and_join_from_fiber)
+{
+	struct estack_fiber *j;
+	void *r;
+
+	/* the joiner runs first and parks until the joinee has exited */
+	ASSERT_EQ(0, estack_fiber_create(&j, 0, 0, joiner, NULL));
+	ASSERT_EQ(0, estack_fiber_create(&joinee, 0, 0, exiter, NULL));
+	ASSERT_EQ(0, estack_fiber_join(j, &r));
+	EXPECT_EQ(0x1235, (uintptr_t)r);
+}
+
+static struct estack_fiber *parked;
+
+static void *park_once(void *arg)
+{
+	order[norder++] = 1;
+	if (estack_fiber_park())
+		return (void *)1;
+	order[norder++] = 3;
+	return NULL;
+}
+
+static struct estack_fiber *switch_to;
+
+static void *switcher(void *arg)
+{
+	order[norder++] = 0;
+	if (estack_fiber_switch(switch_to))	/* to runs before the fiber behind */
+		return (void *)1;
+	order[norder++] = 2;
+	estack_fiber_wake(parked);
+	return NULL;
+}
+
+TEST_F(fiber, park_wake_switch)
+{
+	static const int want[] = { 1, 0, 9, 7, 2, 9, 7, 3, 9, 7, 9, 7 };
+	struct estack_fiber *w, *y, *z;
+	void *r;
+	int i;
+
+	ASSERT_EQ(0, estack_fiber_create(&parked, 0, 0, park_once, NULL));
+	ASSERT_EQ(0, estack_fiber_create(&y, 0, 0, switcher, NULL));
+	ASSERT_EQ(0, estack_fiber_create(&w, 0, 0, yielder, (void *)7));
+	ASSERT_EQ(0, estack_fiber_create(&z, 0, 0, yielder, (void *)9));
+	/* y switches to z at once, ahead of w: 9 right after 0 */
+	switch_to = z;
+	ASSERT_EQ(0, estack_fiber_join(y, &r));
+	EXPECT_EQ(NULL, r);
+	ASSERT_EQ(0, estack_fiber_join(z, NULL));
+	ASSERT_EQ(0, estack_fiber_join(w, NULL));
+	ASSERT_EQ(0, estack_fiber_join(parked, &r));
+	EXPECT_EQ(NULL, r);
+	EXPECT_EQ(-EPERM, estack_fiber_switch(z));	/* off a fiber */
+	ASSERT_EQ(12, norder);
+	for (i = 0; i < 12; i++)
+		EXPECT_EQ(want[i], order[i]) TH_LOG("step %d", i);
+}
+
+/* ---- many fibers, deep recursion, checked against the main stack ---- */
+
+#define FRAME_WORDS	24
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static NOIPA uint64_t work(unsigned int depth, uint64_t x)
+{
+	uint64_t local[FRAME_WORDS], r;
+	unsigned int i;
+
+	if (estack_fiber_check(0))
+		abort();
+	for (i = 0; i < FRAME_WORDS; i++)
+		local[i] = mix(x + i);
+	r = depth ? work(depth - 1, local[depth % FRAME_WORDS]) : x;
+	for (i = 0; i < FRAME_WORDS; i++)
+		r += local[i] * (i + 1);
+	return r;
+}
+
+#define MAX_DEPTH	300
+
+static uint64_t rounds(uint64_t seed)
+{
+	uint64_t acc = seed;
+	int r;
+
+	for (r = 0; r < 4; r++) {
+		acc = work(mix(seed * 131 + r) % (MAX_DEPTH + 1), acc);
+		estack_fiber_yield();	/* near the top: shrink */
+	}
+	return acc;
+}
+
+static void *rounds_fiber(void *arg)
+{
+	return (void *)(uintptr_t)rounds((uintptr_t)arg);
+}
+
+TEST_F(fiber, ten_thousand_deep_grow_and_shrink)
+{
+	const unsigned int n = 10000;
+	struct estack_fiber **f = calloc(n, sizeof(*f));
+	struct estack_sched_stats st;
+	unsigned int i, bad = 0;
+	void *r;
+
+	ASSERT_NE(NULL, f);
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, estack_fiber_create(&f[i], 4096,
+						 ESTACK_FIBER_CONSERVATIVE,
+						 rounds_fiber,
+						 (void *)(uintptr_t)(i + 1)));
+	EXPECT_EQ(0, estack_sched_run());
+	ASSERT_EQ(0, estack_sched_stats(&st));
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(0, estack_fiber_join(f[i], &r));
+		if ((uintptr_t)r != rounds(i + 1))
+			bad++;
+	}
+	EXPECT_EQ(0, bad);
+	EXPECT_LT(n, st.grows);
+	EXPECT_LT(n, st.shrinks);
+	/* 300 levels of ~250 bytes: the stacks reached 128 KiB and more */
+	EXPECT_LE(n * 4096ULL, st.peak_stack_bytes);
+	TH_LOG("%llu grows, %llu shrinks, %llu bytes copied, peak %zu KiB",
+	       (unsigned long long)st.grows, (unsigned long long)st.shrinks,
+	       (unsigned long long)st.bytes_copied,
+	       st.peak_stack_bytes >> 10);
+	free(f);
+}
+
+/* ---- the learned start size ---- */
+
+static NOIPA void burn(unsigned int depth)
+{
+	volatile char pad[512];
+
+	if (estack_fiber_check(0))
+		abort();
+	pad[0] = (char)depth;
+	if (depth)
+		burn(depth - 1);
+	pad[1] = pad[0];
+}
+
+static void *burner(void *arg)
+{
+	burn((uintptr_t)arg);
+	return NULL;
+}
+
+TEST_F(fiber, start_size_learned)
+{
+	struct estack_sched_stats st;
+	struct estack_fiber *f;
+	struct estack_stack s;
+	int i;
+
+	/* about 20 KiB deep: every fiber ends on a 32 KiB stack */
+	for (i = 0; i < 64; i++) {
+		ASSERT_EQ(0, estack_fiber_create(&f, 4096, ESTACK_FIBER_NO_SHRINK,
+						 burner, (void *)30));
+		ASSERT_EQ(0, estack_fiber_join(f, NULL));
+	}
+	ASSERT_EQ(0, estack_sched_stats(&st));
+	EXPECT_EQ(32768, st.start_size);
+	ASSERT_EQ(0, estack_fiber_create(&f, 0, 0, burner, (void *)0));
+	ASSERT_EQ(0, estack_fiber_stack(f, &s));
+	EXPECT_EQ(32768, estack_stack_size(&s));
+	ASSERT_EQ(0, estack_fiber_join(f, NULL));
+}
+
+/* ---- pointers into the stack across moves ---- */
+
+/*
+ * The fiber keeps &buf in locals of deeper frames and in registers across
+ * safe points that move its stack; with the conservative scan every copy
+ * is relocated, so the pointer still names the fiber's own buf.
+ */
+static NOIPA uint64_t hold(uint64_t *p, unsigned int depth, int *moved)
+{
+	volatile uint64_t pad[16];
+	uint64_t r;
+	struct estack_stack s;
+
+	pad[0] = depth;
+	if (estack_fiber_check(0))
+		abort();
+	if (estack_fiber_stack(estack_fiber_self(), &s))
+		abort();
+	/* p must point into the stack we are on now */
+	if ((char *)p < (char *)s.lo || (char *)p >= (char *)s.hi)
+		*moved = -1;
+	r = p[depth % 8];
+	if (depth)
+		r += hold(p, depth - 1, moved);
+	return r + pad[0];
+}
+
+static void *holder(void *arg)
+{
+	uint64_t buf[8], r;
+	int moved = 0, i;
+	struct estack_stack before, after;
+
+	for (i = 0; i < 8; i++)
+		buf[i] = mix(i);
+	estack_fiber_stack(estack_fiber_self(), &before);
+	r = hold(buf, 200, &moved);
+	estack_fiber_stack(estack_fiber_self(), &after);
+	if (moved)
+		return (void *)1;
+	if (before.lo == after.lo)	/* it must have moved */
+		return (void *)2;
+	for (i = 0; i < 8; i++)		/* buf is intact where it is now */
+		if (buf[i] != mix(i))
+			return (void *)3;
+	return (void *)(uintptr_t)(r == (uintptr_t)arg ? 0 : 4);
+}
+
+static uint64_t hold_expected(void)
+{
+	uint64_t r = 0;
+	int d;
+
+	for (d = 200; d >= 0; d--)
+		r += mix(d % 8) + d;
+	return r;
+}
+
+TEST_F(fiber, pointers_survive_moves_conservative)
+{
+	struct estack_fiber *f;
+	void *r;
+
+	ASSERT_EQ(0, estack_fiber_create(&f, 4096,
+					 ESTACK_FIBER_CONSERVATIVE |
+					 ESTACK_FIBER_NO_SHRINK, holder,
+					 (void *)(uintptr_t)hold_expected()));
+	ASSERT_EQ(0, estack_fiber_join(f, &r));
+	EXPECT_EQ(NULL, r);
+}
+
+/* ---- errors ---- */
+
+static void *nothing(void *arg)
+{
+	return arg;
+}
+
+static void *join_self(void *arg)
+{
+	return (void *)(intptr_t)estack_fiber_join(estack_fiber_self(), NULL);
+}
+
+TEST_F(fiber, errors)
+{
+	struct estack_fiber *f;
+	void *r;
+
+	EXPECT_EQ(-EINVAL, estack_fiber_create(&f, 0, 0x80, nothing, NULL));
+	EXPECT_EQ(-EINVAL, estack_fiber_create(&f, 0, 0, NULL, NULL));
+	EXPECT_EQ(-EBUSY, estack_sched_init(self->pool, 0));
+	EXPECT_EQ(-EPERM, estack_fiber_park());
+	EXPECT_EQ(0, estack_fiber_check(0));	/* off a fiber: nothing */
+	ASSERT_EQ(0, estack_fiber_create(&f, 0, 0, join_self, NULL));
+	ASSERT_EQ(0, estack_fiber_join(f, &r));
+	EXPECT_EQ(-EINVAL, (intptr_t)r);
+	/* a fiber parked forever: the thread's join cannot finish */
+	ASSERT_EQ(0, estack_fiber_create(&f, 0, 0, park_once, NULL));
+	EXPECT_EQ(-EDEADLK, estack_fiber_join(f, NULL));
+	EXPECT_EQ(-EBUSY, estack_sched_fini());
+	EXPECT_EQ(1, estack_fiber_wake(f));
+	EXPECT_EQ(0, estack_fiber_wake(f));
+	EXPECT_EQ(0, estack_fiber_join(f, NULL));
+}
+
+/* ---- one run queue per thread ---- */
+
+struct thr {
+	struct estack_pool *pool;
+	pthread_t self;
+	int order[40], n, err;
+	bool foreign;
+};
+
+static void *thr_fiber(void *arg)
+{
+	struct thr *t = arg;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		if (!pthread_equal(pthread_self(), t->self))
+			t->foreign = true;
+		t->order[t->n++] = (int)(estack_fiber_id(estack_fiber_self()) %
+					 1000000);
+		work(40, i);	/* grows */
+		estack_fiber_yield();
+	}
+	return NULL;
+}
+
+static void *thr_main(void *arg)
+{
+	struct thr *t = arg;
+	struct estack_fiber *f[10];
+	int i;
+
+	t->self = pthread_self();
+	t->err = estack_sched_init(t->pool, 0);
+	for (i = 0; !t->err && i < 10; i++)
+		t->err = estack_fiber_create(&f[i], 0,
+					     ESTACK_FIBER_CONSERVATIVE,
+					     thr_fiber, t);
+	if (!t->err && estack_sched_run())
+		t->err = -EAGAIN;
+	for (i = 0; !t->err && i < 10; i++)
+		t->err = estack_fiber_join(f[i], NULL);
+	if (!t->err)
+		t->err = estack_sched_fini();
+	return NULL;
+}
+
+TEST_F(fiber, threads_each_their_own_queue)
+{
+	struct thr t[4] = {};
+	pthread_t th[4];
+	int i, j;
+
+	for (i = 0; i < 4; i++) {
+		t[i].pool = self->pool;
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, thr_main, &t[i]));
+	}
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(0, pthread_join(th[i], NULL));
+		EXPECT_EQ(0, t[i].err);
+		EXPECT_FALSE(t[i].foreign);
+		ASSERT_EQ(40, t[i].n);
+		/* round robin of the thread's own ten fibers */
+		for (j = 10; j < 40; j++)
+			EXPECT_EQ(t[i].order[j - 10], t[i].order[j]);
+	}
+}
+
+/* ---- the overflow report ---- */
+
+static NOIPA int overflow(unsigned int depth)
+{
+	volatile char pad[256];
+
+	pad[0] = (char)depth;
+	if (depth == 1u << 30)	/* never: 256 GiB of frames */
+		return 0;
+	return overflow(depth + 1) + pad[0];	/* no safe point: overflows */
+}
+
+static void *overflower(void *arg)
+{
+	return (void *)(intptr_t)overflow(0);
+}
+
+TEST(overflow_names_the_fiber)
+{
+	struct estack_pool *pool;
+	struct estack_fiber *f;
+	char buf[512] = "";
+	int pfd[2], status;
+	ssize_t n, got = 0;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(pfd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		dup2(pfd[1], STDERR_FILENO);
+		close(pfd[0]);
+		if (open_pool(&pool) ||
+		    estack_sched_init(pool, ESTACK_SCHED_CATCH_OVERFLOW) ||
+		    estack_fiber_create(&f, 16384, ESTACK_FIBER_NO_SHRINK,
+					overflower, NULL) ||
+		    estack_fiber_set_name(f, "deep-one"))
+			_exit(3);
+		estack_fiber_join(f, NULL);
+		_exit(4);	/* not reached: the fiber overflows */
+	}
+	close(pfd[1]);
+	while ((n = read(pfd[0], buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += n;
+	close(pfd[0]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV)
+		TH_LOG("status 0x%x", status);
+	EXPECT_NE(NULL, strstr(buf, "estack: fiber deep-one overflowed its "
+			       "16384-byte stack\n"))
+		TH_LOG("stderr: %s", buf);
+}
+
+TEST_HARNESS_MAIN
