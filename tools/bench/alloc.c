@@ -17,13 +17,15 @@ static const unsigned long alloc_kib[] = { 8, 16, 64 };
 /* estack first, then the alternatives it is measured against. */
 static const struct stack_kind *const alloc_kinds[] = {
 	&stack_estack, &stack_mmap_guard, &stack_mmap, &stack_malloc,
-	&stack_pool,
+	&stack_pool, &stack_lib,
 };
 
 /* The targets of the benchmark issue, all at 8 KiB. */
 #define TARGET_KIB		8
 #define TARGET_VS_GUARD		0.10	/* estack / mmap-guard */
 #define TARGET_VS_GETPPID	4.0	/* estack / getppid pair */
+/* The library issue's: libestack against the in-process pool, at 8 KiB. */
+#define TARGET_LIB_VS_POOL	1.5
 
 static void alloc_ratios(struct bench_table *t, unsigned long kib)
 {
@@ -35,6 +37,8 @@ static void alloc_ratios(struct bench_table *t, unsigned long kib)
 		struct bench_ratio r = { .group = GROUP, .num = { est } };
 
 		k = alloc_kinds[i];
+		if (k == &stack_lib)
+			continue;
 		r.name = xasprintf("%lu KiB: estack / %s", kib, k->name);
 		r.den[0] = case_key(BENCH_ID(GROUP, k->name, kib));
 		r.reading = xasprintf("estack takes {percent}%% of the time of %s",
@@ -56,6 +60,16 @@ static void alloc_ratios(struct bench_table *t, unsigned long kib)
 		.reading = "ALLOC + FREE cost {value} pairs of null system calls",
 		.op = kib == TARGET_KIB ? "<=" : NULL,
 		.bound = TARGET_VS_GETPPID,
+	});
+	table_ratio(t, &(struct bench_ratio){
+		.group = GROUP,
+		.name = xasprintf("%lu KiB: libestack / pool", kib),
+		.num = { case_key(BENCH_ID(GROUP, stack_lib.name, kib)) },
+		.den = { case_key(BENCH_ID(GROUP, stack_pool.name, kib)) },
+		.reading = "through libestack, a stack costs {value} times one off an in-process free list",
+		.unmeasured = "not measured: {error}",
+		.op = kib == TARGET_KIB ? "<=" : NULL,
+		.bound = TARGET_LIB_VS_POOL,
 	});
 }
 
@@ -86,6 +100,17 @@ static int pool_done(void *env, unsigned int n)
 	return 0;
 }
 
+static int lib_prep(void *env, unsigned int n)
+{
+	return stack_lib_open(env);
+}
+
+static int lib_done(void *env, unsigned int n)
+{
+	stack_lib_close(env);
+	return 0;
+}
+
 static void alloc_run(struct bench *b)
 {
 	static const struct bench_case getppid2 = {
@@ -107,6 +132,9 @@ static void alloc_run(struct bench *b)
 			if (kind == &stack_pool) {
 				c.prep = pool_prep;
 				c.done = pool_done;
+			} else if (kind == &stack_lib) {
+				c.prep = lib_prep;
+				c.done = lib_done;
 			}
 			bench_run(b, BENCH_ID(GROUP, kind->name, alloc_kib[i]),
 				  &c, &env, b->batch);

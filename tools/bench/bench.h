@@ -24,6 +24,8 @@
 
 #include "estack_util.h"
 
+struct estack_pool;
+
 #define KIB		1024UL
 #define MAX_REPS	64
 
@@ -209,6 +211,7 @@ void table_print_results(FILE *out, const struct bench_table *t);
  * @pool_len: its length
  * @pool_free: its free list
  * @pool_nr: stacks on @pool_free
+ * @lib: the libestack pool of the "libestack" kind, in kernel mode
  */
 struct stack_env {
 	int dev;
@@ -218,6 +221,7 @@ struct stack_env {
 	size_t pool_len;
 	char **pool_free;
 	unsigned long pool_nr;
+	struct estack_pool *lib;
 };
 
 /**
@@ -235,10 +239,12 @@ struct stack_kind {
 };
 
 extern const struct stack_kind stack_estack, stack_mmap_guard, stack_mmap,
-	stack_malloc, stack_pool;
+	stack_malloc, stack_pool, stack_lib;
 
 void touch(char *p);
 int stack_pool_init(struct stack_env *e, unsigned long nr);
+int stack_lib_open(struct stack_env *e);
+void stack_lib_close(struct stack_env *e);
 void stack_pool_fini(struct stack_env *e);
 char *stack_pool_get(struct stack_env *e);
 int stack_estack_notouch_once(void *env, unsigned int i);

@@ -71,6 +71,8 @@ static const struct cpus_kind {
 	{ "mmap-guard", &stack_mmap_guard, false,
 	  "both threads in one address space (mmap_lock)" },
 	{ "malloc", &stack_malloc, false, "glibc's per-thread arenas" },
+	{ "libestack", &stack_lib, false,
+	  "one libestack pool, each thread through its own cache" },
 };
 
 static void cpus_describe(struct bench_table *t)
@@ -119,7 +121,8 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static void start_workers(struct cpus_run *r, int shared_dev, bool own_fd)
+static void start_workers(struct cpus_run *r, int shared_dev, bool own_fd,
+			  struct estack_pool *lib)
 {
 	unsigned int i;
 
@@ -132,7 +135,8 @@ static void start_workers(struct cpus_run *r, int shared_dev, bool own_fd)
 		*w = (struct cpus_worker){
 			.run = r, .own_fd = own_fd,
 			.env = { .dev = own_fd ? es_open() : shared_dev,
-				 .size = 8 * KIB, .page = r->b->page },
+				 .size = 8 * KIB, .page = r->b->page,
+				 .lib = lib },
 		};
 		if (w->env.dev < 0)
 			die("open /dev/estack");
@@ -160,7 +164,7 @@ static int join_workers(struct cpus_run *r)
 }
 
 static void run_threads(struct bench *b, const struct cpus_kind *k,
-			unsigned int nr, int shared_dev)
+			unsigned int nr, int shared_dev, struct estack_pool *lib)
 {
 	struct cpus_run r = { .b = b, .kind = k->kind, .nr = nr };
 	struct bench_id id = BENCH_ID(GROUP, k->name, nr);
@@ -168,7 +172,7 @@ static void run_threads(struct bench *b, const struct cpus_kind *k,
 	unsigned int rep;
 	int err;
 
-	start_workers(&r, shared_dev, k->own_fd);
+	start_workers(&r, shared_dev, k->own_fd, lib);
 	for (rep = 0; rep <= b->reps; rep++) {	/* rep 0 warms up */
 		pthread_barrier_wait(&r.start_line);
 		t0 = now_ns();
@@ -186,14 +190,18 @@ static void run_threads(struct bench *b, const struct cpus_kind *k,
 
 static void cpus_run(struct bench *b)
 {
+	struct stack_env lib = { .dev = -1 };
 	int shared_dev = es_open();
 	unsigned int i, nr;
 
 	if (shared_dev < 0)
 		die("open /dev/estack");
+	if (stack_lib_open(&lib))
+		die("estack_pool_open");
 	for (nr = 1; nr <= MAX_THREADS; nr++)
 		for (i = 0; i < ARRAY_SIZE(cpus_kinds); i++)
-			run_threads(b, &cpus_kinds[i], nr, shared_dev);
+			run_threads(b, &cpus_kinds[i], nr, shared_dev, lib.lib);
+	stack_lib_close(&lib);
 	close(shared_dev);
 }
 

@@ -15,6 +15,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <estack.h>
+
 #include "bench.h"
 
 /* A write the compiler cannot drop: what a fiber's first push does. */
@@ -148,6 +150,52 @@ static int pool_once(void *env, unsigned int i)
 	e->pool_free[e->pool_nr++] = p;
 	return 0;
 }
+
+/*
+ * libestack in kernel mode, the way a fiber runtime takes its stacks: the
+ * per-thread cache in front of ALLOC_BATCH and FREE_BATCH. The pool is
+ * opened without ESTACK_POOL_FALLBACK, so that a missing module fails the
+ * case instead of measuring the fallback.
+ */
+int stack_lib_open(struct stack_env *e)
+{
+	int err = estack_pool_open(&e->lib, 0);
+
+	if (err) {
+		errno = -err;
+		return -1;
+	}
+	return 0;
+}
+
+void stack_lib_close(struct stack_env *e)
+{
+	estack_pool_close(e->lib);
+	e->lib = NULL;
+}
+
+static int lib_once(void *env, unsigned int i)
+{
+	struct stack_env *e = env;
+	struct estack_stack st;
+	int err = estack_stack_alloc(e->lib, e->size, &st);
+
+	if (!err) {
+		touch((char *)st.hi - 8);
+		err = estack_stack_free(e->lib, &st);
+	}
+	if (err) {
+		errno = -err;
+		return -1;
+	}
+	return 0;
+}
+
+const struct stack_kind stack_lib = {
+	"libestack", "libestack (its per-thread cache)",
+	"estack_stack_alloc(), one store into the top page, estack_stack_free()",
+	lib_once,
+};
 
 const struct stack_kind stack_estack = {
 	"estack", "estack",
