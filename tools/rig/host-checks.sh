@@ -143,6 +143,12 @@ lib_install() {
 }
 item "make install-lib: files, soname, only estack_* exported, pkg-config" \
 	lib_install
+# The TSan build option: the library (its fiber switches call
+# __tsan_switch_to_fiber) builds with -fsanitize=thread, warnings as errors.
+item "libestack builds with -fsanitize=thread" \
+	make -s -C "$ESTACK_TOP/tools/lib/estack" O="$tmp/tsan" \
+		EXTRA_CFLAGS=-fsanitize=thread "$tmp/tsan/libestack.a" \
+		"$tmp/tsan/libestack.so.1.0.0"
 
 # libestack natively, in fallback mode (the host kernel has no module but
 # has MADV_GUARD_INSTALL), then with mprotect guards, then under ASan and

@@ -110,11 +110,14 @@ static bool es_entry_read(const struct es_entry *e, uint32_t *state,
 		s1 = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
 		if (s1 & 1)
 			continue;
-		*state = __atomic_load_n(&e->state, __ATOMIC_RELAXED);
-		*lo = __atomic_load_n(&e->lo, __ATOMIC_RELAXED);
-		*hi = __atomic_load_n(&e->hi, __ATOMIC_RELAXED);
-		*key = __atomic_load_n(&e->key, __ATOMIC_RELAXED);
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		/*
+		 * Acquire loads, not a fence (which TSan cannot model):
+		 * the second read of seq comes after all of them.
+		 */
+		*state = __atomic_load_n(&e->state, __ATOMIC_ACQUIRE);
+		*lo = __atomic_load_n(&e->lo, __ATOMIC_ACQUIRE);
+		*hi = __atomic_load_n(&e->hi, __ATOMIC_ACQUIRE);
+		*key = __atomic_load_n(&e->key, __ATOMIC_ACQUIRE);
 		s2 = __atomic_load_n(&e->seq, __ATOMIC_RELAXED);
 		if (s1 == s2)
 			return true;
