@@ -182,6 +182,9 @@ if item "libestack (ESTACK_VALGRIND=1) and its tests build" \
 	make -s -C "$ESTACK_TOP/tools/lib/estack" O="$lib_o" tests-valgrind; then
 	tap_items "lib_test (fallback, valgrind)" env ESTACK_TEST_MODE=fallback \
 		valgrind -q --error-exitcode=9 "$lib_o/tests/lib_test_vg"
+	tap_items "fiber_test (fallback, valgrind)" \
+		env ESTACK_TEST_MODE=fallback valgrind -q --error-exitcode=9 \
+		"$lib_o/tests/fiber_test_vg"
 fi
 # libestack: the public header as C99 and C++, the Boost adapter, the
 # Boost examples natively (fallback mode: the host has no module) and the

@@ -251,7 +251,15 @@ static inline void es_san_unpoison(uintptr_t lo, size_t len)
 #ifdef ESTACK_VALGRIND
 unsigned int es_vg_register(uintptr_t lo, uintptr_t hi);
 void es_vg_deregister(unsigned int id);
+void es_vg_mem(uintptr_t lo, size_t len, bool defined);
 #else
+static inline void es_vg_mem(uintptr_t lo, size_t len, bool defined)
+{
+	(void)lo;
+	(void)len;
+	(void)defined;
+}
+
 static inline unsigned int es_vg_register(uintptr_t lo, uintptr_t hi)
 {
 	(void)lo;
