@@ -12,11 +12,23 @@
  *
  * done: the header's done field is written before the first item (a
  * header that cannot be written is EFAULT before anything is done) and
- * after each completed item, so that it always counts the items completed.
- * Should it become unwritable during the call (another thread changed the
- * mapping), the call stops with EFAULT: ALLOC_BATCH first takes the
- * item's new stack back, so done still counts what the caller has; a FREE
- * cannot be undone, so FREE_BATCH's item at done may be freed as well.
+ * after each completed item: between an item's action and that write it
+ * is one behind. Before each item the done word is faulted in writable,
+ * and a FREE item may not free a stack holding any byte of the header
+ * (EINVAL, as GROW refuses a struct in the stack it moves), so that the
+ * write after it fails only when another thread unmaps or write-protects
+ * the header meanwhile. Then the call stops with EFAULT: ALLOC_BATCH
+ * first takes the item's new stack back (by its id), so done still counts
+ * what the caller has; a FREE cannot be undone, so FREE_BATCH's item at
+ * done may be freed as well. Items at and after done may have been
+ * written (their contents mean nothing).
+ *
+ * The items are walked as a u64 address, converted for each item by
+ * estack_batch_items(): a 32-bit caller's walk may not leave its 4 GiB.
+ *
+ * dev.c's single commands come in as a struct estack_batch_ops: a
+ * callback from this lower file into dev.c's code, as context.c calls
+ * debugfs.c's printer through estack_ctx_for_each().
  *
  * Between two items the call reschedules and stops with EINTR (done
  * written) when a fatal signal is pending.
@@ -28,9 +40,10 @@
 
 #include <linux/compat.h>
 #include <linux/kernel.h>
+#include <linux/overflow.h>
+#include <linux/pagemap.h>
 #include <linux/uaccess.h>
 
-#include "compat.h"
 #include "dev.h"
 
 /*
@@ -57,17 +70,22 @@ static void __user *estack_batch_items(u64 items)
  * right after the size bytes of the one before. Stops at the first item
  * that fails, with done the number of items before it.
  *
- * Return: 0 with done = nr; -EINVAL for unknown flags or nr 0; -E2BIG for
- * nr above %ESTACK_BATCH_MAX; -EFAULT when done cannot be written or the
- * items cannot be read; -EINTR for a fatal signal between two items;
+ * Return: 0 with done = nr; -EINVAL for unknown flags or nr 0, or for a
+ * FREE item whose stack holds a byte of the header; -E2BIG for nr above
+ * %ESTACK_BATCH_MAX; -EFAULT when done cannot be written or an item
+ * cannot be read or written; -EINTR for a fatal signal between two items;
  * otherwise the errno of the failed item.
  */
 int estack_batch_run(struct estack_ctx *ctx, const struct estack_batch *hdr,
 		     struct estack_batch __user *uhdr,
 		     const struct estack_batch_ops *ops)
 {
-	void __user *uitem;
-	u32 done, usize, id;
+	struct estack_batch_item it = {
+		.hdr = (unsigned long)uhdr,
+		.hdr_size = hdr->size,
+	};
+	u64 addr = hdr->items;
+	u32 done;
 	int ret;
 
 	if (hdr->flags || !hdr->nr)
@@ -76,22 +94,28 @@ int estack_batch_run(struct estack_ctx *ctx, const struct estack_batch *hdr,
 		return -E2BIG;
 	if (put_user(0, &uhdr->done))
 		return -EFAULT;
-	uitem = estack_batch_items(hdr->items);
-	if (!uitem)
-		return -EFAULT;
 
 	for (done = 0; done < hdr->nr; done++) {
 		if (done && estack_should_stop())
 			return -EINTR;
-		ret = ops->item(ctx, uitem, &usize, &id);
+		it.uitem = estack_batch_items(addr);
+		if (!it.uitem)
+			return -EFAULT;
+		/* So that only another thread can make the write below fail. */
+		if (fault_in_safe_writeable((char __user *)&uhdr->done,
+					    sizeof(uhdr->done)))
+			return -EFAULT;
+		ret = ops->item(ctx, &it);
 		if (ret)
 			return ret;
 		if (put_user(done + 1, &uhdr->done)) {
 			if (ops->undo)
-				ops->undo(ctx, id);
+				ops->undo(ctx, it.id);
 			return -EFAULT;
 		}
-		uitem += usize;
+		/* No next item past the top of the address space. */
+		if (check_add_overflow(addr, (u64)it.usize, &addr))
+			return done + 1 < hdr->nr ? -EFAULT : 0;
 	}
 	return 0;
 }

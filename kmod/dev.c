@@ -59,6 +59,13 @@ int estack_copy_args_in(void *karg, size_t ksize, size_t ver0,
 	if (ret)
 		return ret;
 	ret = copy_struct_from_user(karg, ksize, uarg, usize);
+	/* Every struct read here starts with its size. */
+	BUILD_BUG_ON(offsetof(struct estack_api, size) != 0);
+	BUILD_BUG_ON(offsetof(struct estack_alloc, size) != 0);
+	BUILD_BUG_ON(offsetof(struct estack_free, size) != 0);
+	BUILD_BUG_ON(offsetof(struct estack_move, size) != 0);
+	BUILD_BUG_ON(offsetof(struct estack_info, size) != 0);
+	BUILD_BUG_ON(offsetof(struct estack_batch, size) != 0);
 	if (!ret)
 		*(u32 *)karg = usize;
 	return ret;
@@ -113,9 +120,21 @@ static long estack_ioctl_api(struct estack_ctx *ctx, void __user *uarg)
 	return estack_copy_args_out(uarg, &api, sizeof(api), api.size);
 }
 
-/* ALLOC of the struct at @uarg; *@usize and *@id as estack_batch_ops.item */
-static int estack_alloc_one(struct estack_ctx *ctx, void __user *uarg,
-			    u32 *usize, u32 *id)
+/*
+ * Take back a stack estack_alloc_one() made, the caller never learning it.
+ * Return 0, or -ENOENT when another thread guessed its id and freed it.
+ */
+static int estack_alloc_undo(struct estack_ctx *ctx, u32 id)
+{
+	int ret = estack_stack_take_back(ctx, id);
+
+	WARN_ON_ONCE(ret && ret != -ENOENT);
+	return ret;
+}
+
+/* ALLOC of the struct at @it->uitem, as estack_batch_ops.item */
+static int estack_alloc_one(struct estack_ctx *ctx,
+			    struct estack_batch_item *it)
 {
 	struct estack_stack_info info;
 	struct estack_alloc req;
@@ -125,7 +144,7 @@ static int estack_alloc_one(struct estack_ctx *ctx, void __user *uarg,
 	BUILD_BUG_ON(sizeof(req) != ESTACK_ALLOC_SIZE_VER0);
 
 	ret = estack_copy_args_in(&req, sizeof(req), ESTACK_ALLOC_SIZE_VER0,
-				  uarg);
+				  it->uitem);
 	if (ret)
 		return ret;
 	if (req.flags || req.pad)
@@ -135,6 +154,14 @@ static int estack_alloc_one(struct estack_ctx *ctx, void __user *uarg,
 				&size);
 	if (ret)
 		return ret;
+	/*
+	 * A struct that cannot be written is refused before a stack is made,
+	 * as GROW refuses it: then only a mapping changed by another thread
+	 * in between can fail the copy out, and the stack is taken back.
+	 */
+	if (fault_in_safe_writeable(it->uitem, min_t(size_t, req.size,
+						     sizeof(req))))
+		return -EFAULT;
 
 	ret = estack_stack_create(ctx, size, &info);
 	if (ret)
@@ -142,32 +169,26 @@ static int estack_alloc_one(struct estack_ctx *ctx, void __user *uarg,
 	req.id = info.id;
 	req.lo = info.lo;
 	req.hi = info.hi;
-	ret = estack_copy_args_out(uarg, &req, sizeof(req), req.size);
+	ret = estack_copy_args_out(it->uitem, &req, sizeof(req), req.size);
 	if (ret) {	/* the caller cannot learn the id: take it back */
-		estack_stack_destroy(ctx, info.id, false);
+		estack_alloc_undo(ctx, info.id);
 		return ret;
 	}
-	*usize = req.size;
-	*id = info.id;
+	it->usize = req.size;
+	it->id = info.id;
 	return 0;
-}
-
-/* Take back a stack estack_alloc_one() made, the caller never learning it. */
-static void estack_alloc_undo(struct estack_ctx *ctx, u32 id)
-{
-	estack_stack_destroy(ctx, id, false);
 }
 
 static long estack_ioctl_alloc(struct estack_ctx *ctx, void __user *uarg)
 {
-	u32 usize, id;
+	struct estack_batch_item it = { .uitem = uarg };
 
-	return estack_alloc_one(ctx, uarg, &usize, &id);
+	return estack_alloc_one(ctx, &it);
 }
 
-/* FREE of the struct at @uarg; *@usize and *@id as estack_batch_ops.item */
-static int estack_free_one(struct estack_ctx *ctx, void __user *uarg,
-			   u32 *usize, u32 *id)
+/* FREE of the struct at @it->uitem, as estack_batch_ops.item */
+static int estack_free_one(struct estack_ctx *ctx,
+			   struct estack_batch_item *it)
 {
 	struct estack_free req;
 	int ret;
@@ -175,24 +196,24 @@ static int estack_free_one(struct estack_ctx *ctx, void __user *uarg,
 	BUILD_BUG_ON(sizeof(req) != ESTACK_FREE_SIZE_VER0);
 
 	ret = estack_copy_args_in(&req, sizeof(req), ESTACK_FREE_SIZE_VER0,
-				  uarg);
+				  it->uitem);
 	if (ret)
 		return ret;
 	if (req.flags || req.pad)
 		return -EINVAL;
-	ret = estack_stack_destroy(ctx, req.id, true);
+	ret = estack_stack_destroy(ctx, req.id, it->hdr, it->hdr_size);
 	if (ret)
 		return ret;
-	*usize = req.size;
-	*id = req.id;
+	it->usize = req.size;
+	it->id = req.id;
 	return 0;
 }
 
 static long estack_ioctl_free(struct estack_ctx *ctx, void __user *uarg)
 {
-	u32 usize, id;
+	struct estack_batch_item it = { .uitem = uarg };
 
-	return estack_free_one(ctx, uarg, &usize, &id);
+	return estack_free_one(ctx, &it);
 }
 
 static const struct estack_batch_ops estack_alloc_batch_ops = {

@@ -32,20 +32,40 @@ int estack_dev_init(struct estack_allocator *a);
 void estack_dev_exit(void);
 
 /**
+ * struct estack_batch_item - one item of a batch, from batch.c to dev.c
+ * @uitem: (in) the item's struct in user space
+ * @hdr: (in) the batch's header in user space, whose done is written after
+ *	the item: a FREE item may not free a stack that holds any of it
+ * @hdr_size: (in) the header's size bytes as checked; 0 outside a batch
+ * @usize: (out) the item's size as checked: the next item starts there
+ * @id: (out) the stack's id
+ */
+struct estack_batch_item {
+	void __user *uitem;
+	u64 hdr;
+	u32 hdr_size;
+	u32 usize;
+	u32 id;
+};
+
+/**
  * struct estack_batch_ops - the single command a batch repeats (dev.c)
- * @item: runs the single command on the item struct at @uitem, exactly as
- *	its own ioctl does (copy in, checks, action, copy out); on success
- *	sets *@usize to the item's size as checked (where the next item
- *	starts) and *@id to the stack's id
- * @undo: takes a completed item back (ALLOC: frees the new stack); NULL
- *	when a completed item cannot be undone (FREE)
+ * @item: runs the single command on @it->uitem exactly as its own ioctl
+ *	does (copy in, checks, action, copy out); on success fills @it's
+ *	outputs
+ * @undo: takes a completed item back (ALLOC: frees the new stack), or
+ *	returns -ENOENT when another thread freed it first; NULL when a
+ *	completed item cannot be undone (FREE)
  *
- * dev.c owns the single commands and hands them to batch.c, below it.
+ * A callback from the lower file into the upper one: dev.c owns the
+ * single commands and hands them to batch.c, below it in the device
+ * layer, which calls back into them for each item. The same pattern as
+ * estack_ctx_for_each(), through which context.c calls debugfs.c's
+ * printer; batch.c never names a function of dev.c.
  */
 struct estack_batch_ops {
-	int (*item)(struct estack_ctx *ctx, void __user *uitem, u32 *usize,
-		    u32 *id);
-	void (*undo)(struct estack_ctx *ctx, u32 id);
+	int (*item)(struct estack_ctx *ctx, struct estack_batch_item *it);
+	int (*undo)(struct estack_ctx *ctx, u32 id);
 };
 
 /* batch.c */

@@ -256,36 +256,34 @@ bool estack_stack_running(const struct estack_stack *stack)
 	return sp >= stack->lo && sp <= stack->hi;
 }
 
-/**
- * estack_stack_destroy() - FREE
- * @ctx: the context
- * @id: the stack
- * @check_running: refuse the caller's running stack (false only to undo an
- *	ALLOC whose result could not be copied out)
- *
- * Return: 0; -ENOENT; -EBUSY for the stack the caller runs on; -EINTR.
+/*
+ * FREE of @id, entered with mmap_lock held for read and leaving it
+ * dropped. @check: refuse the caller's running stack (EBUSY) and a stack
+ * that meets [@keep, @keep + @keep_len) (EINVAL), in that order.
  */
-int estack_stack_destroy(struct estack_ctx *ctx, u32 id, bool check_running)
+static int estack_stack_destroy_mmap_held(struct estack_ctx *ctx, u32 id,
+					  bool check, u64 keep, u64 keep_len)
 {
 	struct mm_struct *mm = ctx->mm;
 	struct estack_stack *stack;
 	struct vm_area_struct *vma;
 	struct estack_span *span;
 	unsigned long lo, size;
+	int ret = 0;
 
-	if (mmap_read_lock_killable(mm))
-		return -EINTR;
 	mutex_lock(&ctx->lock);
 	stack = xa_load(&ctx->ids, id);
-	if (!stack) {
+	if (!stack)
+		ret = -ENOENT;
+	else if (check && estack_stack_running(stack))
+		ret = -EBUSY;
+	else if (check && estack_range_meets(keep, keep_len, stack->lo,
+					     stack->hi))
+		ret = -EINVAL;
+	if (ret) {
 		mutex_unlock(&ctx->lock);
 		mmap_read_unlock(mm);
-		return -ENOENT;
-	}
-	if (check_running && estack_stack_running(stack)) {
-		mutex_unlock(&ctx->lock);
-		mmap_read_unlock(mm);
-		return -EBUSY;
+		return ret;
 	}
 	vma = estack_arena_vma_locked(stack->arena);
 	lo = stack->lo;
@@ -318,6 +316,43 @@ int estack_stack_destroy(struct estack_ctx *ctx, u32 id, bool check_running)
 	trace_estack_free(id, lo, lo + size);
 	estack_span_free(ctx->alloc, span, ctx->memcg);
 	return 0;
+}
+
+/**
+ * estack_stack_destroy() - FREE
+ * @ctx: the context
+ * @id: the stack
+ * @keep: start of user memory the stack may not hold (a batch's header,
+ *	whose done is written after the FREE)
+ * @keep_len: its length; 0 for none
+ *
+ * Return: 0; -ENOENT; -EBUSY for the stack the caller runs on; -EINVAL
+ * when the stack meets [@keep, @keep + @keep_len); -EINTR.
+ */
+int estack_stack_destroy(struct estack_ctx *ctx, u32 id, u64 keep,
+			 u64 keep_len)
+{
+	if (mmap_read_lock_killable(ctx->mm))
+		return -EINTR;
+	return estack_stack_destroy_mmap_held(ctx, id, true, keep, keep_len);
+}
+
+/**
+ * estack_stack_take_back() - undo an ALLOC whose result was not delivered
+ * @ctx: the context
+ * @id: the stack ALLOC made
+ *
+ * FREE without its checks, waiting for mmap_lock even with a fatal signal
+ * pending: the caller was told nothing of the stack, so it may not stay.
+ * It is found by id: if another thread guessed the id and moved the stack
+ * in between, the moved stack is the one taken back.
+ *
+ * Return: 0, or -ENOENT when another thread freed it first.
+ */
+int estack_stack_take_back(struct estack_ctx *ctx, u32 id)
+{
+	mmap_read_lock(ctx->mm);
+	return estack_stack_destroy_mmap_held(ctx, id, false, 0, 0);
 }
 
 /*

@@ -27,7 +27,9 @@ struct estack_stack_info {
 /* stack.c */
 int estack_stack_create(struct estack_ctx *ctx, unsigned long size,
 			struct estack_stack_info *out);
-int estack_stack_destroy(struct estack_ctx *ctx, u32 id, bool check_running);
+int estack_stack_destroy(struct estack_ctx *ctx, u32 id, u64 keep,
+			 u64 keep_len);
+int estack_stack_take_back(struct estack_ctx *ctx, u32 id);
 int estack_stack_query(struct estack_ctx *ctx, u32 id,
 		       struct estack_stack_info *out);
 void estack_stack_release(struct estack_ctx *ctx, struct estack_stack *stack);

@@ -446,10 +446,11 @@ TEST_F(bat, items_straddle_unreadable_page)
 
 /*
  * ALLOC items that can be read but not written: the item whose result
- * cannot be copied out is EFAULT, its stack taken back as the single ALLOC
- * takes it back; done = the items before it.
+ * cannot be copied out is EFAULT before its stack is made (ALLOC faults
+ * the struct in writable first, as GROW and SHRINK do); done = the items
+ * before it, the item not written.
  */
-TEST_F(bat, alloc_unwritable_item_taken_back)
+TEST_F(bat, alloc_unwritable_item_efault)
 {
 	enum { K = 2 };
 	struct estack_alloc *a;
@@ -469,14 +470,99 @@ TEST_F(bat, alloc_unwritable_item_taken_back)
 				&done));
 	EXPECT_EQ(K, done);
 	EXPECT_EQ(self->in_use + K, es_stat("stacks_in_use"));
-	/* Item K's stack was made, then freed: K + 1 allocations. */
-	EXPECT_EQ(allocs + K + 1, es_stat("allocs"));
+	/* Item K's stack was never made: K allocations. */
+	EXPECT_EQ(allocs + K, es_stat("allocs"));
 	EXPECT_TRUE(untouched(&a[K]));
 	for (i = 0; i < K; i++) {
 		EXPECT_TRUE(live(self->fd, &a[i]));
 		EXPECT_EQ(0, es_free(self->fd, a[i].id));
 	}
 	munmap(map, 2 * self->page);
+}
+
+/*
+ * An ALLOC item whose id can be written but not its lo and hi (it
+ * straddles into a read-only page): EFAULT with nothing of it written,
+ * no stack made; the single ALLOC the same.
+ */
+TEST_F(bat, alloc_item_straddles_readonly_page)
+{
+	enum { K = 2 };
+	struct estack_alloc *a;
+	long long allocs;
+	unsigned int i;
+	__u32 done;
+	char *map;
+
+	map = mmap(NULL, 2 * self->page, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(map != MAP_FAILED);
+	/* Item K's size, flags, bytes, id and pad writable; lo, hi not. */
+	a = (struct estack_alloc *)(map + self->page - K * sizeof(*a) - 24);
+	alloc_items(a, K + 1, 4096);
+	ASSERT_EQ(0, mprotect(map + self->page, self->page, PROT_READ));
+	allocs = es_stat("allocs");
+	EXPECT_EQ(EFAULT, batch(self->fd, ESTACK_IOC_ALLOC_BATCH, a, K + 1,
+				&done));
+	EXPECT_EQ(K, done);
+	EXPECT_EQ(self->in_use + K, es_stat("stacks_in_use"));
+	EXPECT_EQ(allocs + K, es_stat("allocs"));
+	EXPECT_TRUE(untouched(&a[K]));
+	for (i = 0; i < K; i++) {
+		EXPECT_TRUE(live(self->fd, &a[i]));
+		EXPECT_EQ(0, es_free(self->fd, a[i].id));
+	}
+
+	/* The single ALLOC on the same straddling struct. */
+	EXPECT_EQ(EFAULT, es_ioctl(self->fd, ESTACK_IOC_ALLOC, &a[K]));
+	EXPECT_EQ(allocs + K, es_stat("allocs"));
+	EXPECT_TRUE(untouched(&a[K]));
+	EXPECT_EQ(self->in_use, es_stat("stacks_in_use"));
+	munmap(map, 2 * self->page);
+}
+
+/*
+ * FREE_BATCH whose header lies in the stack its item k frees: that item is
+ * EINVAL before anything of it is freed (done could not be written after
+ * it), as GROW refuses a struct in the stack it moves; done = k, the
+ * stacks before gone, stack k and the rest live.
+ */
+TEST_F(bat, free_header_in_freed_stack)
+{
+	enum { N = 4, K = 2 };
+	struct estack_alloc a[N];
+	struct estack_free f[N];
+	struct estack_batch *b;
+	unsigned int c, i;
+	__u32 done;
+
+	/* The header in the middle of stack K, then in its topmost bytes. */
+	for (c = 0; c < 2; c++) {
+		alloc_items(a, N, 65536);
+		ASSERT_EQ(0, batch(self->fd, ESTACK_IOC_ALLOC_BATCH, a, N,
+				   &done));
+		free_items(f, a, N);
+		b = (struct estack_batch *)(uintptr_t)
+			(c ? a[K].hi - sizeof(*b) : (a[K].lo + a[K].hi) / 2);
+		memset(b, 0, sizeof(*b));
+		b->size = sizeof(*b);
+		b->nr = N;
+		b->done = NOT_WRITTEN;
+		b->items = (uintptr_t)f;
+		EXPECT_EQ(EINVAL, es_ioctl(self->fd, ESTACK_IOC_FREE_BATCH, b))
+			TH_LOG("case %u", c);
+		EXPECT_EQ(K, b->done) TH_LOG("case %u", c);
+		for (i = 0; i < K; i++)
+			EXPECT_TRUE(gone(self->fd, a[i].id))
+				TH_LOG("case %u item %u", c, i);
+		for (i = K; i < N; i++)
+			EXPECT_TRUE(live(self->fd, &a[i]))
+				TH_LOG("case %u item %u", c, i);
+		EXPECT_EQ(0, batch(self->fd, ESTACK_IOC_FREE_BATCH, &f[K],
+				   N - K, &done));
+		EXPECT_EQ(N - K, done);
+		EXPECT_EQ(self->in_use, es_stat("stacks_in_use"));
+	}
 }
 
 /*

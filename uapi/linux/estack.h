@@ -42,7 +42,8 @@
  * - ``EINVAL``: an ``sp`` or ``bytes`` that does not fit that stack;
  * - ``EBUSY``: the stack the calling thread is running on;
  * - ``EINVAL``: the struct or the slot array inside the stack being moved
- *   (GROW, SHRINK);
+ *   (GROW, SHRINK), or the batch's header inside the stack that a
+ *   FREE_BATCH item frees;
  * - ``EFBIG``: past ``max_stack``;
  * - ``ENOSPC``: a limit of the file or of the user;
  * - ``ENOMEM``: out of memory, also when no arena can be mapped:
@@ -54,9 +55,14 @@
  *   walk (nothing changed).
  *
  * A struct that can be read but not written (read-only memory) gets
- * ``EFAULT`` when the results are written: for API, ALLOC and INFO after
- * every other check (ALLOC then takes its new stack back: nothing
- * changed), for GROW and SHRINK before ``ENOENT`` (below). ALLOC's
+ * ``EFAULT``: for API and INFO when the results are written, after every
+ * other check; for ALLOC after its ``EINVAL`` and ``EFBIG``, before the
+ * stack is made (``ENOSPC``, ``ENOMEM``); for GROW and SHRINK before
+ * ``ENOENT`` (below). Should another thread make ALLOC's struct
+ * unwritable after that check, ALLOC takes its new stack back, found by
+ * its id (a stack another thread GROWs in between is the one taken
+ * back), and fails with ``EFAULT``; the struct may then have been written
+ * in part, and its contents mean nothing. ALLOC's
  * ``bytes`` of any size above ``max_stack``, ``~0`` included, is
  * ``EFBIG``.
  *
@@ -78,8 +84,10 @@
  * be written; nothing is done up to there. Each item then has the errnos of
  * its single command, in the same order; the first that fails ends the
  * call with its errno (``EFAULT`` for an item that cannot be read, or an
- * ALLOC item that cannot be written). Between two items, ``EINTR`` for a
- * fatal signal. See struct estack_batch for what ``done`` says then.
+ * ALLOC item that cannot be written). A FREE_BATCH item whose stack holds
+ * any of the header's ``size`` bytes is ``EINVAL``, after ``EBUSY`` and
+ * before anything is freed. Between two items, ``EINTR`` for a fatal
+ * signal. See struct estack_batch for what ``done`` says then.
  *
  * Stack sizes are powers of two, at least ``min_stack`` (one page). A size
  * in ``bytes`` is the usable size of a stack; its guard page is extra.
@@ -317,20 +325,26 @@ struct estack_info {
  * the single command checks it. The call stops at the first item that
  * fails and returns that item's errno with @done the number of items
  * completed before it: their outputs are written and their stacks valid
- * (ALLOC) or gone (FREE); the item that failed and those after it are
- * not done and not written (an ALLOC item whose results cannot be written
- * is taken back, as ALLOC takes its stack back). A call that completes
+ * (ALLOC) or gone (FREE); the item that failed and those after it are not
+ * done. Items at and after @done may have been written (an ALLOC item
+ * whose results could not all be written, its stack taken back as ALLOC
+ * takes it back): their contents mean nothing. A call that completes
  * every item returns 0 with @done equal to @nr.
  *
  * @done is written before the first item (0: a header that cannot be
  * written is ``EFAULT`` with nothing done) and again after each item, so
- * it counts the completed items at every point of the call. A fatal signal
- * stops the call between two items with ``EINTR``, @done written. If
- * another thread makes the header unwritable during the call, the call
- * stops with ``EFAULT``: ALLOC_BATCH takes the item's new stack back first,
- * so @done is still exact; a FREE cannot be undone, so after FREE_BATCH's
- * ``EFAULT`` the item at @done may be freed too (a FREE of it again says
- * ``ENOENT`` then).
+ * that when the call returns it counts the completed items; during the
+ * call it is one behind between an item's action and that write. A
+ * fatal signal stops the call between two items with ``EINTR``, @done
+ * written: the first @done items did change (stacks made or freed). A
+ * FREE_BATCH item may not free the stack holding the header (``EINVAL``,
+ * above), and the header is faulted in writable before each item, so the
+ * write of @done fails only if another thread unmaps or write-protects
+ * the header during the call; the call then stops with ``EFAULT``:
+ * ALLOC_BATCH takes the item's new stack back first (by its id, as ALLOC
+ * does), so @done is still exact; a FREE cannot be undone, so after
+ * FREE_BATCH's ``EFAULT`` the item at @done may be freed too (a FREE of
+ * it again says ``ENOENT`` then).
  *
  * A 32-bit caller's @items is a 32-bit pointer (zero-extended); one with a
  * non-zero upper half is ``EFAULT`` with @done 0.
