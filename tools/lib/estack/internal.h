@@ -154,6 +154,7 @@ struct estack_pool {
 	size_t min_stack;
 	size_t max_stack;
 	unsigned int min_shift;
+	unsigned int tcache_bound[ES_NR_CLASSES];	/* es_tcache_bound() */
 	uint64_t serial;	/* unique per pool opened: es_hint's check */
 	uint32_t epoch;		/* fork epoch, in every key */
 	uint32_t gen;		/* trim generation (atomic) */
@@ -356,11 +357,7 @@ static inline size_t es_class_size(const struct estack_pool *pool, int cls)
 static inline unsigned int es_tcache_bound(const struct estack_pool *pool,
 					   int cls)
 {
-	size_t b = ES_TCACHE_MAX_BYTES / es_class_size(pool, cls);
-
-	if (b > ES_TCACHE_MAX_STACKS)
-		b = ES_TCACHE_MAX_STACKS;
-	return b ? (unsigned int)b : 1;
+	return pool->tcache_bound[cls];
 }
 
 /**

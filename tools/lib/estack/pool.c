@@ -240,7 +240,7 @@ ES_EXPORT int estack_pool_open(struct estack_pool **poolp, unsigned int flags)
 	const unsigned int known = ESTACK_POOL_FALLBACK |
 		ESTACK_POOL_FORCE_FALLBACK | ESTACK_POOL_NO_CACHE;
 	struct estack_pool *pool;
-	int ret;
+	int cls, ret;
 
 	if (!poolp || (flags & ~known))
 		return -EINVAL;
@@ -267,6 +267,14 @@ ES_EXPORT int estack_pool_open(struct estack_pool **poolp, unsigned int flags)
 	if (ret)
 		goto err;
 	pool->min_shift = es_ilog2(pool->min_stack);
+	for (cls = 0; cls < ES_NR_CLASSES; cls++) {
+		/* At most 32 stacks and 256 KiB per class, at least one. */
+		size_t b = ES_TCACHE_MAX_BYTES / es_class_size(pool, cls);
+
+		if (b > ES_TCACHE_MAX_STACKS)
+			b = ES_TCACHE_MAX_STACKS;
+		pool->tcache_bound[cls] = b ? (unsigned int)b : 1;
+	}
 	ret = es_cache_init(pool);
 	if (ret)
 		goto err_backend;
