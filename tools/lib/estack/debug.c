@@ -48,8 +48,9 @@ void es_vg_deregister(unsigned int id)
 
 /*
  * Memcheck marks the part of a stack below a fiber's last stack pointer
- * no-access, and padding in frames undefined. A move writes the whole new
- * stack and reads every word of the live part (the conservative scan
+ * no-access, and padding in frames undefined. A move makes the whole new
+ * stack defined (it reads as zero below the copy, and the copy takes the
+ * old bytes) and reads every word of the live part (the conservative scan
  * reads padding on purpose): tell memcheck so, rather than have it report
  * the library's own copy.
  */

@@ -114,7 +114,7 @@ int es_fb_move(struct estack_pool *pool, uint32_t idx, size_t new_size,
 
 	/* The rest reads as zero, as the module's new stacks do. */
 	es_san_unpoison(new_lo, new_hi - new_lo);
-	es_vg_mem(new_lo, new_hi - new_lo, false);
+	es_vg_mem(new_lo, new_hi - new_lo, true);
 	es_vg_mem(m.sp, m.old_hi - m.sp, true);
 	if (!fresh)
 		memset((void *)new_lo, 0, new_sp - new_lo);
