@@ -115,8 +115,7 @@ int es_alloc_entry(struct estack_pool *pool, size_t size, uint32_t *idx)
 }
 
 /* A stack the caller is done with: to the cache, or the backend. */
-static inline void es_release_entry_inline(struct estack_pool *pool,
-					   uint32_t idx)
+void es_release_entry(struct estack_pool *pool, uint32_t idx)
 {
 	struct es_entry *e = es_dir_at(pool, idx);
 	int cls = es_class_of(pool, e->hi - e->lo);
@@ -134,11 +133,6 @@ static inline void es_release_entry_inline(struct estack_pool *pool,
 		tc->stack[cls][tc->count[cls]++] = idx;
 	else
 		es_cache_put(pool, cls, idx);
-}
-
-void es_release_entry(struct estack_pool *pool, uint32_t idx)
-{
-	es_release_entry_inline(pool, idx);
 }
 
 /* The live entry a handle names, or NULL: -ENOENT. */
@@ -446,21 +440,34 @@ ES_EXPORT int estack_stack_alloc(struct estack_pool *pool, size_t bytes,
 ES_EXPORT int estack_stack_free(struct estack_pool *pool,
 				struct estack_stack *st)
 {
+	struct es_tcache *tc;
 	struct es_entry *e;
-	uintptr_t sp;
+	uintptr_t sp, lo, hi;
 	uint32_t idx;
+	int cls;
 
 	if (!pool || !st)
 		return -EINVAL;
 	e = es_lookup(pool, st, &idx);
 	if (!e)
 		return -ENOENT;
+	lo = e->lo;
+	hi = e->hi;
 	sp = es_current_sp();
-	if (sp >= e->lo && sp <= e->hi)
+	if (sp >= lo && sp <= hi)
 		return -EBUSY;
 	es_vg_deregister((unsigned int)(st->priv[1] >> 32));
-	es_release_entry_inline(pool, idx);
 	st->priv[0] = 0;
+	/* The fast path: onto the calling thread's cache, with room. */
+	cls = es_class_of(pool, hi - lo);
+	tc = cls >= 0 ? es_tcache_fast(pool) : NULL;
+	if (tc && tc->count[cls] < es_tcache_bound(pool, cls)) {
+		es_entry_set_state(e, ES_CACHED, 0);
+		es_san_unpoison(lo, hi - lo);
+		tc->stack[cls][tc->count[cls]++] = idx;
+		return 0;
+	}
+	es_release_entry(pool, idx);
 	return 0;
 }
 
