@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 
 #include "estack_util.h"
 
@@ -242,6 +243,28 @@ extern const struct stack_kind stack_estack, stack_mmap_guard, stack_mmap,
 	stack_malloc, stack_pool, stack_lib;
 
 void touch(char *p);
+
+/*
+ * ALLOC and FREE as the timed loops issue them: the ioctl itself, as a
+ * fiber library would, -1 and errno on failure. Not es_alloc() and
+ * es_free(): their call through es_ioctl() and its errno translation would
+ * be timed with every operation. The untimed ALLOCs and FREEs use the
+ * library.
+ */
+static inline int timed_alloc(int fd, unsigned long bytes,
+			      struct estack_alloc *a)
+{
+	*a = (struct estack_alloc){ .size = sizeof(*a), .bytes = bytes };
+	return ioctl(fd, ESTACK_IOC_ALLOC, a);
+}
+
+static inline int timed_free(int fd, __u32 id)
+{
+	struct estack_free f = { .size = sizeof(f), .id = id };
+
+	return ioctl(fd, ESTACK_IOC_FREE, &f);
+}
+
 int stack_pool_init(struct stack_env *e, unsigned long nr);
 int stack_lib_open(struct stack_env *e);
 void stack_lib_close(struct stack_env *e);

@@ -306,6 +306,24 @@ def rst_table(rows, other=None):
     return '\n'.join(lines)
 
 
+def figure_rst(doc, section, other=None):
+    """The figures of a section (tools/bench/plots.py draws them).
+
+    Which figures the data gives is plots.figures(), which needs no
+    matplotlib: the page names the same files whether or not this machine
+    can draw them.
+    """
+    import textwrap
+    import plots
+    out = []
+    for name, caption in plots.figures(doc, section, other):
+        out += ['.. figure:: images/%s' % name, '   :width: 100%', '']
+        out += textwrap.wrap(caption, 76, initial_indent='   ',
+                             subsequent_indent='   ')
+        out += ['']
+    return out
+
+
 def write_rst(doc, path, other=None):
     """benchmarks.rst from doc (6.1, the reference) and other (6.12)."""
     m = doc['machine']
@@ -365,8 +383,9 @@ def write_rst(doc, path, other=None):
         rows = [r for r in doc['rows'] if r['section'] == section]
         if not rows:
             continue
-        out += [title, '=' * len(title), '', intro, '', rst_table(rows, col),
-                '']
+        out += [title, '=' * len(title), '', intro, '']
+        out += figure_rst(doc, section, other)
+        out += [rst_table(rows, col), '']
     out += ['Where estack loses, and why', '=' * 27, '']
     out += LOSSES
     targets = [r for r in doc['rows'] if 'target' in r]

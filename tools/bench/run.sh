@@ -8,6 +8,7 @@
 #   build/results/bench.json  raw medians, the machine, estack-bench's case
 #                             table, every ratio row
 #   Documentation/benchmarks.rst  regenerated from bench.json
+#   Documentation/images/bench-*.svg  its plots (tools/bench/plots.py)
 #
 # BENCH_ARGS passes options to estack-bench (e.g. "-n 100000 alloc grow"
 # for a partial run, "--quick" for a smoke run whose ratios mean little);
@@ -18,7 +19,28 @@
 set -euo pipefail
 . "$(dirname "$0")/../rig/lib.sh"
 
+# The plots need Debian's matplotlib, for Debian's python3 (a python3
+# earlier on PATH may not see it): installed here, as deps.sh does, since
+# only make bench draws.
+bench_plot_deps() {
+	local sudo=
+	dpkg-query -W -f='${Status}' python3-matplotlib 2>/dev/null |
+		grep -q 'install ok installed' && return 0
+	[ "$(id -u)" = 0 ] || sudo=sudo
+	rig_log "installing: python3-matplotlib"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+		--no-install-recommends python3-matplotlib >/dev/null
+}
+
+# The pictures of benchmarks.rst from the same runs as its tables.
+bench_plots() {
+	/usr/bin/python3 "$ESTACK_TOP/tools/bench/plots.py" "$@" \
+		"$ESTACK_TOP/Documentation/images"
+}
+
 bash "$ESTACK_TOP/tools/rig/deps.sh"
+bench_plot_deps
 peer=${BENCH_PEER:-1}
 if [ "$peer" = 1 ]; then
 	bash "$ESTACK_TOP/tools/bench/build-gopeer.sh" "$ESTACK_BUILD/tools"
@@ -55,6 +77,7 @@ done
 if [ "${#runs[@]}" -gt 0 ] && [ "${runs[0]}" = "$ESTACK_RESULTS/bench.json" ]; then
 	python3 "$ESTACK_TOP/tools/bench/report.py" rst "${runs[@]}" \
 		"$ESTACK_TOP/Documentation/benchmarks.rst"
+	bench_plots "${runs[@]}"
 	rig_log "wrote $json and Documentation/benchmarks.rst (${runs[*]##*/})"
 else
 	rig_log "wrote $json; benchmarks.rst needs a 6.1 run (make bench) too"

@@ -1,8 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * estack-bench, group scale: the cost of one 8 KiB ALLOC + FREE (or its
+ * estack-bench, group scale: the cost of one 8 KiB FREE + ALLOC (or its
  * alternative) with 1 k, 10 k, 100 k and 1 M stacks of the same kind live
  * in the process; -n caps the levels.
+ *
+ * Each timed operation frees a stack picked at random among the live ones
+ * and allocates its replacement, as a runtime whose fibers end in any
+ * order does: FREE looks up an id anywhere in the file's tree and gives
+ * back a slot anywhere in the arenas, so that the case measures the tree,
+ * the slots and the pools at that size, not one stack cycling through the
+ * mapped cache. The picks come from a fixed-seed generator, restarted for
+ * each case: every kind and every run sees the same sequence.
  *
  * State: a struct scale_state, on a file of the group's own.
  */
@@ -25,17 +33,58 @@ static const unsigned long levels[] = { 1000, 10000, 100000, 1000000 };
 /* The target of the benchmark issue: estack at the top level. */
 #define SCALE_TARGET	1.2
 
+/* Any non-zero constant: the seed only has to be the same in every run. */
+#define SCALE_SEED	0x9e3779b97f4a7c15ULL
+
 /**
  * struct scale_state - the stacks kept live while a case runs
  * @env: the 8 KiB stacks, and the pool
  * @ids: the live estack stacks
  * @ptrs: the live stacks of the alternatives
+ * @nr: how many of @ids or @ptrs are live
+ * @rng: state of the generator of the picks
  */
 struct scale_state {
 	struct stack_env env;
 	__u32 *ids;
 	void **ptrs;
+	unsigned long nr;
+	uint64_t rng;
 };
+
+/*
+ * The index of the next stack to replace, uniform in [0, @nr): xorshift64*
+ * (Marsaglia, Vigna), scaled by a multiply rather than a division so that
+ * the pick costs a few cycles next to the operation it selects for.
+ */
+static unsigned long scale_pick(struct scale_state *s)
+{
+	uint64_t x = s->rng;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	s->rng = x;
+	x *= 0x2545f4914f6cdd1dULL;
+	return (unsigned long)(((x >> 32) * s->nr) >> 32);
+}
+
+/*
+ * The stack in slot @j could not be given back or replaced: the case
+ * fails. Drop it from the live ones (moving the last into its slot), so
+ * that the teardown gives back exactly what it knows is live; one whose
+ * FREE failed is reaped when the group closes its file.
+ */
+static int scale_lost(struct scale_state *s, unsigned long j)
+{
+	int err = errno;
+
+	s->nr--;
+	s->ids[j] = s->ids[s->nr];
+	s->ptrs[j] = s->ptrs[s->nr];
+	errno = err;
+	return -1;
+}
 
 static int live_estack(struct scale_state *s, unsigned long n)
 {
@@ -67,6 +116,21 @@ static void unlive_estack(struct scale_state *s, unsigned long n)
 
 	for (i = 0; i < n; i++)
 		es_free(s->env.dev, s->ids[i]);
+}
+
+static int replace_estack(void *ctx, unsigned int i)
+{
+	struct scale_state *s = ctx;
+	unsigned long j = scale_pick(s);
+	struct estack_alloc a;
+
+	if (timed_free(s->env.dev, s->ids[j]))
+		return scale_lost(s, j);
+	if (timed_alloc(s->env.dev, s->env.size, &a))
+		return scale_lost(s, j);
+	touch((char *)(uintptr_t)(a.hi - 8));
+	s->ids[j] = a.id;
+	return 0;
 }
 
 static int live_mmap(struct scale_state *s, unsigned long n, int guard)
@@ -102,6 +166,38 @@ static void unlive_mmap(struct scale_state *s, unsigned long n, int guard)
 
 	for (i = 0; i < n; i++)
 		munmap(s->ptrs[i], len);
+}
+
+static int replace_mmap(struct scale_state *s, int guard)
+{
+	unsigned long page = guard ? s->env.page : 0;
+	unsigned long len = s->env.size + page;
+	unsigned long j = scale_pick(s);
+	char *p;
+
+	if (munmap(s->ptrs[j], len))
+		return scale_lost(s, j);
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (p == MAP_FAILED)
+		return scale_lost(s, j);
+	if (guard && mprotect(p, page, PROT_NONE)) {
+		munmap(p, len);
+		return scale_lost(s, j);
+	}
+	touch(p + len - 8);
+	s->ptrs[j] = p;
+	return 0;
+}
+
+static int replace_mmap_guard(void *ctx, unsigned int i)
+{
+	return replace_mmap(ctx, 1);
+}
+
+static int replace_mmap_plain(void *ctx, unsigned int i)
+{
+	return replace_mmap(ctx, 0);
 }
 
 static int live_mmap_guard(struct scale_state *s, unsigned long n)
@@ -145,7 +241,22 @@ static void unlive_malloc(struct scale_state *s, unsigned long n)
 		free(s->ptrs[i]);
 }
 
-/* The pool holds one stack more than are live: the one the loop takes. */
+static int replace_malloc(void *ctx, unsigned int i)
+{
+	struct scale_state *s = ctx;
+	unsigned long j = scale_pick(s);
+	char *p;
+
+	free(s->ptrs[j]);
+	p = malloc(s->env.size);
+	if (!p)
+		return scale_lost(s, j);
+	touch(p + s->env.size - 8);
+	s->ptrs[j] = p;
+	return 0;
+}
+
+/* The pool holds one stack more than are live, as when the loop took one. */
 static int live_pool(struct scale_state *s, unsigned long n)
 {
 	unsigned long i;
@@ -164,16 +275,39 @@ static void unlive_pool(struct scale_state *s, unsigned long n)
 	stack_pool_fini(&s->env);
 }
 
+static int replace_pool(void *ctx, unsigned int i)
+{
+	struct scale_state *s = ctx;
+	unsigned long j = scale_pick(s);
+	char *p;
+
+	s->env.pool_free[s->env.pool_nr++] = s->ptrs[j];
+	p = stack_pool_get(&s->env);
+	touch(p + s->env.size - 8);
+	s->ptrs[j] = p;
+	return 0;
+}
+
+/**
+ * struct scale_kind - one kind of stack in the group
+ * @kind: its name and what it is
+ * @setup: makes @n stacks live, untimed
+ * @teardown: gives back the stacks still live, untimed
+ * @replace: the timed operation: frees a random live stack, allocates
+ *	its replacement and writes into its top page
+ */
 static const struct scale_kind {
 	const struct stack_kind *kind;
 	int (*setup)(struct scale_state *s, unsigned long n);
 	void (*teardown)(struct scale_state *s, unsigned long n);
+	int (*replace)(void *ctx, unsigned int i);
 } scale_kinds[] = {
-	{ &stack_estack, live_estack, unlive_estack },
-	{ &stack_mmap_guard, live_mmap_guard, unlive_mmap_guard },
-	{ &stack_mmap, live_mmap_plain, unlive_mmap_plain },
-	{ &stack_malloc, live_malloc, unlive_malloc },
-	{ &stack_pool, live_pool, unlive_pool },
+	{ &stack_estack, live_estack, unlive_estack, replace_estack },
+	{ &stack_mmap_guard, live_mmap_guard, unlive_mmap_guard,
+	  replace_mmap_guard },
+	{ &stack_mmap, live_mmap_plain, unlive_mmap_plain, replace_mmap_plain },
+	{ &stack_malloc, live_malloc, unlive_malloc, replace_malloc },
+	{ &stack_pool, live_pool, unlive_pool, replace_pool },
 };
 
 /* estack side by side with these, at the lowest and the highest level. */
@@ -191,7 +325,7 @@ static void scale_ratio_growth(struct bench_table *t, const char *name,
 		.name = xasprintf("%s: %lu live / %lu live", name, n, BASE),
 		.num = { case_key(BENCH_ID(GROUP, name, n)) },
 		.den = { case_key(BENCH_ID(GROUP, name, BASE)) },
-		.reading = xasprintf("cost per ALLOC+FREE with %lu stacks live, against %lu live",
+		.reading = xasprintf("FREE+ALLOC of a random stack with %lu live, against %lu live",
 				     n, BASE),
 		.unmeasured = "fails: {error}",
 		.op = target ? "<=" : NULL,
@@ -212,6 +346,10 @@ static void scale_ratio_side(struct bench_table *t, const char *alt,
 	});
 }
 
+/* What one timed operation does: with the kind, and the level. */
+#define SCALE_MEASURES \
+	"%s: one of %lu live 8 KiB stacks, picked at random, given back and replaced; one store into the new one's top page"
+
 static void scale_describe(struct bench_table *t)
 {
 	const unsigned long ends[] = { BASE, TOP };
@@ -223,8 +361,8 @@ static void scale_describe(struct bench_table *t)
 
 			table_case(t, BENCH_ID(GROUP, kind->name, levels[i]),
 				   "stacks live",
-				   xasprintf("%s; 8 KiB, with %lu stacks of the same kind live",
-					     kind->measures, levels[i]));
+				   xasprintf(SCALE_MEASURES, kind->what,
+					     levels[i]));
 		}
 	for (k = 0; k < ARRAY_SIZE(scale_kinds); k++)
 		for (i = 1; i < ARRAY_SIZE(levels); i++)
@@ -238,15 +376,17 @@ static void scale_describe(struct bench_table *t)
 static void scale_one(struct bench *b, struct scale_state *s,
 		      const struct scale_kind *k, unsigned long n)
 {
-	struct bench_case c = { .op = k->kind->once };
+	struct bench_case c = { .op = k->replace };
 	struct bench_id id = BENCH_ID(GROUP, k->kind->name, n);
 
 	if (k->setup(s, n)) {
 		bench_fail(b, id, errno);
 		return;
 	}
-	bench_run(b, id, &c, &s->env, b->batch);
-	k->teardown(s, n);
+	s->nr = n;
+	s->rng = SCALE_SEED;
+	bench_run(b, id, &c, s, b->batch);
+	k->teardown(s, s->nr);
 }
 
 /*
@@ -311,7 +451,7 @@ const struct bench_group scale_group = {
 	.name = GROUP,
 	.title = "Scale",
 	.intro =
-		"Cost of one 8 KiB ALLOC + FREE (or its alternative) with many stacks live in the process.",
+		"Cost of freeing one 8 KiB stack picked at random among many live in the process and allocating its replacement, with estack and with each alternative.",
 	.describe = scale_describe,
 	.run = scale_run,
 };

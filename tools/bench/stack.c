@@ -25,27 +25,6 @@ void touch(char *p)
 	__atomic_store_n(p, 1, __ATOMIC_RELAXED);
 }
 
-/*
- * ALLOC and FREE as the timed loops issue them: the ioctl itself, as a
- * fiber library would, -1 and errno on failure. Not es_alloc() and
- * es_free(): their call through es_ioctl() and its errno translation would
- * be timed with every operation. The untimed ALLOCs and FREEs of the other
- * files use the library.
- */
-static inline int timed_alloc(int fd, unsigned long bytes,
-			      struct estack_alloc *a)
-{
-	*a = (struct estack_alloc){ .size = sizeof(*a), .bytes = bytes };
-	return ioctl(fd, ESTACK_IOC_ALLOC, a);
-}
-
-static inline int timed_free(int fd, __u32 id)
-{
-	struct estack_free f = { .size = sizeof(f), .id = id };
-
-	return ioctl(fd, ESTACK_IOC_FREE, &f);
-}
-
 static int estack_once(void *env, unsigned int i)
 {
 	struct stack_env *e = env;
@@ -229,7 +208,7 @@ const struct stack_kind stack_pool = {
 
 /*
  * An ioctl that only copies in and out (the handshake), issued directly for
- * the same reason as timed_alloc(): es_api() would add its memset, call and
+ * the same reason as timed_alloc() (bench.h): es_api() would add its memset, call and
  * errno translation to what is timed.
  */
 static inline int timed_api_nop(int fd)

@@ -6,11 +6,15 @@ Usage: docs.py LINUX_SRC TOP OUTDIR
 
 Handles what the kernel's Sphinx extension does for the forms used here:
 ".. kernel-doc:: FILE" with ":doc: TITLE", ":internal:" or no option.
-Fails (exit 1) when kernel-doc warns.
+Fails (exit 1) when kernel-doc warns. Documentation/images (the SVG plots
+of benchmarks.rst) is copied beside the pages, so that their
+".. figure:: images/..." resolve in OUTDIR as in the tree; a figure whose
+file is missing fails.
 """
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -54,7 +58,21 @@ def main():
             res.append(kernel_doc(linux_src, top, m.group(1), opts))
         with open(os.path.join(out, name), "w") as f:
             f.write("\n".join(res))
+        check_images(docdir, name, res)
+    images = os.path.join(docdir, "images")
+    if os.path.isdir(images):
+        shutil.copytree(images, os.path.join(out, "images"),
+                        dirs_exist_ok=True)
     print(f"docs: {out}")
+
+
+def check_images(docdir, name, lines):
+    """Fail on an image or figure directive naming a file not in the tree."""
+    for line in lines:
+        m = re.match(r"\.\. (?:image|figure):: (\S+)", line)
+        if m and not os.path.isfile(os.path.join(docdir, m.group(1))):
+            sys.stderr.write(f"docs: {name}: {m.group(1)} is missing\n")
+            raise SystemExit(1)
 
 
 if __name__ == "__main__":
