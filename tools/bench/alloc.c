@@ -56,7 +56,7 @@ static void alloc_ratios(struct bench_table *t, unsigned long kib)
 		.group = GROUP,
 		.name = xasprintf("%lu KiB: estack / getppid pair", kib),
 		.num = { est },
-		.den = { case_key(BENCH_ID(GROUP, "getppid2", 0)) },
+		.den = { FLOOR_PREFIX "getppid2" },
 		.reading = "ALLOC + FREE cost {value} pairs of null system calls",
 		.op = kib == TARGET_KIB ? "<=" : NULL,
 		.bound = TARGET_VS_GETPPID,
@@ -118,19 +118,26 @@ static void alloc_run(struct bench *b)
 		die("estack_pool_open");
 	bench_run(b, BENCH_ID(GROUP, "getppid2", 0), &getppid2, &env,
 		  b->batch);
+	/* Every kind of one size interleaved: the ratios of a size. */
 	for (i = 0; i < ARRAY_SIZE(alloc_kib); i++) {
+		struct bench_entry e[ARRAY_SIZE(alloc_kinds)];
+		struct bench_case c[ARRAY_SIZE(alloc_kinds)];
+
 		env.size = alloc_kib[i] * KIB;
 		for (k = 0; k < ARRAY_SIZE(alloc_kinds); k++) {
 			const struct stack_kind *kind = alloc_kinds[k];
-			struct bench_case c = { .op = kind->once };
 
+			c[k] = (struct bench_case){ .op = kind->once };
 			if (kind == &stack_pool) {
-				c.prep = pool_prep;
-				c.done = pool_done;
+				c[k].prep = pool_prep;
+				c[k].done = pool_done;
 			}
-			bench_run(b, BENCH_ID(GROUP, kind->name, alloc_kib[i]),
-				  &c, &env, b->batch);
+			e[k] = (struct bench_entry){
+				.id = BENCH_ID(GROUP, kind->name, alloc_kib[i]),
+				.c = &c[k], .ctx = &env, .n = b->batch,
+			};
 		}
+		bench_run_set(b, e, ARRAY_SIZE(e));
 	}
 	stack_lib_close(&env);
 	close(env.dev);
