@@ -63,6 +63,13 @@ static void alloc_ratios(struct bench_table *t, unsigned long kib)
 	});
 	table_ratio(t, &(struct bench_ratio){
 		.group = GROUP,
+		.name = xasprintf("%lu KiB: estack / two empty ioctls", kib),
+		.num = { est },
+		.den = { FLOOR_PREFIX "ioctl2" },
+		.reading = "ALLOC + FREE cost {value} times two ioctls that only copy in and out",
+	});
+	table_ratio(t, &(struct bench_ratio){
+		.group = GROUP,
 		.name = xasprintf("%lu KiB: libestack / pool", kib),
 		.num = { case_key(BENCH_ID(GROUP, stack_lib.name, kib)) },
 		.den = { case_key(BENCH_ID(GROUP, stack_pool.name, kib)) },
