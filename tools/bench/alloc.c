@@ -73,7 +73,8 @@ static void alloc_ratios(struct bench_table *t, unsigned long kib)
 		.name = xasprintf("%lu KiB: libestack / pool", kib),
 		.num = { case_key(BENCH_ID(GROUP, stack_lib.name, kib)) },
 		.den = { case_key(BENCH_ID(GROUP, stack_pool.name, kib)) },
-		.reading = "through libestack, a stack costs {value} times one off an in-process free list",
+		.reading =
+			"through libestack, a stack costs {value} times one off an in-process list",
 		.unmeasured = "not measured: {error}",
 		.op = kib == TARGET_KIB ? "<=" : NULL,
 		.bound = TARGET_LIB_VS_POOL,
