@@ -15,7 +15,9 @@
  * loop, one batch on one thread then one on two. The wall time of a batch
  * runs from the first worker's start to the last worker's end, each read
  * by the worker itself around its loop, so that neither the release from
- * the start barrier nor the wake-up of the main thread is timed.
+ * the start barrier nor the wake-up of the main thread is timed; and the
+ * workers of a batch wait for each other, spinning, once awake, so that
+ * the wake-up of the second is not timed either.
  *
  * State: a struct cpus_run, with two workers kept for the whole group;
  * each worker has, for each loop, its own struct stack_env, on its own
@@ -40,7 +42,7 @@
 #define CAL_KIND	"getppid"
 
 /* Iterations of the compute loop's one operation. */
-#define COMPUTE_ITERS	256
+#define COMPUTE_ITERS	4096
 
 /* A loop of arithmetic on a register: no memory, no system call. */
 static int compute_once(void *env, unsigned int i)
@@ -120,6 +122,7 @@ struct cpus_worker {
  * @kind: the loop of the next batch
  * @nr: threads running it (the others wait)
  * @stop: the workers return instead
+ * @ready: workers of the batch awake; they start when all @nr are
  * @start_line: every batch starts on it, with the main thread
  * @finish_line: and ends on it
  * @w: the threads
@@ -129,6 +132,7 @@ struct cpus_run {
 	unsigned int kind;
 	unsigned int nr;
 	bool stop;
+	unsigned int ready;
 	pthread_barrier_t start_line, finish_line;
 	struct cpus_worker w[MAX_THREADS];
 };
@@ -188,6 +192,12 @@ static void *worker_main(void *arg)
 		kind = cpus_kinds[r->kind].kind;
 		env = &w->env[r->kind];
 		err = &w->err[r->kind];
+		if (w->index < r->nr) {
+			__atomic_add_fetch(&r->ready, 1, __ATOMIC_ACQ_REL);
+			while (__atomic_load_n(&r->ready, __ATOMIC_ACQUIRE) <
+			       r->nr)
+				;
+		}
 		if (w->index < r->nr && !*err) {
 			w->start = now_ns();
 			for (i = 0; i < r->b->batch; i++)
@@ -267,6 +277,7 @@ static double run_batch(struct cpus_run *r, unsigned int k, unsigned int nr)
 
 	r->kind = k;
 	r->nr = nr;
+	r->ready = 0;
 	pthread_barrier_wait(&r->start_line);
 	pthread_barrier_wait(&r->finish_line);
 	if (kind_err(r, k))
