@@ -13,7 +13,7 @@
 #   make sparse          sparse (C=2) over the module
 #   make docs            Documentation/ with kernel-doc expanded, in build/docs/
 #   make demo            the main job: fibers on elastic stacks, in the VM
-#   make bench           every benchmark in one VM run: bench.json, benchmarks.rst
+#   make bench           every benchmark, two VM runs (BENCH_RUNS): benchmarks.rst
 #   make vm [CMD=...]    a stock kernel (VM_KERNEL=6.1|6.1-rt|6.12|6.12-rt, default
 #                        6.1) in QEMU with the module loaded
 #   make check           every test; ends with "N passed, N failed"

@@ -56,10 +56,17 @@ static void alloc_ratios(struct bench_table *t, unsigned long kib)
 		.group = GROUP,
 		.name = xasprintf("%lu KiB: estack / getppid pair", kib),
 		.num = { est },
-		.den = { case_key(BENCH_ID(GROUP, "getppid2", 0)) },
+		.den = { FLOOR_PREFIX "getppid2" },
 		.reading = "ALLOC + FREE cost {value} pairs of null system calls",
 		.op = kib == TARGET_KIB ? "<=" : NULL,
 		.bound = TARGET_VS_GETPPID,
+	});
+	table_ratio(t, &(struct bench_ratio){
+		.group = GROUP,
+		.name = xasprintf("%lu KiB: estack / two empty ioctls", kib),
+		.num = { est },
+		.den = { FLOOR_PREFIX "ioctl2" },
+		.reading = "ALLOC + FREE cost {value} times two ioctls that only copy in and out",
 	});
 	table_ratio(t, &(struct bench_ratio){
 		.group = GROUP,
@@ -67,7 +74,7 @@ static void alloc_ratios(struct bench_table *t, unsigned long kib)
 		.num = { case_key(BENCH_ID(GROUP, stack_lib.name, kib)) },
 		.den = { case_key(BENCH_ID(GROUP, stack_pool.name, kib)) },
 		.reading =
-			"through libestack, a stack costs {value} times one off an in-process free list",
+			"through libestack, a stack costs {value} times one off an in-process list",
 		.unmeasured = "not measured: {error}",
 		.op = kib == TARGET_KIB ? "<=" : NULL,
 		.bound = TARGET_LIB_VS_POOL,
@@ -119,19 +126,26 @@ static void alloc_run(struct bench *b)
 		die("estack_pool_open");
 	bench_run(b, BENCH_ID(GROUP, "getppid2", 0), &getppid2, &env,
 		  b->batch);
+	/* Every kind of one size interleaved: the ratios of a size. */
 	for (i = 0; i < ARRAY_SIZE(alloc_kib); i++) {
+		struct bench_entry e[ARRAY_SIZE(alloc_kinds)];
+		struct bench_case c[ARRAY_SIZE(alloc_kinds)];
+
 		env.size = alloc_kib[i] * KIB;
 		for (k = 0; k < ARRAY_SIZE(alloc_kinds); k++) {
 			const struct stack_kind *kind = alloc_kinds[k];
-			struct bench_case c = { .op = kind->once };
 
+			c[k] = (struct bench_case){ .op = kind->once };
 			if (kind == &stack_pool) {
-				c.prep = pool_prep;
-				c.done = pool_done;
+				c[k].prep = pool_prep;
+				c[k].done = pool_done;
 			}
-			bench_run(b, BENCH_ID(GROUP, kind->name, alloc_kib[i]),
-				  &c, &env, b->batch);
+			e[k] = (struct bench_entry){
+				.id = BENCH_ID(GROUP, kind->name, alloc_kib[i]),
+				.c = &c[k], .ctx = &env, .n = b->batch,
+			};
 		}
+		bench_run_set(b, e, ARRAY_SIZE(e));
 	}
 	stack_lib_close(&env);
 	close(env.dev);

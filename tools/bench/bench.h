@@ -28,6 +28,8 @@
 struct estack_pool;
 
 #define KIB		1024UL
+#define STR(x)		#x
+#define XSTR(x)		STR(x)
 #define MAX_REPS	64
 
 /* Every median is the time of one operation, in nanoseconds. */
@@ -49,12 +51,28 @@ struct bench_id {
 
 #define BENCH_ID(g, n, p)	((struct bench_id){ (g), (n), (p) })
 
+/*
+ * The floors timed next to every case run by bench_run_set(), in each of
+ * its repetitions: a ratio names them "floor:getppid2" (two getppid()
+ * calls), "floor:getppid" (half of that) or "floor:ioctl2" (two ioctls
+ * that only copy in and out), and means the floor timed in the
+ * repetitions of its first numerator case.
+ */
+enum bench_floor { FLOOR_GETPPID2, FLOOR_IOCTL2, NR_FLOORS };
+
+#define FLOOR_PREFIX	"floor:"
+
 /**
  * struct bench_result - what one case measured
  * @ran: the case was run (or failed to be set up)
  * @med: median of the batches, in ns per operation
  * @min: fastest batch
  * @max: slowest batch
+ * @t: each batch, in the order of the repetitions
+ * @floor: each floor, timed in the same repetition as @t
+ * @has_floor: @floor was timed
+ * @set: the cases of one set ran interleaved, repetition by repetition:
+ *	 their @t of one index were timed within the same repetition
  * @reps: timed batches
  * @batch: operations per batch
  * @error: why the case could not be measured; empty when it was
@@ -62,6 +80,10 @@ struct bench_id {
 struct bench_result {
 	bool ran;
 	double med, min, max;
+	double t[MAX_REPS];
+	double floor[NR_FLOORS][MAX_REPS];
+	bool has_floor;
+	unsigned int set;
 	unsigned int reps, batch;
 	char error[96];
 };
@@ -88,11 +110,16 @@ struct bench_case_info {
  * struct bench_ratio - one row of Documentation/benchmarks.rst
  * @group: the section it belongs to
  * @name: the row's name
- * @num: keys of the cases whose medians are added up above the line
+ * @num: keys of the cases whose times are added up above the line
  * @less: key of a case subtracted above the line, or NULL
- * @den: keys of the cases whose medians are added up below the line
+ * @den: keys of the cases whose times are added up below the line; a
+ *	 floor ("floor:getppid2"...) is the one timed with @num[0]
  * @op: "<=" or ">=" when the row has a target, else NULL
- * @bound: the target's bound
+ * @bound: the target's bound; with @cal, the fraction of the platform's
+ *	   ratio that the value must reach
+ * @cal: keys of the numerator and denominator of the platform's own
+ *	 ratio (share-nothing loops) that the target is relative to, or NULL
+ * @cap: with @cal, the bound is never above this
  * @reading: what the value says; {value} and {percent} are filled in
  * @slower: the reading when the value is 1 or more, or NULL
  * @unmeasured: the reading when a case is missing ({error}), or NULL
@@ -108,6 +135,8 @@ struct bench_ratio {
 	const char *den[2];
 	const char *op;
 	double bound;
+	const char *cal[2];
+	double cap;
 	const char *reading;
 	const char *slower;
 	const char *unmeasured;
@@ -134,6 +163,10 @@ struct bench_table {
  * @max_live: largest number of live stacks in the scale group (-n)
  * @page: the module's page size, from the API handshake
  * @table: the case table, with the results
+ * @floor_dev: the /dev/estack file of the ioctl floor
+ * @nr_sets: interleaved sets run so far
+ * @group: the group running, for the progress lines
+ * @done: its cases recorded so far
  */
 struct bench {
 	unsigned int batch;
@@ -141,6 +174,10 @@ struct bench {
 	unsigned long max_live;
 	unsigned long page;
 	struct bench_table table;
+	int floor_dev;
+	unsigned int nr_sets;
+	const char *group;
+	unsigned int done;
 };
 
 /**
@@ -178,11 +215,28 @@ struct bench_case {
 	int (*done)(void *ctx, unsigned int n);
 };
 
+/**
+ * struct bench_entry - one case of an interleaved set
+ * @id: the case
+ * @c: how to time it
+ * @ctx: its state
+ * @n: operations per batch
+ */
+struct bench_entry {
+	struct bench_id id;
+	const struct bench_case *c;
+	void *ctx;
+	unsigned int n;
+};
+
 /* core.c */
 void bench_run(struct bench *b, struct bench_id id, const struct bench_case *c,
 	       void *ctx, unsigned int n);
-void bench_record(struct bench *b, struct bench_id id, double *t,
-		  unsigned int n, unsigned int batch);
+void bench_run_set(struct bench *b, const struct bench_entry *e,
+		   unsigned int nr);
+unsigned int bench_new_set(struct bench *b, unsigned int nr);
+void bench_record(struct bench *b, struct bench_id id, unsigned int set,
+		  const double *t, unsigned int n, unsigned int batch);
 void bench_fail(struct bench *b, struct bench_id id, int err);
 double now_ns(void);
 void die(const char *what);

@@ -5,9 +5,14 @@
  * off one by one through its parameters (mapped cache, per-CPU cache,
  * pools, statistics); needs root.
  *
- * State: the parameters as found, restored after each layer, and a
- * struct stack_env on a file opened fresh for each layer, so that a layer
- * starts with nothing cached in its file.
+ * All layers run interleaved, one batch of each per repetition: a layer's
+ * batch sets its parameters (untimed) and the parameters as found are
+ * restored after it, so that "counters off / counters on" and the others
+ * compare batches seconds apart, not minutes.
+ *
+ * State: the parameters as found, and for each layer a struct stack_env
+ * on a file of its own, opened with the layer's parameters set, so that
+ * a layer starts with nothing cached in its file.
  */
 #include <errno.h>
 #include <string.h>
@@ -23,11 +28,6 @@ static const char *const params[] = {
 };
 
 #define NR_PARAMS	ARRAY_SIZE(params)
-
-struct breakdown_state {
-	char saved[NR_PARAMS][32];
-	struct stack_env env;
-};
 
 /*
  * A layer: the value of each parameter (in the order of params[]; NULL
@@ -56,9 +56,30 @@ static const struct layer {
 	},
 };
 
-/* The rows of the page; the floor is the alloc group's getppid pair. */
+#define NR_LAYERS	ARRAY_SIZE(layers)
+
+struct breakdown_state;
+
+/**
+ * struct layer_ctx - what the batches of one layer work on
+ * @s: the group's state
+ * @l: the layer
+ * @env: its stacks, on its own file
+ */
+struct layer_ctx {
+	struct breakdown_state *s;
+	const struct layer *l;
+	struct stack_env env;
+};
+
+struct breakdown_state {
+	char saved[NR_PARAMS][32];
+	struct layer_ctx ctx[NR_LAYERS];
+};
+
+/* The rows of the page; the floor is the one timed next to each case. */
 #define KEY(name)	GROUP "/" name "/8"
-#define GETPPID2	"alloc/getppid2/0"
+#define GETPPID2	FLOOR_PREFIX "getppid2"
 
 static const struct {
 	const char *name, *num, *less, *den, *reading;
@@ -134,27 +155,77 @@ static void params_restore(const struct breakdown_state *s)
 	}
 }
 
-/* Set the layer's parameters, then open the file it runs on; 0 or errno. */
-static int layer_enter(struct breakdown_state *s, const struct layer *l)
+/* Set the parameters of @l; 0 or the errno. */
+static int layer_set(const struct layer *l)
 {
 	unsigned int i;
 	int err;
 
-	s->env.dev = -1;
 	for (i = 0; i < NR_PARAMS; i++) {
 		err = l->set[i] ? es_write_param(params[i], l->set[i]) : 0;
 		if (err)
 			return err;
 	}
-	s->env.dev = es_open();
-	return s->env.dev < 0 ? errno : 0;
+	return 0;
+}
+
+/* Untimed, before each batch of a layer: its parameters. */
+static int layer_prep(void *ctx, unsigned int n)
+{
+	struct layer_ctx *c = ctx;
+
+	errno = layer_set(c->l);
+	return errno ? -1 : 0;
+}
+
+/* Untimed, after each batch of a layer: the parameters as found. */
+static int layer_done(void *ctx, unsigned int n)
+{
+	struct layer_ctx *c = ctx;
+
+	params_restore(c->s);
+	return 0;
+}
+
+static int layer_op(void *ctx, unsigned int i)
+{
+	struct layer_ctx *c = ctx;
+
+	return (c->l->op ? c->l->op : stack_estack.once)(&c->env, i);
+}
+
+/* Open the file of each layer with its parameters set; 0 or the errno. */
+static int layers_open(struct breakdown_state *s, struct bench *b)
+{
+	unsigned int i;
+	int err = 0;
+
+	for (i = 0; i < NR_LAYERS; i++) {
+		s->ctx[i] = (struct layer_ctx){
+			.s = s, .l = &layers[i],
+			.env = { .dev = -1, .size = KIB_8 * KIB,
+				 .page = b->page },
+		};
+		err = layer_set(&layers[i]);
+		if (!err) {
+			s->ctx[i].env.dev = es_open();
+			if (s->ctx[i].env.dev < 0)
+				err = errno;
+		}
+		params_restore(s);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 static void breakdown_run(struct bench *b)
 {
-	struct breakdown_state s = {
-		.env = { .size = KIB_8 * KIB, .page = b->page },
+	static const struct bench_case c = {
+		.prep = layer_prep, .op = layer_op, .done = layer_done,
 	};
+	static struct breakdown_state s;
+	struct bench_entry e[NR_LAYERS];
 	unsigned int i;
 	int err = params_save(&s);
 
@@ -164,23 +235,22 @@ static void breakdown_run(struct bench *b)
 			PARAM_DIR, strerror(err));
 		return;
 	}
-	for (i = 0; i < ARRAY_SIZE(layers); i++) {
-		const struct layer *l = &layers[i];
-		struct bench_case c = {
-			.op = l->op ? l->op : stack_estack.once,
+	err = layers_open(&s, b);
+	for (i = 0; i < NR_LAYERS; i++)
+		e[i] = (struct bench_entry){
+			.id = BENCH_ID(GROUP, layers[i].name, KIB_8),
+			.c = &c, .ctx = &s.ctx[i], .n = b->batch,
 		};
-		struct bench_id id = BENCH_ID(GROUP, l->name, KIB_8);
-
-		err = layer_enter(&s, l);
-		if (err)
-			bench_fail(b, id, err);
-		else
-			bench_run(b, id, &c, &s.env, b->batch);
-		/* Its arena stays mapped, and the file with it. */
-		if (s.env.dev >= 0)
-			close(s.env.dev);
-		params_restore(&s);
+	if (err) {
+		for (i = 0; i < NR_LAYERS; i++)
+			bench_fail(b, e[i].id, err);
+	} else {
+		bench_run_set(b, e, NR_LAYERS);
 	}
+	/* Their arenas stay mapped, and the files with them. */
+	for (i = 0; i < NR_LAYERS; i++)
+		if (s.ctx[i].env.dev >= 0)
+			close(s.ctx[i].env.dev);
 }
 
 const struct bench_group breakdown_group = {

@@ -17,13 +17,20 @@
  *   scale      8 KiB ALLOC+FREE with 1 k, 10 k, 100 k and 1 M stacks live
  *   cpus       ALLOC+FREE throughput of 1 and 2 threads
  *
- * Every case runs in batches, repeated; a case reports the median cost of
- * one operation and the spread (min..max) of its batches, in nanoseconds.
- * The results go to stdout as JSON (-j) or as a table. The JSON also
- * carries the case table: every case with what it measures, and every
- * ratio of two medians that tools/bench/report.py turns into a row of
- * Documentation/benchmarks.rst, with its target. Under QEMU TCG absolute
- * times mean little: only ratios of one run do.
+ * Every case runs in batches, repeated; the cases that a ratio compares
+ * run interleaved, as one set: each repetition runs one batch of each case
+ * of the set in turn, so that the two sides of a ratio are timed seconds
+ * apart, and the ratio is taken repetition by repetition. Before each
+ * batch, the floors (a getppid() pair, two empty ioctls) are timed too,
+ * so that a ratio against a floor uses the floor of the same repetition.
+ * A case reports the median cost of one operation, the spread (min..max)
+ * and each batch in order, in nanoseconds. The results go to stdout as
+ * JSON (-j) or as a table. The JSON also carries the case table: every
+ * case with what it measures, and every ratio that tools/bench/report.py
+ * turns into a row of Documentation/benchmarks.rst (the median of the
+ * per-repetition quotients and their spread), with its target. Progress
+ * goes to stderr, one "[bench] group G: case I/N" line per set. Under QEMU
+ * TCG absolute times mean little: only ratios of one run do.
  *
  * The breakdown changes module parameters and needs root; everything else
  * runs as any user.
@@ -82,22 +89,51 @@ static struct bench_case_info *case_of(struct bench *b, struct bench_id id)
 			id.group, id.name, id.param);
 		exit(1);
 	}
+	if (!c->result.ran)
+		b->done++;
 	c->result.ran = true;
 	return c;
 }
 
-/* The median and the spread of @n batches of @batch operations. */
-void bench_record(struct bench *b, struct bench_id id, double *t,
-		  unsigned int n, unsigned int batch)
+/*
+ * A new interleaved set of @nr cases: its number, and a progress line on
+ * stderr (run.sh shows it while the VM runs).
+ */
+unsigned int bench_new_set(struct bench *b, unsigned int nr)
+{
+	unsigned int i, total = 0;
+
+	for (i = 0; i < b->table.nr_cases; i++)
+		total += b->group && !strcmp(b->table.cases[i].id.group,
+					     b->group);
+	if (nr == 1)
+		fprintf(stderr, "[bench] group %s: case %u/%u\n", b->group,
+			b->done + 1, total);
+	else
+		fprintf(stderr, "[bench] group %s: cases %u-%u/%u, interleaved\n",
+			b->group, b->done + 1, b->done + nr, total);
+	return ++b->nr_sets;
+}
+
+/*
+ * The median and the spread of @n batches of @batch operations, and each
+ * batch in the order it ran; @set as bench_new_set() gave it.
+ */
+void bench_record(struct bench *b, struct bench_id id, unsigned int set,
+		  const double *t, unsigned int n, unsigned int batch)
 {
 	struct bench_result *r = &case_of(b, id)->result;
+	double sorted[MAX_REPS];
 
-	qsort(t, n, sizeof(t[0]), cmp_double);
-	r->med = t[n / 2];
-	r->min = t[0];
-	r->max = t[n - 1];
+	memcpy(r->t, t, n * sizeof(t[0]));
+	memcpy(sorted, t, n * sizeof(t[0]));
+	qsort(sorted, n, sizeof(sorted[0]), cmp_double);
+	r->med = sorted[n / 2];
+	r->min = sorted[0];
+	r->max = sorted[n - 1];
 	r->reps = n;
 	r->batch = batch;
+	r->set = set;
 }
 
 void bench_fail(struct bench *b, struct bench_id id, int err)
@@ -109,29 +145,101 @@ void bench_fail(struct bench *b, struct bench_id id, int err)
 	fprintf(stderr, "estack-bench: %s: %s\n", c->key, c->result.error);
 }
 
-/* Time @c in b->reps batches of @n operations, after one to warm up. */
+/* One batch of @n operations of @c, in ns per operation; < 0 on failure. */
+static double time_batch(const struct bench_case *c, void *ctx,
+			 unsigned int n)
+{
+	unsigned int i;
+	double t0, t;
+
+	if (c->prep && c->prep(ctx, n))
+		return -1;
+	t0 = now_ns();
+	for (i = 0; i < n; i++)
+		if (c->op(ctx, i))
+			return -1;
+	t = (now_ns() - t0) / n;
+	if (c->done && c->done(ctx, n))
+		return -1;
+	return t;
+}
+
+/* A quarter of a batch of each floor: enough to time, cheap next to it. */
+static int time_floors(struct bench *b, double floor[][MAX_REPS],
+		       unsigned int rep)
+{
+	static const struct bench_case floors[NR_FLOORS] = {
+		[FLOOR_GETPPID2] = { .op = stack_getppid2_once },
+		[FLOOR_IOCTL2] = { .op = stack_ioctl2_once },
+	};
+	struct stack_env env = { .dev = b->floor_dev };
+	unsigned int f, n = b->batch / 4 ? b->batch / 4 : 1;
+
+	for (f = 0; f < NR_FLOORS; f++) {
+		floor[f][rep] = time_batch(&floors[f], &env, n);
+		if (floor[f][rep] < 0)
+			return -1;
+	}
+	return 0;
+}
+
+#define MAX_SET		16
+
+/*
+ * Time the @nr cases of @e interleaved: each repetition runs one batch of
+ * each case in turn, the floors just before each; the repetition after a
+ * warm-up one are timed. A ratio of two cases of one set is then taken
+ * repetition by repetition, over times a few seconds apart at most.
+ */
+void bench_run_set(struct bench *b, const struct bench_entry *e,
+		   unsigned int nr)
+{
+	static double t[MAX_SET][MAX_REPS], floor[MAX_SET][NR_FLOORS][MAX_REPS];
+	unsigned int set, rep, i;
+	int err[MAX_SET] = { };
+	double x;
+
+	if (nr > MAX_SET) {
+		fprintf(stderr, "estack-bench: a set of %u cases\n", nr);
+		exit(1);
+	}
+	set = bench_new_set(b, nr);
+	for (rep = 0; rep <= b->reps; rep++) {
+		for (i = 0; i < nr; i++) {
+			if (err[i])
+				continue;
+			if (rep && time_floors(b, floor[i], rep - 1)) {
+				err[i] = errno;
+				continue;
+			}
+			x = time_batch(e[i].c, e[i].ctx, e[i].n);
+			if (x < 0)
+				err[i] = errno ? errno : EIO;
+			else if (rep)
+				t[i][rep - 1] = x;
+		}
+	}
+	for (i = 0; i < nr; i++) {
+		struct bench_result *r;
+
+		if (err[i]) {
+			bench_fail(b, e[i].id, err[i]);
+			continue;
+		}
+		bench_record(b, e[i].id, set, t[i], b->reps, e[i].n);
+		r = &table_find(&b->table, e[i].id)->result;
+		memcpy(r->floor, floor[i], sizeof(r->floor));
+		r->has_floor = true;
+	}
+}
+
+/* One case alone: a set of one, with its floors. */
 void bench_run(struct bench *b, struct bench_id id, const struct bench_case *c,
 	       void *ctx, unsigned int n)
 {
-	double t[MAX_REPS], t0;
-	unsigned int rep, i;
+	struct bench_entry e = { .id = id, .c = c, .ctx = ctx, .n = n };
 
-	for (rep = 0; rep <= b->reps; rep++) {
-		if (c->prep && c->prep(ctx, n))
-			goto fail;
-		t0 = now_ns();
-		for (i = 0; i < n; i++)
-			if (c->op(ctx, i))
-				goto fail;
-		if (rep)
-			t[rep - 1] = (now_ns() - t0) / n;
-		if (c->done && c->done(ctx, n))
-			goto fail;
-	}
-	bench_record(b, id, t, b->reps, n);
-	return;
-fail:
-	bench_fail(b, id, errno);
+	bench_run_set(b, &e, 1);
 }
 
 /* ---- command line ------------------------------------------------------ */
@@ -141,9 +249,6 @@ struct options {
 	long batch, reps, max_live;	/* -1: not given */
 	bool wanted[NR_GROUPS];
 };
-
-#define STR(x)		#x
-#define XSTR(x)		STR(x)
 
 static const char usage[] =
 	"Usage: estack-bench [OPTION...] [GROUP...]\n"
@@ -303,12 +408,19 @@ int main(int argc, char **argv)
 	}
 	if (check_device(&b))
 		return 1;
+	b.floor_dev = es_open();
+	if (b.floor_dev < 0)
+		die("open /dev/estack");
 	for (i = 0; i < NR_GROUPS; i++) {
 		if (!o.wanted[i])
 			continue;
-		fprintf(stderr, "estack-bench: %s\n", groups[i]->name);
+		fprintf(stderr, "[bench] group %s (%u of %u groups)\n",
+			groups[i]->name, i + 1, (unsigned int)NR_GROUPS);
+		b.group = groups[i]->name;
+		b.done = 0;
 		groups[i]->run(&b);
 	}
+	close(b.floor_dev);
 	if (o.json)
 		table_print_json(stdout, &b, groups, NR_GROUPS, true);
 	else

@@ -270,7 +270,7 @@ static void grow_ratios(struct bench_table *t, unsigned long kib)
 		.name = xasprintf("%lu KiB live: GROW / (null syscall + memcpy)",
 				  kib),
 		.num = { est },
-		.den = { case_key(BENCH_ID("grow", "getppid", 0)),
+		.den = { FLOOR_PREFIX "getppid",
 			 case_key(BENCH_ID("grow", "memcpy", kib)) },
 		.reading =
 			"GROW against the physical limit: one syscall and a copy of the live bytes",
@@ -330,13 +330,20 @@ static void grow_run(struct bench *b)
 	memset(s->copy_src, 0x5a, COPY_MAX);
 	memset(s->copy_dst, 0, COPY_MAX);
 	bench_run(b, BENCH_ID("grow", "getppid", 0), &getppid, s, b->batch);
+	/* GROW and its alternatives of one size, interleaved. */
 	for (i = 0; i < ARRAY_SIZE(grow_kib); i++) {
+		struct bench_entry e[ARRAY_SIZE(grow_kinds)];
+
 		s->live = grow_kib[i] * KIB;
 		s->from_size = pow2_at_least(s->live, s->page);
 		for (k = 0; k < ARRAY_SIZE(grow_kinds); k++)
-			bench_run(b, BENCH_ID("grow", grow_kinds[k].name,
-					      grow_kib[i]),
-				  &grow_kinds[k].c, s, move_batch(s->live));
+			e[k] = (struct bench_entry){
+				.id = BENCH_ID("grow", grow_kinds[k].name,
+					       grow_kib[i]),
+				.c = &grow_kinds[k].c, .ctx = s,
+				.n = move_batch(s->live),
+			};
+		bench_run_set(b, e, ARRAY_SIZE(e));
 	}
 	free(s->copy_src);
 	free(s->copy_dst);
@@ -392,16 +399,23 @@ static void shrink_describe(struct bench_table *t)
 static void shrink_run(struct bench *b)
 {
 	struct move_state *s = move_state_new(b);
+	struct bench_entry e[2];
 	unsigned int i, n;
 
+	/* SHRINK and MADV_DONTNEED of one size, interleaved. */
 	for (i = 0; i < ARRAY_SIZE(shrink_kib); i++) {
 		s->from_size = shrink_kib[i] * KIB;
 		s->live = s->from_size / 8;
 		n = move_batch(s->from_size);
-		bench_run(b, BENCH_ID("shrink", "estack", shrink_kib[i]),
-			  &shrink_estack, s, n);
-		bench_run(b, BENCH_ID("shrink", "madvise", shrink_kib[i]),
-			  &shrink_madvise, s, n);
+		e[0] = (struct bench_entry){
+			BENCH_ID("shrink", "estack", shrink_kib[i]),
+			&shrink_estack, s, n,
+		};
+		e[1] = (struct bench_entry){
+			BENCH_ID("shrink", "madvise", shrink_kib[i]),
+			&shrink_madvise, s, n,
+		};
+		bench_run_set(b, e, ARRAY_SIZE(e));
 	}
 	move_state_free(s);
 }

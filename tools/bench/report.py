@@ -5,14 +5,22 @@
   report.py parse LOG JSON     the VM's output -> bench.json (raw results,
                                the machine, and every ratio row), and the
                                table of ratios on stdout
-  report.py rst JSON [JSON2] RST
-                               bench.json -> Documentation/benchmarks.rst;
-                               with JSON2 (bench-6.12.json), a column of
-                               that run beside each value
+  report.py rst JSON [JSON...] RST
+                               bench.json files -> Documentation/benchmarks.rst:
+                               one column per run; the runs on the kernel
+                               of the first (the reference, 6.1) judge the
+                               targets (met only when every one of them
+                               meets it), a run on another kernel
+                               (bench-6.12.json) is a column beside them
 
-Every row is a ratio of two medians measured in the same run (estack /
+Every row is a ratio of cases measured in the same run (estack /
 alternative, or estack now / estack at another point), never an absolute
-time: under QEMU TCG only ratios within one run mean anything.
+time: under QEMU TCG only ratios within one run mean anything. The cases
+of one ratio ran interleaved (estack-bench runs them as one set, one batch
+of each per repetition): the ratio is taken repetition by repetition, and
+a row shows the median of those quotients and their range, "median
+[min-max]". A ratio of cases that did not run in one set (the scale group's
+levels) is a quotient of medians, marked "(m)".
 
 The rows are not written here: estack-bench -j carries its case table
 (tools/bench/table.c), every section with its title, every case with
@@ -40,7 +48,8 @@ def parse_log(text):
     if m:
         # The tool's progress lines (stderr) share the console.
         body = '\n'.join(line for line in m.group(1).splitlines()
-                         if not line.startswith('estack-bench:'))
+                         if not line.startswith(('estack-bench:',
+                                                 '[bench]')))
         bench = json.loads(body)
     peers = []
     for line in text.splitlines():
@@ -92,10 +101,39 @@ class Results:
         return r['median_ns']
 
     def error(self, key):
+        if key.startswith(FLOOR):
+            return None
         r = self.cases.get(key)
         if r is None:
             return 'not run'
         return r.get('error')
+
+    def times(self, key, anchor):
+        """Each repetition's time of key (a floor: the one timed with the
+        anchor case), or None."""
+        if key.startswith(FLOOR):
+            r = self.cases.get(anchor)
+            floor = key[len(FLOOR):]
+            half = floor == 'getppid'
+            if not r or 'floor_ns' not in r:
+                return None
+            t = r['floor_ns'].get('getppid2' if half else floor)
+            return t and [x / 2 for x in t] if half else t
+        r = self.cases.get(key)
+        return r and r.get('times_ns')
+
+    def set_of(self, key):
+        r = self.cases.get(key)
+        return r and r.get('set')
+
+
+FLOOR = 'floor:'
+
+
+def median(v):
+    v = sorted(v)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
 
 
 def fmt(v):
@@ -116,14 +154,34 @@ def ratio(a, b):
     return a / b
 
 
-def make_row(section, name, value, reading, target=None, error=None):
-    """A row: section, name, value, reading, target 'op bound' and met."""
+def fmt_value(row):
+    """'median [min-max]' of an interleaved row, 'value (m)' of a
+    quotient of medians, the value alone for a peer row."""
+    v = fmt(row['value'])
+    if row['value'] is None:
+        return v
+    if row.get('min') is not None:
+        return '%s [%s-%s]' % (v, fmt(row['min']), fmt(row['max']))
+    if row.get('interleaved') is False:
+        return v + ' (m)'
+    return v
+
+
+def make_row(section, name, value, reading, target=None, error=None,
+             spread=None, interleaved=None, bound_text=None):
+    """A row: section, name, value, reading, target 'op bound' and met;
+    spread (min, max, samples) when taken repetition by repetition."""
     row = {'section': section, 'name': name, 'value': value,
            'reading': reading}
+    if spread:
+        row['min'], row['max'], row['samples'] = spread
+    if interleaved is not None:
+        row['interleaved'] = interleaved
     if target:
         op, bound = target
-        row['target'] = '%s %s' % (op, fmt(bound))
-        if value is None:
+        row['target'] = '%s %s' % (op, bound_text or fmt(bound))
+        row['bound'] = bound
+        if value is None or bound is None:
             row['met'] = None
         else:
             row['met'] = value <= bound if op == '<=' else value >= bound
@@ -134,18 +192,48 @@ def make_row(section, name, value, reading, target=None, error=None):
 
 # ---- rows from estack-bench's case table ------------------------------------
 
-def ratio_row(spec, res):
-    """One entry of the table's "ratios" (see tools/bench/table.c)."""
+def evaluate(res, num, less, den):
+    """(value, (min, max, samples) or None, interleaved) of
+    (sum(num) - sum(less)) / sum(den): repetition by repetition when every
+    case ran in one set, else a quotient of medians."""
+    keys = num + less + den
+    anchor = num[0]
+    real = [k for k in keys if not k.startswith(FLOOR)]
+    times = [res.times(k, anchor) for k in keys]
+    sets = {res.set_of(k) for k in real}
+    if (None not in times and None not in sets and len(sets) == 1 and
+            len({len(t) for t in times}) == 1 and times[0]):
+        quot = []
+        a, b = len(num), len(num) + len(less)
+        for i in range(len(times[0])):
+            v = [t[i] for t in times]
+            q = ratio(sum(v[:a]) - sum(v[a:b]), sum(v[b:]))
+            if q is None:
+                return None, None, True
+            quot.append(q)
+        return median(quot), (min(quot), max(quot), quot), True
+
     def total(keys):
-        meds = [res.med(k) for k in keys]
+        meds = []
+        for k in keys:
+            if k.startswith(FLOOR):
+                t = res.times(k, anchor)
+                meds.append(median(t) if t else None)
+            else:
+                meds.append(res.med(k))
         return None if None in meds else sum(meds)
 
+    top, minus = total(num), total(less)
+    if top is None or minus is None:
+        return None, None, False
+    return ratio(top - minus, total(den)), None, False
+
+
+def ratio_row(spec, res):
+    """One entry of the table's "ratios" (see tools/bench/table.c)."""
     keys = spec['num'] + spec.get('num_less', []) + spec['den']
-    num = total(spec['num'])
-    less = total(spec.get('num_less', []))
-    value = None
-    if num is not None and less is not None:
-        value = ratio(num - less, total(spec['den']))
+    value, spread, interleaved = evaluate(
+        res, spec['num'], spec.get('num_less', []), spec['den'])
     error = next((e for e in map(res.error, keys) if e), None)
     if value is None:
         text = spec.get('reading_unmeasured', spec['reading'])
@@ -157,9 +245,20 @@ def ratio_row(spec, res):
         value=fmt(value), error=error,
         percent='n/a' if value is None else '%.0f' % (100 * value))
     target = spec.get('target')
+    bound_text = None
+    if target and 'cal_num' in target:
+        # A fraction of the platform's own ratio, at most the cap.
+        plat = evaluate(res, [target['cal_num']], [], [target['cal_den']])[0]
+        bound = None
+        if plat is not None:
+            bound = min(target['bound'] * plat, target['cap'])
+        bound_text = '%s (%s x %s, at most %s)' % (
+            fmt(bound), fmt(target['bound']), fmt(plat), fmt(target['cap']))
+        target = dict(target, bound=bound)
     return make_row(spec['group'], spec['name'], value, reading,
                     target and (target['op'], target['bound']),
-                    error if value is None else None)
+                    error if value is None else None, spread, interleaved,
+                    bound_text)
 
 
 # ---- rows from the peers ----------------------------------------------------
@@ -262,6 +361,9 @@ LOSSES = [
 ]
 
 
+MET = {True: 'met', False: 'missed', None: 'n/a'}
+
+
 def print_table(bench, rows, out=sys.stdout):
     for section, title, _ in sections(bench):
         print('\n== %s' % title, file=out)
@@ -273,33 +375,50 @@ def print_table(bench, rows, out=sys.stdout):
                 t = '  [target %s: %s]' % (
                     r['target'], {True: 'met', False: 'MISSED',
                                   None: 'not measured'}[r['met']])
-            print('  %-62s %8s%s' % (r['name'], fmt(r['value']), t),
+            print('  %-58s %20s%s' % (r['name'], fmt_value(r), t),
                   file=out)
-    print('\n(ratios of medians from one run under QEMU TCG)', file=out)
+    print('\n(median [min-max] of the per-repetition ratios of one run '
+          'under QEMU TCG; (m): a quotient of medians)', file=out)
 
 
-def rst_table(rows, other=None):
-    """The rows; with other (kernel, rows of a second run), its column."""
-    head = ('Ratio', 'Value', 'Target', 'Reading')
-    widths = '40 8 14 38'
-    if other:
-        head = ('Ratio', 'Value', other[0], 'Target', 'Reading')
-        widths = '36 8 8 14 34'
-        theirs = {(r['section'], r['name']): r for r in other[1]}
+def judge(rows):
+    """A target is met only when every run (rows, one per run) meets it."""
+    mets = [r.get('met') if r else None for r in rows]
+    if False in mets:
+        return False
+    if None in mets:
+        return None
+    return True
+
+
+def rst_table(rows, runs, nref):
+    """rows (the first run's, for the order and the reading), one column
+    per run of runs [(label, {(section, name): row})]; the first nref runs
+    judge the targets."""
+    head = ['Ratio'] + [label for label, _ in runs] + ['Target', 'Reading']
+    value_w = 13
+    name_w = 30
+    target_w = 16
+    widths = ([name_w] + [value_w] * len(runs) +
+              [target_w, max(100 - name_w - target_w - value_w * len(runs),
+                             20)])
     cells = []
     for r in rows:
+        key = (r['section'], r['name'])
+        theirs = [by_key.get(key) for _, by_key in runs]
+        cell = [r['name']] + [fmt_value(o) if o else '' for o in theirs]
         target = ''
         if 'target' in r:
-            target = '%s (%s)' % (r['target'], {True: 'met', False: 'missed',
-                                                None: 'n/a'}[r['met']])
-        cell = [r['name'], fmt(r['value']), target, r['reading']]
-        if other:
-            o = theirs.get((r['section'], r['name']))
-            cell.insert(2, fmt(o['value']) if o else '')
-        cells.append(tuple(cell))
-    lines = ['.. list-table::', '   :header-rows: 1', '   :widths: ' + widths,
-             '']
-    for row in (head,) + tuple(cells):
+            bounds = []
+            for o in theirs[:nref]:
+                if o and o.get('target') and o['target'] not in bounds:
+                    bounds.append(o['target'])
+            target = '%s (%s)' % ('; '.join(bounds),
+                                  MET[judge(theirs[:nref])])
+        cells.append(cell + [target, r['reading']])
+    lines = ['.. list-table::', '   :header-rows: 1',
+             '   :widths: ' + ' '.join(map(str, widths)), '']
+    for row in [head] + cells:
         lines.append('   * - ' + row[0].replace('*', r'\*'))
         for c in row[1:]:
             lines.append('     - ' + (c.replace('*', r'\*') or ' '))
@@ -324,23 +443,40 @@ def figure_rst(doc, section, other=None):
     return out
 
 
-def write_rst(doc, path, other=None):
-    """benchmarks.rst from doc (6.1, the reference) and other (6.12)."""
-    m = doc['machine']
-    b = doc['bench']
-    col = None
-    if other:
-        col = (other['machine'].get('guest_kernel', '6.12'), other['rows'])
+def run_label(doc, i, ref):
+    if i < ref:
+        return 'Run %d' % (i + 1)
+    return doc['machine'].get('guest_kernel', '?')
+
+
+def write_rst(docs, path):
+    """benchmarks.rst from docs: the runs on the kernel of the first (the
+    reference, 6.1), then runs on other kernels (6.12), one column each."""
+    ref_kernel = docs[0]['machine'].get('guest_kernel')
+    docs = ([d for d in docs if d['machine'].get('guest_kernel') ==
+             ref_kernel] +
+            [d for d in docs if d['machine'].get('guest_kernel') !=
+             ref_kernel])
+    nref = sum(1 for d in docs
+               if d['machine'].get('guest_kernel') == ref_kernel)
+    runs = [(run_label(d, i, nref),
+             {(r['section'], r['name']): r for r in d['rows']})
+            for i, d in enumerate(docs)]
+    m = docs[0]['machine']
+    b = docs[0]['bench']
+    when = ', '.join('%s: %s' % (run_label(d, i, nref),
+                                 d.get('time', d['date']))
+                     for i, d in enumerate(docs))
     out = ['.. SPDX-License-Identifier: GPL-2.0', '',
            '.. This file is generated by tools/bench/report.py from',
-           '   build/results/bench.json (make bench). Do not edit it; rerun',
+           '   build/results/history/ (make bench). Do not edit it; rerun',
            '   make bench and commit the result. Its sections, rows and',
            '   targets come from the case table that estack-bench',
            '   (tools/bench/*.c) writes into bench.json; the rows of the Go',
            '   peer and the text on where estack loses, from report.py.', '',
            '==========', 'Benchmarks', '==========', '',
            'estack against what a fiber library would use instead, and '
-           'against the physical limits, in one run of ``make bench``.',
+           'against the physical limits, in ``make bench``.',
            '',
            '.. warning::', '',
            '   These figures were measured under QEMU with TCG (software '
@@ -355,44 +491,72 @@ def write_rst(doc, path, other=None):
            'KiB) on the build machine (%s, %s host CPUs); estack.ko is '
            'loaded and ``estack-bench -j`` runs every case, then the Go '
            'peer (``estack-gopeer``, built static with Debian\'s Go 1.19) '
-           'and ``estack-demo -P``. Each case runs %d timed batches after '
-           'one warm-up batch; a batch is %d operations unless the case '
-           'needs less (GROW and SHRINK prepare a few hundred stacks per '
-           'batch). A ratio is the quotient of two medians. The raw '
-           'medians, minima and maxima are in ``build/results/bench.json``; '
-           'this page is generated from it by ``tools/bench/report.py``.'
+           'and ``estack-demo -P``. Each case runs %d timed repetitions '
+           'after one warm-up repetition; a repetition is one batch of %d '
+           'operations unless the case needs less (GROW and SHRINK prepare '
+           'a few hundred stacks per batch).'
            % (m.get('guest_kernel', '?'), m.get('qemu', '?'),
               b.get('cpus', 2), m.get('guest_mem_kib', '?'),
               m.get('host_cpu', '?'), m.get('host_cpus', '?'),
               b.get('reps', 0), b.get('batch', 0)),
            '',
-           'Date of the run: %s.' % doc['date'], '',
+           'The cases a ratio compares run interleaved: each repetition '
+           'runs one batch of every case of the comparison in turn (the '
+           'kinds of stack of one size, GROW and its alternatives at one '
+           'size, the breakdown\'s layers with their module parameters set '
+           'before each batch, 1 and 2 threads of every loop), so that the '
+           'two sides of a ratio are timed seconds apart. The ratio is '
+           'taken repetition by repetition; a value is the median of those '
+           'quotients, with their range: "median [min-max]". Before each '
+           'batch of each case, the floors are timed too (a quarter batch '
+           'of getppid() pairs and of empty ioctls), and a ratio against '
+           'the getppid pair uses the floor of its own repetition. The '
+           'scale group\'s levels cannot be live at once (a million stacks '
+           'of each kind): its ratios are quotients of medians, marked '
+           '"(m)".',
+           '',
+           'The CPUs group has a calibration: a getppid() loop and a '
+           'compute loop that share nothing, on 1 and 2 threads, '
+           'interleaved with the others. The speed-up of estack (and of '
+           'libestack) is judged against 0.9 times the platform\'s getppid '
+           'speed-up, and never against more than 1.8 (what 0.9 of a '
+           'perfect 2.0 asks). Each worker times its own loop; a batch '
+           'lasts from the first start to the last end.',
+           '',
+           '``make bench`` runs the whole benchmark %d times back to back '
+           '(``BENCH_RUNS``); each run is a column, and a target is met '
+           'only when it is met in every one of them. The raw times of '
+           'every repetition are in ``build/results/history/``; this page '
+           'is generated from them by ``tools/bench/report.py``.'
+           % nref,
+           '',
+           'Runs: %s.' % when, '',
            ] + ([
-           'The column headed %s is the same run on that kernel '
-           '(``make bench BENCH_KERNEL=6.12``, %s); targets are judged on '
-           'the reference kernel, 6.1.' % (col[0], other['date']), '']
-               if other else []) + [
-           'Run to run, on a 2-core host running 2 vCPUs, ratios move: those '
-           'against a null system call most (a getppid pair is short, and '
-           'its median is at the mercy of the host), those between memory '
-           'operations less. Compare two runs before trusting one row.', '',
+           'The columns headed with a kernel version are the same '
+           'benchmark on that kernel (``make bench BENCH_KERNEL=6.12``); '
+           'targets are judged on the reference kernel\'s runs only.', '']
+               if nref < len(docs) else []) + [
            'Regenerate with::', '',
-           '    make bench            # runs the VM, writes bench.json and '
-           'this page', '']
+           '    make bench            # runs the VM twice, writes '
+           'build/results/ and this page', '']
     for section, title, intro in sections(b):
-        rows = [r for r in doc['rows'] if r['section'] == section]
+        rows = [r for r in docs[0]['rows'] if r['section'] == section]
         if not rows:
             continue
         out += [title, '=' * len(title), '', intro, '']
-        out += figure_rst(doc, section, other)
-        out += [rst_table(rows, col), '']
+        # The figures: of the last reference run, with 6.12 beside it.
+        out += figure_rst(docs[nref - 1], section,
+                          docs[nref] if len(docs) > nref else None)
+        out += [rst_table(rows, runs, nref), '']
     out += ['Where estack loses, and why', '=' * 27, '']
     out += LOSSES
-    targets = [r for r in doc['rows'] if 'target' in r]
+    targets = [r for r in docs[0]['rows'] if 'target' in r]
+    met = sum(1 for r in targets
+              if judge([by_key.get((r['section'], r['name']))
+                        for _, by_key in runs[:nref]]))
     out += ['Targets', '=======', '',
-            'Met %d of %d.' % (sum(1 for r in targets if r['met']),
-                               len(targets)), '']
-    out += [rst_table(targets, col), '']
+            'Met %d of %d (in every run).' % (met, len(targets)), '']
+    out += [rst_table(targets, runs, nref), '']
     with open(path, 'w') as f:
         f.write('\n'.join(out))
 
@@ -408,7 +572,9 @@ def main(argv):
                      '(built before tools/bench/table.c?)' % argv[2])
         machine = host_facts()
         machine.update(guest)
-        doc = {'date': datetime.date.today().isoformat(),
+        now = datetime.datetime.now()
+        doc = {'date': now.date().isoformat(),
+               'time': now.strftime('%Y-%m-%d %H:%M'),
                'machine': machine, 'bench': {k: v for k, v in bench.items()
                                              if k != 'results'},
                'results': bench['results'], 'peers': peers}
@@ -417,7 +583,7 @@ def main(argv):
             json.dump(doc, f, indent=1)
             f.write('\n')
         print_table(bench, doc['rows'])
-    elif len(argv) in (4, 5) and argv[1] == 'rst':
+    elif len(argv) >= 4 and argv[1] == 'rst':
         docs = []
         for path in argv[2:-1]:
             with open(path) as f:
@@ -425,7 +591,7 @@ def main(argv):
             if 'groups' not in docs[-1]['bench']:
                 sys.exit('report.py: %s has no case table: rerun make bench'
                          % path)
-        write_rst(docs[0], argv[-1], docs[1] if len(docs) > 1 else None)
+        write_rst(docs, argv[-1])
     else:
         sys.exit(__doc__)
 

@@ -2,20 +2,29 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # `make bench`: every benchmark in one VM run (Debian's stock kernel under
-# QEMU, estack.ko loaded), then the ratios.
+# QEMU, estack.ko loaded), BENCH_RUNS times back to back (default 2), then
+# the ratios.
 #
-#   build/results/bench.log   what the VM printed
-#   build/results/bench.json  raw medians, the machine, estack-bench's case
-#                             table, every ratio row
-#   Documentation/benchmarks.rst  regenerated from bench.json
-#   Documentation/images/bench-*.svg  its plots (tools/bench/plots.py)
+#   build/results/history/bench-STAMP-runI.{log,json}
+#                             each run: what the VM printed, and the raw
+#                             times of every repetition, the machine,
+#                             estack-bench's case table, every ratio row
+#   build/results/bench.log, bench.json   the last run
+#   build/results/bench.runs  the JSON files of the runs of this make bench
+#   Documentation/benchmarks.rst  regenerated from them: one column per
+#                             run, a target met only when every run meets it
+#   Documentation/images/bench-*.svg  its plots (tools/bench/plots.py), from
+#                             the last run (and the 6.12 one)
+#
+# estack-bench prints its progress ("[bench] group alloc: case 3/19") to
+# the console, which this script shows as the VM runs.
 #
 # BENCH_ARGS passes options to estack-bench (e.g. "-n 100000 alloc grow"
 # for a partial run, "--quick" for a smoke run whose ratios mean little);
-# BENCH_PEER=0 skips the Go peer. BENCH_KERNEL=6.12 runs on Debian's 6.12
-# instead of 6.1 (the reference) and writes bench-6.12.log and
-# bench-6.12.json; benchmarks.rst shows the 6.12 run as a column beside
-# the 6.1 one when both JSON files are there.
+# BENCH_RUNS=1 runs once; BENCH_PEER=0 skips the Go peer. BENCH_KERNEL=6.12
+# runs on Debian's 6.12 instead of 6.1 (the reference) and writes
+# bench-6.12.* instead; benchmarks.rst shows the last 6.12 run as a column
+# beside the 6.1 runs when there is one.
 set -euo pipefail
 . "$(dirname "$0")/../rig/lib.sh"
 
@@ -62,23 +71,50 @@ fi
 kernel=${BENCH_KERNEL:-6.1}
 suffix=
 [ "$kernel" = 6.1 ] || suffix=-$kernel
-mkdir -p "$ESTACK_RESULTS"
-log=$ESTACK_RESULTS/bench$suffix.log
-json=$ESTACK_RESULTS/bench$suffix.json
-# A million 8 KiB stacks live at once need 8 GiB in the guest.
-CMD=$guest VM_MEM=${VM_MEM:-12288} VM_TIMEOUT=${VM_TIMEOUT:-3000} \
-	VM_KERNEL=$kernel bash "$ESTACK_TOP/tools/rig/vm-run.sh" | tee "$log"
-python3 "$ESTACK_TOP/tools/bench/report.py" parse "$log" "$json"
-# The page: the 6.1 run, with the 6.12 run beside it when there is one.
-runs=()
-for j in "$ESTACK_RESULTS/bench.json" "$ESTACK_RESULTS/bench-6.12.json"; do
-	[ -e "$j" ] && runs+=("$j")
+nruns=${BENCH_RUNS:-2}
+case $nruns in
+''|*[!0-9]*|0) rig_die "BENCH_RUNS: a number of runs, 1 or more" ;;
+esac
+history=$ESTACK_RESULTS/history
+mkdir -p "$history"
+stamp=$(date +%Y%m%d-%H%M%S)
+jsons=()
+for ((run = 1; run <= nruns; run++)); do
+	rig_log "bench: run $run of $nruns on $kernel"
+	base=$history/bench$suffix-$stamp-run$run
+	# A million 8 KiB stacks live at once need 8 GiB in the guest.
+	CMD=$guest VM_MEM=${VM_MEM:-12288} VM_TIMEOUT=${VM_TIMEOUT:-3000} \
+		VM_KERNEL=$kernel bash "$ESTACK_TOP/tools/rig/vm-run.sh" |
+		tee "$base.log"
+	python3 "$ESTACK_TOP/tools/bench/report.py" parse "$base.log" \
+		"$base.json"
+	jsons+=("$base.json")
 done
-if [ "${#runs[@]}" -gt 0 ] && [ "${runs[0]}" = "$ESTACK_RESULTS/bench.json" ]; then
+cp "$base.log" "$ESTACK_RESULTS/bench$suffix.log"
+cp "$base.json" "$ESTACK_RESULTS/bench$suffix.json"
+printf '%s\n' "${jsons[@]}" >"$ESTACK_RESULTS/bench$suffix.runs"
+
+# The page: the 6.1 runs, with the last 6.12 run beside them when there
+# is one.
+runs=()
+if [ -e "$ESTACK_RESULTS/bench.runs" ]; then
+	while read -r j; do
+		[ -e "$j" ] && runs+=("$j")
+	done <"$ESTACK_RESULTS/bench.runs"
+elif [ -e "$ESTACK_RESULTS/bench.json" ]; then
+	runs+=("$ESTACK_RESULTS/bench.json")
+fi
+if [ "${#runs[@]}" -gt 0 ]; then
+	[ -e "$ESTACK_RESULTS/bench-6.12.json" ] &&
+		runs+=("$ESTACK_RESULTS/bench-6.12.json")
 	python3 "$ESTACK_TOP/tools/bench/report.py" rst "${runs[@]}" \
 		"$ESTACK_TOP/Documentation/benchmarks.rst"
-	bench_plots "${runs[@]}"
-	rig_log "wrote $json and Documentation/benchmarks.rst (${runs[*]##*/})"
+	# The plots: the last 6.1 run, with the 6.12 one beside it.
+	plot_runs=("$ESTACK_RESULTS/bench.json")
+	[ -e "$ESTACK_RESULTS/bench-6.12.json" ] &&
+		plot_runs+=("$ESTACK_RESULTS/bench-6.12.json")
+	[ -e "$ESTACK_RESULTS/bench.json" ] && bench_plots "${plot_runs[@]}"
+	rig_log "wrote ${jsons[*]##*/} and Documentation/benchmarks.rst (${runs[*]##*/})"
 else
-	rig_log "wrote $json; benchmarks.rst needs a 6.1 run (make bench) too"
+	rig_log "wrote ${jsons[*]##*/}; benchmarks.rst needs a 6.1 run (make bench) too"
 fi

@@ -11,13 +11,22 @@
  *   cases    key ("group/case/param"), group, case, param, param_unit,
  *            measures (what one operation does), unit, ratios (the
  *            names of the ratios it takes part in)
- *   ratios   group, name, num and den (case keys whose medians are added
- *            up), num_less (a key subtracted above the line), target
- *            {op, bound}, reading (with {value} and {percent}),
- *            reading_slower (when the value is 1 or more),
+ *   ratios   group, name, num and den (case keys whose times are added
+ *            up; "floor:getppid2", "floor:getppid" and "floor:ioctl2" in
+ *            den are the floors timed with the first num case),
+ *            num_less (a key subtracted above the line), target
+ *            {op, bound, and for a target relative to the platform's own
+ *            ratio: cal_num, cal_den, cap}, reading (with {value} and
+ *            {percent}), reading_slower (when the value is 1 or more),
  *            reading_unmeasured (when a case is missing, with {error})
  *   results  group, case, param, key, then median_ns, min_ns, max_ns,
- *            reps and batch, or error
+ *            reps, batch, set (cases of one set ran interleaved),
+ *            times_ns (each repetition, in order) and floor_ns
+ *            {getppid2, ioctl2} (each timed in the same repetition), or
+ *            error
+ *
+ * A ratio of cases of one set is taken repetition by repetition by
+ * report.py, which shows the median of those quotients and their spread.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -201,7 +210,13 @@ static void json_ratio(FILE *out, const struct bench_ratio *r)
 	json_keys(out, "den", r->den, ARRAY_SIZE(r->den));
 	if (r->op) {
 		json_field(out, ", \"target\": {", "op", r->op);
-		fprintf(out, ", \"bound\": %g}", r->bound);
+		fprintf(out, ", \"bound\": %g", r->bound);
+		if (r->cal[0]) {
+			json_field(out, ", ", "cal_num", r->cal[0]);
+			json_field(out, ", ", "cal_den", r->cal[1]);
+			fprintf(out, ", \"cap\": %g", r->cap);
+		}
+		fputc('}', out);
 	}
 	json_field(out, ", ", "reading", r->reading);
 	if (r->slower)
@@ -209,6 +224,17 @@ static void json_ratio(FILE *out, const struct bench_ratio *r)
 	if (r->unmeasured)
 		json_field(out, ", ", "reading_unmeasured", r->unmeasured);
 	fputc('}', out);
+}
+
+static void json_times(FILE *out, const char *sep, const char *name,
+		       const double *t, unsigned int n)
+{
+	unsigned int i;
+
+	fprintf(out, "%s\"%s\": [", sep, name);
+	for (i = 0; i < n; i++)
+		fprintf(out, "%s%.1f", i ? ", " : "", t[i]);
+	fputc(']', out);
 }
 
 static void json_result(FILE *out, const struct bench_case_info *c)
@@ -226,6 +252,16 @@ static void json_result(FILE *out, const struct bench_case_info *c)
 			r->med, r->min);
 		fprintf(out, "\"max_ns\": %.1f, \"reps\": %u, \"batch\": %u",
 			r->max, r->reps, r->batch);
+		fprintf(out, ", \"set\": %u", r->set);
+		json_times(out, ", ", "times_ns", r->t, r->reps);
+		if (r->has_floor) {
+			fputs(", \"floor_ns\": {", out);
+			json_times(out, "", "getppid2", r->floor[FLOOR_GETPPID2],
+				   r->reps);
+			json_times(out, ", ", "ioctl2", r->floor[FLOOR_IOCTL2],
+				   r->reps);
+			fputc('}', out);
+		}
 	}
 	fputc('}', out);
 }
@@ -286,7 +322,10 @@ void table_print_cases(FILE *out, const struct bench_table *t)
 		const struct bench_ratio *r = &t->ratios[i];
 
 		fprintf(out, "%-10s %s", r->group, r->name);
-		if (r->op)
+		if (r->op && r->cal[0])
+			fprintf(out, "  [%s %g x %s / %s, at most %g]", r->op,
+				r->bound, r->cal[0], r->cal[1], r->cap);
+		else if (r->op)
 			fprintf(out, "  [%s %g]", r->op, r->bound);
 		fputc('\n', out);
 	}
