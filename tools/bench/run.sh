@@ -60,12 +60,21 @@ echo "### guest_mem_kib $(sed -n "s/MemTotal: *\([0-9]*\).*/\1/p" /proc/meminfo)
 echo "### estack-bench"
 estack-bench -j '"${BENCH_ARGS:-}"'
 echo "### end-bench"'
+# The fiber rows: ${BENCH_PEER_REPS:-5} repetitions, each running every
+# program once per size, interleaved (so drift hits all alike): Go with
+# its defaults (the library issue's comparison), without the adaptive
+# start size, and without the GC, then estack-demo. report.py pairs the
+# programs of one repetition and takes the median of the ratios.
 if [ "$peer" = 1 ]; then
 	guest="$guest
+for rep in \$(seq ${BENCH_PEER_REPS:-5}); do
+echo \"[bench] fibers: repetition \$rep of ${BENCH_PEER_REPS:-5}\" >&2
 for n in 10000 100000; do for d in 2 40; do
 	estack-gopeer -n \$n -d \$d
+	GODEBUG=adaptivestackstart=0 estack-gopeer -n \$n -d \$d
+	GOGC=off estack-gopeer -n \$n -d \$d
 	estack-demo -P -n \$n -d \$d
-done; done"
+done; done; done"
 fi
 
 kernel=${BENCH_KERNEL:-6.1}
