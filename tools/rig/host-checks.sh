@@ -80,7 +80,8 @@ kdoc() {
 }
 item "kernel-doc: uapi header" kdoc "$ESTACK_TOP/uapi/linux/estack.h"
 item "kernel-doc: module" kdoc "$ESTACK_TOP"/kmod/*.[ch]
-item "Documentation/ expands (make docs)" make -s -C "$ESTACK_TOP" docs
+item "Documentation/: kernel Sphinx build, no warning (make docs)" \
+	make -s -C "$ESTACK_TOP" docs
 item "checkpatch --strict (make style)" make -s -C "$ESTACK_TOP" style
 item "sparse (make sparse)" make -s -C "$ESTACK_TOP" sparse
 item "layers: no upward call, include or oversized file (kmod/estack.h)" \
