@@ -6,7 +6,8 @@
                                the machine, and every ratio row), and the
                                table of ratios on stdout
   report.py rst JSON [JSON...] RST
-                               bench.json files -> Documentation/benchmarks.rst:
+                               bench.json files ->
+                               Documentation/mm/estack/benchmarks.rst:
                                one column per run; the runs on the kernel
                                of the first (the reference, 6.1) judge the
                                targets (met only when every one of them

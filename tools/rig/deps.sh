@@ -14,6 +14,8 @@ pkgs=(
 	linux-source-6.1 linux-source-6.12
 	g++ libboost-context-dev libboost-fiber-dev
 	man-db groff-base mandoc
+	# make docs: the kernel's Sphinx setup (its kfigure warns without dot)
+	python3-sphinx graphviz
 )
 for k in "${ESTACK_KERNELS[@]}"; do
 	pkgs+=("${k#*:}")
