@@ -127,7 +127,7 @@ debug_stage() {	# SERIES
 	local name=debug-$1 dkdir
 	dkdir=$(bash "$ESTACK_TOP/tools/rig/debug-kernel.sh" "$1")
 	rig_log "stage $name: $dkdir"
-	build_module "$name" "$dkdir" CONFIG_ESTACK_KUNIT=m $rig_modules
+	build_module "$name" "$dkdir" CONFIG_ESTACK_KUNIT_TEST=m $rig_modules
 
 	modules=(kmod/estack.ko kmod/tests/estack_kunit.ko)
 	mapfile -t programs < <(make -s -C "$ESTACK_TOP/selftests" \
