@@ -251,25 +251,30 @@ tap_items "example boost-context (fallback, mprotect guards)" \
 	env ESTACK_FALLBACK_GUARD=mprotect \
 	"$ESTACK_BUILD/lib/estack/examples/boost-context" -n 2000
 
-# Man pages, laid out as installed (man3/, man4/) so that the .so link
-# pages resolve: each renders with no groff warning, and mandoc -Tlint
-# finds nothing in the pages with text (it calls every .so fragile).
-mkdir -p "$tmp/man/man3" "$tmp/man/man4"
+# Man pages, laid out as installed (man3/ for the library's, manN/ for
+# each page NAME.N of Documentation/man/: the device's and the tools') so
+# that the .so link pages resolve: each renders with no groff warning, and
+# mandoc -Tlint finds nothing in the pages with text (it calls every .so
+# fragile).
+mkdir -p "$tmp/man/man3"
 cp "$ESTACK_TOP"/tools/lib/estack/man/*.3 "$tmp/man/man3/"
-cp "$ESTACK_TOP"/Documentation/man/*.4 "$tmp/man/man4/"
+for page in "$ESTACK_TOP"/Documentation/man/*.[1-9]; do
+	mkdir -p "$tmp/man/man${page##*.}"
+	cp "$page" "$tmp/man/man${page##*.}/"
+done
 man_render() {
 	local out
 	out=$(cd "$tmp/man" && MANWIDTH=80 man --warnings -l "$1" 2>&1 \
 		>/dev/null)
 	[ -z "$out" ] || { printf '%s\n' "$out"; return 1; }
 }
-for page in "$tmp"/man/man3/*.3 "$tmp"/man/man4/*.4; do
+for page in "$tmp"/man/man[1-9]/*.[1-9]; do
 	rel=${page#"$tmp/man/"}
 	item "man page $rel renders with no warning" man_render "$rel"
 done
 man_lint() {
 	(cd "$tmp/man" &&
-	 mandoc -Tlint $(grep -L '^\.so ' man3/*.3 man4/*.4))
+	 mandoc -Tlint $(grep -L '^\.so ' man[1-9]/*.[1-9]))
 }
 item "man pages: mandoc -Tlint clean" man_lint
 
