@@ -7,6 +7,8 @@
 # would take too long), one fiber per connection on each side. Exits
 # non-zero on a wrong echo, a timeout or stacks that did not move. The
 # stock kernels only: the debug kernel is built without CONFIG_INET.
+# An installed kselftest tree keeps the programs this runs beside it.
+PATH=$(cd "$(dirname "$0")" && pwd):$PATH
 echo "TAP version 13"
 echo "1..1"
 # The VM's init leaves the loopback down: up, it has 127.0.0.1/8.

@@ -5,6 +5,8 @@
 # build/tools, on the VM's PATH): fibers whose stacks grow to hundreds of
 # KiB and shrink back. Exits non-zero on a wrong result or stacks that did
 # not move.
+# An installed kselftest tree keeps the programs this runs beside it.
+PATH=$(cd "$(dirname "$0")" && pwd):$PATH
 echo "TAP version 13"
 echo "1..1"
 n=0 status=0

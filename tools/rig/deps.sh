@@ -16,6 +16,8 @@ pkgs=(
 	man-db groff-base mandoc
 	# make docs: the kernel's Sphinx setup (its kfigure warns without dot)
 	python3-sphinx graphviz
+	# the kernel's kselftest lib.mk installs and runs tests with it
+	rsync
 )
 for k in "${ESTACK_KERNELS[@]}"; do
 	pkgs+=("${k#*:}")
