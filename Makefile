@@ -19,6 +19,9 @@
 #   make vm [CMD=...]    a stock kernel (VM_KERNEL=6.1|6.1-rt|6.12|6.12-rt, default
 #                        6.1) in QEMU with the module loaded
 #   make check           every test; ends with "N passed, N failed"
+#   make kselftest       the selftests under the kernel's kselftest runner: installed
+#                        from a copy of linux-source-6.1, run_kselftest.sh in the VM
+#                        (VM_KERNEL, VM_MEM; KSFT_TESTS= for fewer programs)
 #   make soak [SOAK_S=]  the random stress on the debug kernel (default 1 h)
 #   make check-rig       proves that make check fails when it should
 
@@ -105,8 +108,11 @@ check:
 check-rig:
 	bash $(RIG)/check-rig.sh
 
+kselftest:
+	bash $(RIG)/kselftest.sh
+
 soak:
 	bash $(RIG)/soak.sh
 
 .PHONY: all modules clean install deps tools lib install-lib selftests style sparse docs vm demo bench \
-	check check-rig soak
+	check check-rig soak kselftest

@@ -91,6 +91,10 @@ item "layers: the picture in Documentation/mm/estack/design.rst is current" \
 		"$ESTACK_TOP/Documentation/mm/estack/design.rst" "$ESTACK_TOP/kmod"
 item "every selftest built runs in a stage, every one run is built" \
 	make -s -C "$ESTACK_TOP/selftests" check-lists
+# The kernel's kselftest Makefile builds and installs them too, in a
+# linux-source tree (make kselftest runs that tree in the VM).
+item "selftests: kselftest install in a kernel tree lists every program run" \
+	bash "$ESTACK_TOP/tools/rig/kselftest.sh" --install-only
 
 # A TAP program (kselftest harness): each of its test cases is one item,
 # "ok host: NAME: CASE". A program that dies, or prints fewer results than

@@ -7,6 +7,7 @@
 #   vm.sh -k KERNEL -n NAME [-m "A.ko B.ko:ARG=1"] [-t "test..."] [-b "tool..."]
 #         [-M MODE] [-c CMD] [-r MEM] [-T TIMEOUT] [-a APPEND]
 #         [-e "VAR=VALUE ..."]   (the environment of the tests)
+#         [-K DIR]   (an installed kselftest tree, as /opt/estack/kselftest)
 #
 # In check and cmd modes the guest's reports land in
 # $ESTACK_RESULTS/{console,results,dmesg}-NAME.log. The exit status is 0
@@ -15,8 +16,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 kernel= name= modules= tests= tools= mode=check cmd= mem=2048 tmo=600
-append= env=
-while getopts k:n:m:t:b:M:c:r:T:a:e: opt; do
+append= env= ksft=
+while getopts k:n:m:t:b:M:c:r:T:a:e:K: opt; do
 	case $opt in
 	k) kernel=$OPTARG ;;
 	n) name=$OPTARG ;;
@@ -29,6 +30,7 @@ while getopts k:n:m:t:b:M:c:r:T:a:e: opt; do
 	T) tmo=$OPTARG ;;
 	a) append=$OPTARG ;;
 	e) env=$OPTARG ;;
+	K) ksft=$OPTARG ;;
 	*) rig_die "usage: see the top of $0" ;;
 	esac
 done
@@ -50,6 +52,7 @@ chmod 755 "$root/init"
 for m in $modules; do cp "${m%%:*}" "$root/lib/estack/"; done
 for t in $tests; do cp "$t" "$root/opt/estack/tests/"; done
 for b in $tools; do cp "$b" "$root/opt/estack/bin/"; done
+[ -z "$ksft" ] || cp -a "$ksft" "$root/opt/estack/kselftest"
 {
 	printf 'RIG_MODE=%q\n' "$mode"
 	printf 'RIG_CMD=%q\n' "$cmd"
