@@ -19,6 +19,9 @@
 #   make vm [CMD=...]    a stock kernel (VM_KERNEL=6.1|6.1-rt|6.12|6.12-rt, default
 #                        6.1) in QEMU with the module loaded
 #   make check           every test; ends with "N passed, N failed"
+#   make kunit           the KUnit suites with the kernel's kunit.py, in a copy of
+#                        linux-source-6.12 with estack in it (not in make check,
+#                        whose debug VM runs the same suites)
 #   make kselftest       the selftests under the kernel's kselftest runner: installed
 #                        from a copy of linux-source-6.1, run_kselftest.sh in the VM
 #                        (VM_KERNEL, VM_MEM; KSFT_TESTS= for fewer programs)
@@ -108,6 +111,9 @@ check:
 check-rig:
 	bash $(RIG)/check-rig.sh
 
+kunit: deps
+	bash $(RIG)/kunit.sh
+
 kselftest:
 	bash $(RIG)/kselftest.sh
 
@@ -115,4 +121,4 @@ soak:
 	bash $(RIG)/soak.sh
 
 .PHONY: all modules clean install deps tools lib install-lib selftests style sparse docs vm demo bench \
-	check check-rig soak kselftest
+	check check-rig soak kunit kselftest
