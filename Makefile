@@ -19,12 +19,13 @@
 #   make vm [CMD=...]    a stock kernel (VM_KERNEL=6.1|6.1-rt|6.12|6.12-rt, default
 #                        6.1) in QEMU with the module loaded
 #   make check           every test; ends with "N passed, N failed"
-#   make kunit           the KUnit suites with the kernel's kunit.py, in a copy of
-#                        linux-source-6.12 with estack in it (not in make check,
-#                        whose debug VM runs the same suites)
-#   make kselftest       the selftests under the kernel's kselftest runner: installed
-#                        from a copy of linux-source-6.1, run_kselftest.sh in the VM
-#                        (VM_KERNEL, VM_MEM; KSFT_TESTS= for fewer programs)
+#   make kunit           the KUnit suites under the kernel's kunit.py, in a
+#                        copy of linux-source-6.12 with estack in it (not in
+#                        make check: its debug VM runs the same suites)
+#   make kselftest       the selftests under the kernel's kselftest runner:
+#                        installed from a copy of linux-source-6.1, run with
+#                        run_kselftest.sh in the VM (VM_KERNEL, VM_MEM,
+#                        KSFT_TESTS= for fewer programs)
 #   make soak [SOAK_S=]  the random stress on the debug kernel (default 1 h)
 #   make check-rig       proves that make check fails when it should
 
