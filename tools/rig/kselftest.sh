@@ -38,12 +38,14 @@ work=$ESTACK_CACHE/kselftest-$series/$(printf '%s' "$ESTACK_TOP" |
 tree=$work/src
 ksft=$ESTACK_BUILD/kselftest
 
-if [ ! -e "$tree/.estack-linked" ]; then
+# Linked again when deps.sh has extracted another version of the source.
+srcver=$(dpkg-query -W -f='${Version}' "linux-source-$series")
+if [ "$(cat "$tree/.estack-linked" 2>/dev/null)" != "$srcver" ]; then
 	rig_log "linking a copy of $src into $tree (once)"
 	rm -rf "$tree"
 	mkdir -p "$work"
 	cp -al "$src" "$tree"
-	touch "$tree/.estack-linked"
+	printf '%s\n' "$srcver" > "$tree/.estack-linked"
 fi
 
 rm -rf "$tree/tools/testing/selftests/estack" "$tree/tools/estack"
