@@ -7,6 +7,8 @@
 #   vm.sh -k KERNEL -n NAME [-m "A.ko B.ko:ARG=1"] [-t "test..."] [-b "tool..."]
 #         [-M MODE] [-c CMD] [-r MEM] [-T TIMEOUT] [-a APPEND]
 #         [-e "VAR=VALUE ..."]   (the environment of the tests)
+#         [-R DIR]   (a tree copied onto the initramfs's root first: the
+#                    files of installed packages, their libraries)
 #
 # In check and cmd modes the guest's reports land in
 # $ESTACK_RESULTS/{console,results,dmesg}-NAME.log. The exit status is 0
@@ -15,8 +17,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 kernel= name= modules= tests= tools= mode=check cmd= mem=2048 tmo=600
-append= env=
-while getopts k:n:m:t:b:M:c:r:T:a:e: opt; do
+append= env= sysroot=
+while getopts k:n:m:t:b:M:c:r:T:a:e:R: opt; do
 	case $opt in
 	k) kernel=$OPTARG ;;
 	n) name=$OPTARG ;;
@@ -29,6 +31,7 @@ while getopts k:n:m:t:b:M:c:r:T:a:e: opt; do
 	T) tmo=$OPTARG ;;
 	a) append=$OPTARG ;;
 	e) env=$OPTARG ;;
+	R) sysroot=$OPTARG ;;
 	*) rig_die "usage: see the top of $0" ;;
 	esac
 done
@@ -43,6 +46,8 @@ file "$busybox" 2>/dev/null | grep -q 'statically linked' ||
 
 root=$ESTACK_BUILD/initramfs-$name
 rm -rf "$root"
+mkdir -p "$root"
+[ -z "$sysroot" ] || cp -a "$sysroot/." "$root/"
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,etc,lib/estack,opt/estack/tests,opt/estack/bin}
 cp "$busybox" "$root/bin/busybox"
 cp "$(dirname "$0")/init.sh" "$root/init"

@@ -1,0 +1,296 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make deb-check`: the Debian packages of `make deb` (build/deb/), as a
+# machine gets them. Each step is also a command of its own, which
+# host-checks.sh runs as one item each:
+#
+#   deb-check.sh contents        what each .deb ships, and what it must not
+#   deb-check.sh root            dpkg --root unpacks the four into an empty
+#                                root (build/deb/root): no conflict among
+#                                them or with any package of this machine,
+#                                dpkg --verify clean
+#   deb-check.sh dkms NAME...    dkms add + build of the unpacked
+#                                /usr/src/estack-VERSION for the kernels of
+#                                ESTACK_KERNELS named (6.1, 6.12, ...),
+#                                against Debian's headers, in a DKMS tree
+#                                of its own (build/deb/dkms); and a kernel
+#                                outside BUILD_EXCLUSIVE_KERNEL refused
+#   deb-check.sh vm NAME         that kernel in the VM with the DKMS-built
+#                                module and the unpacked packages (plus
+#                                this machine's libc) as its root:
+#                                /usr/bin/estack-demo from estack-tools,
+#                                on libestack1, on the module
+#
+# Without arguments: make deb, then every step, dkms for the four kernels
+# and the VM on 6.1 and 6.12. maintainer scripts do not run (the root has
+# no shell to chroot into, and estack-dkms's postinst would run DKMS on
+# this machine): dkms add/build stand in for estack-dkms's postinst.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+out=$ESTACK_BUILD/deb
+root=$out/root
+dkms_tree=$out/dkms
+ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$ESTACK_TOP/dkms.conf")
+pkgs=(estack-dkms libestack1 libestack-dev estack-tools)
+
+deb_of() {	# PACKAGE
+	local f
+	for f in "$out/$1_${ver}_"*.deb; do
+		[ -r "$f" ] && { printf '%s\n' "$f"; return 0; }
+	done
+	rig_die "no $1 package in $out (make deb)"
+}
+
+fail=0
+bad() { echo "deb-check: $*"; fail=1; }
+
+# The paths a package ships, one a line, without the leading ./
+declare -A listing
+paths() {
+	[ -n "${listing[$1]:-}" ] ||
+		listing[$1]=$(dpkg-deb -c "$(deb_of "$1")" | awk '{ print $6 }' |
+			sed 's|^\./||')
+	printf '%s\n' "${listing[$1]}"
+}
+
+# The file PATH of PACKAGE, on stdout.
+file_of() {	# PACKAGE PATH
+	dpkg-deb --fsys-tarfile "$(deb_of "$1")" | tar -xOf - "./$2"
+}
+
+ships() {	# PACKAGE PATH-REGEX (ERE, whole path)
+	local all
+	all=$(paths "$1")
+	grep -qE "^($2)\$" <<< "$all" || bad "$1 does not ship $2"
+}
+
+never() {	# PACKAGE PATH-REGEX WHY
+	local all hit
+	all=$(paths "$1")
+	hit=$(grep -E "$2" <<< "$all" | head -3 | tr '\n' ' ') || true
+	[ -z "$hit" ] || bad "$1 ships ${hit% } ($3)"
+}
+
+contents() {
+	local src=usr/src/estack-$ver m f
+	ships estack-dkms "$src/dkms.conf"
+	ships estack-dkms "$src/Kbuild"
+	ships estack-dkms "$src/kmod/Kbuild"
+	ships estack-dkms "$src/kmod/main.c"
+	ships estack-dkms "$src/uapi/linux/estack.h"
+	never estack-dkms '(^|/)(\.git|build)(/|$)' "no .git/ or build/ in DKMS source"
+	never estack-dkms '\.(o|ko|mod|mod\.c|cmd|a|order|symvers)$' "build products"
+	ships estack-dkms 'lib/udev/rules\.d/60-estack\.rules|usr/lib/udev/rules\.d/60-estack\.rules'
+	ships estack-dkms etc/modprobe.d/estack.conf
+	ships estack-dkms etc/modules-load.d/estack.conf
+	ships estack-dkms 'usr/share/man/man4/estack\.4\.gz'
+	# dkms.conf as in the tree, BUILD_EXCLUSIVE_KERNEL and all
+	[ "$(file_of estack-dkms "$src/dkms.conf")" = "$(cat "$ESTACK_TOP/dkms.conf")" ] ||
+		bad "estack-dkms's dkms.conf is not the tree's"
+	grep -q '^BUILD_EXCLUSIVE_KERNEL=' "$ESTACK_TOP/dkms.conf" ||
+		bad "dkms.conf has no BUILD_EXCLUSIVE_KERNEL"
+	# Opt-in: no line of the autoload or modprobe file is in effect.
+	for f in etc/modules-load.d/estack.conf etc/modprobe.d/estack.conf; do
+		file_of estack-dkms "$f" | grep -vE '^[[:space:]]*(#|$)' &&
+			bad "$f has a line in effect (it must be opt-in)"
+	done
+	# The udev rule keeps 0666, and only says so.
+	f=$(paths estack-dkms | grep 'rules\.d/60-estack\.rules$') &&
+	[ "$(file_of estack-dkms "$f" | grep -vE '^[[:space:]]*(#|$)')" = \
+	  'KERNEL=="estack", SUBSYSTEM=="misc", MODE="0666"' ] ||
+		bad "60-estack.rules does not keep MODE 0666"
+
+	ships libestack1 'usr/lib/[^/]+/libestack\.so\.1'
+	ships libestack1 'usr/lib/[^/]+/libestack\.so\.1\.0\.0'
+	never libestack1 '(include|\.a$|\.pc$|libestack\.so$|/man/)' "-dev files in the runtime library"
+
+	ships libestack-dev 'usr/include/estack\.h'
+	ships libestack-dev 'usr/include/estack/fiber\.h'
+	ships libestack-dev 'usr/include/estack/boost\.hpp'
+	ships libestack-dev 'usr/include/libestack/linux/estack\.h'
+	ships libestack-dev 'usr/lib/[^/]+/libestack\.so'
+	ships libestack-dev 'usr/lib/[^/]+/libestack\.a'
+	ships libestack-dev 'usr/lib/[^/]+/pkgconfig/libestack\.pc'
+	ships libestack-dev 'usr/share/man/man3/libestack\.3\.gz'
+	ships libestack-dev 'usr/share/man/man3/estack_stack_alloc\.3\.gz'
+	never libestack-dev '^usr/include/linux/' "linux-libc-dev's directory"
+	never libestack-dev 'libestack\.so\.1' "the runtime library's files"
+
+	for t in estack-stat estack-info estack-demo estack-bench; do
+		ships estack-tools "usr/bin/$t"
+	done
+	for p in libestack1 libestack-dev estack-tools; do
+		never "$p" '^usr/src/' "module source outside estack-dkms"
+	done
+	[ $fail = 0 ]
+}
+
+# The four unpacked into an empty root with dpkg --root.
+unpack_root() {
+	local p debs=() f owner files
+	for p in "${pkgs[@]}"; do debs+=("$(deb_of "$p")"); done
+	rm -rf "$root"
+	mkdir -p "$root/var/lib/dpkg/info" "$root/var/lib/dpkg/updates"
+	: > "$root/var/lib/dpkg/status"
+	# --force-depends: the root has no libc6 or dkms; their own
+	# dependencies on each other are still checked below.
+	dpkg --root="$root" --log=/dev/null --force-depends --unpack \
+		"${debs[@]}" >/dev/null || { bad "dpkg --root --unpack failed"; return 1; }
+	for p in "${pkgs[@]}"; do
+		dpkg --root="$root" -s "$p" 2>/dev/null |
+			grep -q '^Status: install ok unpacked' || bad "$p not unpacked"
+	done
+	# md5sums of every file; the conffiles are still .dpkg-new (they are
+	# put in place at configure, which needs the maintainer scripts).
+	dpkg --root="$root" --verify 2>&1 | grep -v '^missing   c /etc/' &&
+		bad "dpkg --verify (above)"
+	# Their dependencies on each other: what --force-depends let by,
+	# filtered to the packages of this source.
+	dpkg --root="$root" --audit 2>&1 | grep -E 'estack|libestack' |
+		grep -iE 'depend|conflict' && bad "dependencies among the packages"
+	# No file that a package of this machine owns (linux-libc-dev's
+	# /usr/include/linux/, udev's, kmod's).
+	files=()
+	while read -r f; do
+		[ -d "$root$f" ] || files+=("$f")
+	done < <(dpkg --root="$root" -L "${pkgs[@]}" | grep '^/')
+	owner=$(dpkg -S "${files[@]}" 2>/dev/null |
+		grep -vE '^(estack|libestack)[^:]*: ') || true
+	[ -z "$owner" ] || bad "files of this machine's packages: $owner"
+	# The tools need libestack1's library, found by the dynamic linker
+	# in the root's multiarch directory.
+	for t in estack-demo estack-bench; do
+		readelf -d "$root/usr/bin/$t" | grep -q 'NEEDED.*\[libestack\.so\.1\]' ||
+			bad "$t does not link libestack.so.1"
+	done
+	[ $fail = 0 ]
+}
+
+dkms_env() {
+	# The signing key dkms makes for itself, in our tree, not the machine's.
+	env mok_signing_key="$dkms_tree/mok.key" \
+		mok_certificate="$dkms_tree/mok.pub" "$@"
+}
+
+dkms_build() {	# NAME...
+	local name meta rel kdir ko
+	[ -r "$root/usr/src/estack-$ver/dkms.conf" ] ||
+		rig_die "no unpacked estack-dkms in $root (deb-check.sh root)"
+	rm -rf "$dkms_tree"
+	mkdir -p "$dkms_tree"
+	dkms_env dkms add -m estack -v "$ver" --sourcetree "$root/usr/src" \
+		--dkmstree "$dkms_tree" >/dev/null || { bad "dkms add"; return 1; }
+	for name in "$@"; do
+		meta=$(kernel_meta "$name") || rig_die "no kernel $name"
+		rel=$(stock_release "$meta") || rig_die "$meta is not installed"
+		kdir=/usr/src/linux-headers-$rel
+		if ! dkms_env dkms build -m estack -v "$ver" -k "$rel" \
+			--sourcetree "$root/usr/src" --dkmstree "$dkms_tree" \
+			--kernelsourcedir "$kdir" > "$out/dkms-$name.log" 2>&1; then
+			tail -20 "$out/dkms-$name.log"
+			bad "dkms build for $rel failed ($out/dkms-$name.log)"
+			continue
+		fi
+		ko=$(dkms_module "$rel") || { bad "no estack.ko built for $rel"; continue; }
+		[ "$(modinfo -F vermagic "$ko" | cut -d' ' -f1)" = "$rel" ] ||
+			bad "$ko is not for $rel"
+	done
+	# A series outside BUILD_EXCLUSIVE_KERNEL: refused before any build.
+	# dkms 3 says so and exits 77 ("skipped").
+	local st=0
+	dkms_env dkms build -m estack -v "$ver" -k 6.6.0-0-amd64 \
+		--sourcetree "$root/usr/src" --dkmstree "$dkms_tree" \
+		--kernelsourcedir /usr/src/linux-headers-"$rel" \
+		> "$out/dkms-excluded.log" 2>&1 || st=$?
+	[ $st = 77 ] ||
+		bad "dkms build for 6.6 was not refused by BUILD_EXCLUSIVE_KERNEL (exit $st)"
+	[ $fail = 0 ]
+}
+
+# The module DKMS built for a release (uncompressed, as the VM's insmod
+# wants it).
+dkms_module() {	# RELEASE
+	local d=$dkms_tree/estack/$ver/$1/x86_64/module f
+	for f in "$d/estack.ko" "$d/estack.ko.xz" "$d/estack.ko.zst"; do
+		[ -r "$f" ] || continue
+		case $f in
+		*.xz) xz -dc "$f" > "$out/estack-$1.ko" ;;
+		*.zst) zstd -qdc "$f" > "$out/estack-$1.ko" ;;
+		*) cp "$f" "$out/estack-$1.ko" ;;
+		esac
+		printf '%s\n' "$out/estack-$1.ko"
+		return 0
+	done
+	return 1
+}
+
+vm_demo() {	# NAME
+	local name=$1 meta rel ko sysroot=$out/sysroot-$1 lib log
+	meta=$(kernel_meta "$name") || rig_die "no kernel $name"
+	rel=$(stock_release "$meta") || rig_die "$meta is not installed"
+	ko=$(dkms_module "$rel") ||
+		rig_die "no DKMS-built module for $rel (deb-check.sh dkms $name)"
+	# The unpacked packages, and the libraries of this machine that
+	# estack-demo needs besides libestack1's (libc: same Debian 12).
+	rm -rf "$sysroot"
+	cp -a "$root" "$sysroot"
+	while read -r lib; do
+		case $lib in "$root"/*) continue ;; esac
+		mkdir -p "$sysroot$(dirname "$lib")"
+		cp -L "$lib" "$sysroot$lib"
+	done < <(LD_LIBRARY_PATH=$root/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH) \
+		ldd "$root/usr/bin/estack-demo" | grep -oE '/[^ ]+')
+	log=$ESTACK_RESULTS/deb-vm-$name.log
+	mkdir -p "$ESTACK_RESULTS"
+	# The module the guest loaded is the file DKMS built: its checksum
+	# there, and the module in /proc/modules.
+	bash "$ESTACK_TOP/tools/rig/vm.sh" -k "/boot/vmlinuz-$rel" -n "deb-$name" \
+		-m "$ko" -R "$sysroot" -M cmd -r "${VM_MEM:-2048}" \
+		-T "${VM_TIMEOUT:-600}" -c "
+		md5sum /lib/estack/${ko##*/}; grep '^estack ' /proc/modules
+		/usr/bin/estack-demo; echo estack-demo exit \$?" > "$log" 2>&1 || {
+		tail -20 "$log"; bad "VM $name did not finish"; return 1; }
+	grep -q "^$(md5sum < "$ko" | cut -d' ' -f1)  /lib/estack/" "$log" &&
+	grep -q '^estack ' "$log" ||
+		bad "VM $name: the module loaded is not DKMS's ($log)"
+	grep -q '^pool *kernel (/dev/estack)' "$log" ||
+		bad "VM $name: estack-demo did not run on /dev/estack ($log)"
+	grep -q '^estack-demo exit 0' "$log" ||
+		bad "VM $name: estack-demo failed ($log)"
+	[ $fail = 0 ] || tail -20 "$log"
+	[ $fail = 0 ]
+}
+
+step() {	# WHAT COMMAND...
+	local what=$1
+	shift
+	fail=0
+	if "$@"; then
+		echo "ok deb: $what"
+	else
+		echo "not ok deb: $what"
+		all_ok=0
+	fi
+}
+
+case ${1:-all} in
+contents) contents ;;
+root) unpack_root ;;
+dkms) shift; dkms_build "$@" ;;
+vm) vm_demo "$2" ;;
+all)
+	all_ok=1
+	bash "$ESTACK_TOP/tools/rig/deb.sh"
+	step "package contents" contents
+	step "dpkg --root: the four unpacked, verified" unpack_root
+	step "dkms build: 6.1, 6.1-rt, 6.12, 6.12-rt" \
+		dkms_build 6.1 6.1-rt 6.12 6.12-rt
+	step "VM 6.1: estack-demo of estack-tools on DKMS's module" vm_demo 6.1
+	step "VM 6.12: estack-demo of estack-tools on DKMS's module" vm_demo 6.12
+	[ $all_ok = 1 ] && echo "deb-check: all passed" ||
+		rig_die "deb-check: failures above"
+	;;
+*) rig_die "usage: deb-check.sh [contents|root|dkms NAME...|vm NAME]" ;;
+esac
