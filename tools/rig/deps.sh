@@ -14,6 +14,7 @@ pkgs=(
 	linux-source-6.1 linux-source-6.12
 	g++ libboost-context-dev libboost-fiber-dev
 	man-db groff-base mandoc
+	debhelper dh-dkms dkms dpkg-dev fakeroot lintian
 )
 for k in "${ESTACK_KERNELS[@]}"; do
 	pkgs+=("${k#*:}")
