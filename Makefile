@@ -68,7 +68,7 @@ lib:
 install-lib:
 	$(MAKE) -C tools/lib/estack install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
 
-deb: deps
+deb:
 	bash $(RIG)/deb.sh
 
 deb-check: deps

@@ -11,9 +11,22 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-for t in dpkg-buildpackage dh dh_dkms lintian; do
-	command -v "$t" >/dev/null || rig_die "$t missing (make deps installs it)"
+# What the build needs (the Build-Depends of tools/debian/control, and
+# lintian), installed the first time as make deps would: make deb on a
+# machine that is not a rig machine needs no more than these.
+missing=()
+for p in build-essential debhelper dh-dkms dpkg-dev lintian; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		grep -q 'install ok installed' || missing+=("$p")
 done
+if [ ${#missing[@]} -gt 0 ]; then
+	SUDO=
+	[ "$(id -u)" = 0 ] || SUDO=sudo
+	rig_log "installing: ${missing[*]}"
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+		--no-install-recommends "${missing[@]}" >/dev/null
+fi
 
 ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$ESTACK_TOP/dkms.conf")
 dver=$(dpkg-parsechangelog -l "$ESTACK_TOP/tools/debian/changelog" -S Version)
