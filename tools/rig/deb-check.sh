@@ -74,7 +74,7 @@ never() {	# PACKAGE PATH-REGEX WHY
 }
 
 contents() {
-	local src=usr/src/estack-$ver m f
+	local src=usr/src/estack-$ver f
 	ships estack-dkms "$src/dkms.conf"
 	ships estack-dkms "$src/Kbuild"
 	ships estack-dkms "$src/kmod/Kbuild"
@@ -289,8 +289,8 @@ all)
 		dkms_build 6.1 6.1-rt 6.12 6.12-rt
 	step "VM 6.1: estack-demo of estack-tools on DKMS's module" vm_demo 6.1
 	step "VM 6.12: estack-demo of estack-tools on DKMS's module" vm_demo 6.12
-	[ $all_ok = 1 ] && echo "deb-check: all passed" ||
-		rig_die "deb-check: failures above"
+	[ $all_ok = 1 ] || rig_die "deb-check: failures above"
+	echo "deb-check: all passed"
 	;;
 *) rig_die "usage: deb-check.sh [contents|root|dkms NAME...|vm NAME]" ;;
 esac
