@@ -120,6 +120,7 @@ contents() {
 
 	for t in estack-stat estack-info estack-demo estack-bench; do
 		ships estack-tools "usr/bin/$t"
+		ships estack-tools "usr/share/man/man[18]/$t\.[18]\.gz"
 	done
 	for p in libestack1 libestack-dev estack-tools; do
 		never "$p" '^usr/src/' "module source outside estack-dkms"
