@@ -9,7 +9,8 @@
 #   deb-check.sh root            dpkg --root unpacks the four into an empty
 #                                root (build/deb/root): no conflict among
 #                                them or with any package of this machine,
-#                                dpkg --verify clean
+#                                dpkg --verify clean; a program built on
+#                                libestack-dev with pkg-config, and run
 #   deb-check.sh dkms NAME...    dkms add + build of the unpacked
 #                                /usr/src/estack-VERSION for the kernels of
 #                                ESTACK_KERNELS named (6.1, 6.12, ...),
@@ -160,6 +161,38 @@ unpack_root() {
 	owner=$(dpkg -S "${files[@]}" 2>/dev/null |
 		grep -vE '^(estack|libestack)[^:]*: ') || true
 	[ -z "$owner" ] || bad "files of this machine's packages: $owner"
+	# libestack-dev as a user of it sees it: both headers through
+	# pkg-config, linked against the root's libestack.so, run (the
+	# fallback pool: this machine has no module loaded).
+	local ma pc
+	ma=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
+	cat > "$out/user.c" <<'C'
+#include <estack.h>
+#include <linux/estack.h>
+int main(void)
+{
+	struct estack_alloc a = { .size = ESTACK_ALLOC_SIZE_VER0 };
+	struct estack_pool *pool;
+	struct estack_stack st;
+
+	if (a.size != 40 || estack_pool_open(&pool, ESTACK_POOL_FALLBACK))
+		return 1;
+	if (estack_stack_alloc(pool, 8192, &st))
+		return 1;
+	estack_stack_free(pool, &st);
+	estack_pool_close(pool);
+	return 0;
+}
+C
+	pc=$(PKG_CONFIG_SYSROOT_DIR=$root \
+	     PKG_CONFIG_LIBDIR=$root/usr/lib/$ma/pkgconfig \
+	     pkg-config --cflags --libs libestack) &&
+	# shellcheck disable=SC2086
+	gcc -Wall -Werror -nostdinc -isystem "$(gcc -print-file-name=include)" \
+		-isystem /usr/include/$ma -isystem /usr/include \
+		-o "$out/user" "$out/user.c" $pc &&
+	LD_LIBRARY_PATH=$root/usr/lib/$ma "$out/user" ||
+		bad "a program on libestack-dev (pkg-config $pc) does not build or run"
 	# The tools need libestack1's library, found by the dynamic linker
 	# in the root's multiarch directory.
 	for t in estack-demo estack-bench; do
