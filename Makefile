@@ -15,7 +15,9 @@
 #                        dkms build for each kernel, estack-demo in the VM
 #   make style           checkpatch --strict on every C file
 #   make sparse          sparse (C=2) over the module
-#   make docs            Documentation/ with kernel-doc expanded, in build/docs/
+#   make docs            Documentation/ as HTML in build/docs/, built by the
+#                        kernel's Sphinx setup and kernel-doc (DOCS_SRC);
+#                        any warning fails it
 #   make demo            the main job: fibers on elastic stacks, in the VM
 #   make bench           every benchmark, two VM runs (BENCH_RUNS): benchmarks.rst
 #   make vm [CMD=...]    a stock kernel (VM_KERNEL=6.1|6.1-rt|6.12|6.12-rt, default
@@ -28,6 +30,8 @@ KREL ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KREL)/build
 ESTACK_CACHE ?= /var/cache/estack
 LINUX_SRC ?= $(ESTACK_CACHE)/linux-source-6.1
+# The Sphinx setup make docs builds with (Documentation/conf.py, sphinx/).
+DOCS_SRC ?= $(ESTACK_CACHE)/linux-source-6.12
 RIG := $(CURDIR)/tools/rig
 
 KERNEL_C := $(filter-out %.mod.c kmod/compat.h kmod/trace.h,$(wildcard \
@@ -94,7 +98,7 @@ sparse: deps
 	bash $(RIG)/sparse.sh
 
 docs: deps
-	python3 $(RIG)/docs.py $(LINUX_SRC) $(CURDIR) $(CURDIR)/build/docs
+	python3 $(RIG)/docs.py $(DOCS_SRC) $(CURDIR) $(CURDIR)/build/docs
 
 vm:
 	bash $(RIG)/vm-run.sh

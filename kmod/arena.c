@@ -10,9 +10,9 @@
  * ->fault, ->close ...) are in vma.c, above the stack layer: this file
  * calls nothing above it.
  *
- * Mapping rules (Documentation/design.rst): pages are inserted with
- * vm_insert_pages(), each holding its own reference, and taken back with
- * estack_zap(). Every page of a live stack is mapped from the moment the
+ * Mapping rules (Documentation/mm/estack/design.rst): pages are inserted
+ * with vm_insert_pages(), each holding its own reference, and taken back
+ * with estack_zap(). Every page of a live stack is mapped from the moment the
  * module allocates it, so that it counts in the RSS the OOM killer reads.
  * What is mapped where is read from the page tables with one walk per
  * stack, apply_to_existing_page_range().

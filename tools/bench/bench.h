@@ -107,7 +107,7 @@ struct bench_case_info {
 };
 
 /**
- * struct bench_ratio - one row of Documentation/benchmarks.rst
+ * struct bench_ratio - one row of Documentation/mm/estack/benchmarks.rst
  * @group: the section it belongs to
  * @name: the row's name
  * @num: keys of the cases whose times are added up above the line
@@ -183,7 +183,7 @@ struct bench {
 /**
  * struct bench_group - a group of cases, and a section of the page
  * @name: as given on the command line
- * @title: title of its section in Documentation/benchmarks.rst
+ * @title: title of its section in Documentation/mm/estack/benchmarks.rst
  * @intro: first paragraph of that section; {cpus} is filled in
  * @describe: adds the group's cases and ratios to the table
  * @run: runs the group's cases

@@ -3,7 +3,8 @@
  * estack-bench: estack against what a fiber library would use instead,
  * side by side in one run.
  *
- * Groups of cases (see Documentation/benchmarks.rst for the method):
+ * Groups of cases (see Documentation/mm/estack/benchmarks.rst for the
+ * method):
  *   alloc      ALLOC + touch of the top page + FREE of 8, 16 and 64 KiB
  *              stacks, against mmap + mprotect guard + munmap (Boost's
  *              protected_fixedsize_stack), mmap + munmap, malloc/free and
@@ -27,8 +28,8 @@
  * and each batch in order, in nanoseconds. The results go to stdout as
  * JSON (-j) or as a table. The JSON also carries the case table: every
  * case with what it measures, and every ratio that tools/bench/report.py
- * turns into a row of Documentation/benchmarks.rst (the median of the
- * per-repetition quotients and their spread), with its target. Progress
+ * turns into a row of Documentation/mm/estack/benchmarks.rst (the median
+ * of the per-repetition quotients and their spread), with its target. Progress
  * goes to stderr, one "[bench] group G: case I/N" line per set. Under QEMU
  * TCG absolute times mean little: only ratios of one run do.
  *

@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0
-"""The pictures of Documentation/benchmarks.rst, drawn from bench.json.
+"""The pictures of Documentation/mm/estack/benchmarks.rst, from bench.json.
 
   plots.py JSON [JSON2] OUTDIR   bench.json (6.1, the reference) and
                                  optionally bench-6.12.json -> OUTDIR/
-                                 bench-*.svg (Documentation/images)
+                                 bench-*.svg (Documentation/mm/estack/images)
 
 Each figure draws the medians of one run (min..max of its batches as
 error bars); with JSON2, estack's own lines of that run are drawn dashed

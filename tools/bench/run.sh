@@ -11,10 +11,12 @@
 #                             estack-bench's case table, every ratio row
 #   build/results/bench.log, bench.json   the last run
 #   build/results/bench.runs  the JSON files of the runs of this make bench
-#   Documentation/benchmarks.rst  regenerated from them: one column per
-#                             run, a target met only when every run meets it
-#   Documentation/images/bench-*.svg  its plots (tools/bench/plots.py), from
-#                             the last run (and the 6.12 one)
+#   Documentation/mm/estack/benchmarks.rst
+#                             regenerated from them: one column per run, a
+#                             target met only when every run meets it
+#   Documentation/mm/estack/images/bench-*.svg
+#                             its plots (tools/bench/plots.py), from the
+#                             last run (and the 6.12 one)
 #
 # estack-bench prints its progress ("[bench] group alloc: case 3/19") to
 # the console, which this script shows as the VM runs.
@@ -42,10 +44,12 @@ bench_plot_deps() {
 		--no-install-recommends python3-matplotlib >/dev/null
 }
 
-# The pictures of benchmarks.rst from the same runs as its tables.
+# The page (where it would live in a kernel tree) and its pictures, from the
+# same runs as its tables.
+BENCH_DOC=Documentation/mm/estack
 bench_plots() {
 	/usr/bin/python3 "$ESTACK_TOP/tools/bench/plots.py" "$@" \
-		"$ESTACK_TOP/Documentation/images"
+		"$ESTACK_TOP/$BENCH_DOC/images"
 }
 
 bash "$ESTACK_TOP/tools/rig/deps.sh"
@@ -60,12 +64,21 @@ echo "### guest_mem_kib $(sed -n "s/MemTotal: *\([0-9]*\).*/\1/p" /proc/meminfo)
 echo "### estack-bench"
 estack-bench -j '"${BENCH_ARGS:-}"'
 echo "### end-bench"'
+# The fiber rows: ${BENCH_PEER_REPS:-5} repetitions, each running every
+# program once per size, interleaved (so drift hits all alike): Go with
+# its defaults (the library issue's comparison), without the adaptive
+# start size, and without the GC, then estack-demo. report.py pairs the
+# programs of one repetition and takes the median of the ratios.
 if [ "$peer" = 1 ]; then
 	guest="$guest
+for rep in \$(seq ${BENCH_PEER_REPS:-5}); do
+echo \"[bench] fibers: repetition \$rep of ${BENCH_PEER_REPS:-5}\" >&2
 for n in 10000 100000; do for d in 2 40; do
 	estack-gopeer -n \$n -d \$d
+	GODEBUG=adaptivestackstart=0 estack-gopeer -n \$n -d \$d
+	GOGC=off estack-gopeer -n \$n -d \$d
 	estack-demo -P -n \$n -d \$d
-done; done"
+done; done; done"
 fi
 
 kernel=${BENCH_KERNEL:-6.1}
@@ -108,13 +121,13 @@ if [ "${#runs[@]}" -gt 0 ]; then
 	[ -e "$ESTACK_RESULTS/bench-6.12.json" ] &&
 		runs+=("$ESTACK_RESULTS/bench-6.12.json")
 	python3 "$ESTACK_TOP/tools/bench/report.py" rst "${runs[@]}" \
-		"$ESTACK_TOP/Documentation/benchmarks.rst"
+		"$ESTACK_TOP/$BENCH_DOC/benchmarks.rst"
 	# The plots: the last 6.1 run, with the 6.12 one beside it.
 	plot_runs=("$ESTACK_RESULTS/bench.json")
 	[ -e "$ESTACK_RESULTS/bench-6.12.json" ] &&
 		plot_runs+=("$ESTACK_RESULTS/bench-6.12.json")
 	[ -e "$ESTACK_RESULTS/bench.json" ] && bench_plots "${plot_runs[@]}"
-	rig_log "wrote ${jsons[*]##*/} and Documentation/benchmarks.rst (${runs[*]##*/})"
+	rig_log "wrote ${jsons[*]##*/} and $BENCH_DOC/benchmarks.rst (${runs[*]##*/})"
 else
 	rig_log "wrote ${jsons[*]##*/}; benchmarks.rst needs a 6.1 run (make bench) too"
 fi

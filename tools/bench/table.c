@@ -3,8 +3,8 @@
  * estack-bench: the case table and the output.
  *
  * The groups declare here, before anything runs, every case they time and
- * every ratio of medians that Documentation/benchmarks.rst shows. The JSON
- * (-j) carries that table next to the results, so that
+ * every ratio of medians that Documentation/mm/estack/benchmarks.rst
+ * shows. The JSON (-j) carries that table next to the results, so that
  * tools/bench/report.py builds its rows from it and knows no case by name:
  *
  *   groups   name, title and intro of each section of the page

@@ -15,6 +15,8 @@ pkgs=(
 	g++ libboost-context-dev libboost-fiber-dev
 	man-db groff-base mandoc
 	debhelper dh-dkms dkms dpkg-dev fakeroot lintian
+	# make docs: the kernel's Sphinx setup (its kfigure warns without dot)
+	python3-sphinx graphviz
 )
 for k in "${ESTACK_KERNELS[@]}"; do
 	pkgs+=("${k#*:}")

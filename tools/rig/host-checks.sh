@@ -80,14 +80,15 @@ kdoc() {
 }
 item "kernel-doc: uapi header" kdoc "$ESTACK_TOP/uapi/linux/estack.h"
 item "kernel-doc: module" kdoc "$ESTACK_TOP"/kmod/*.[ch]
-item "Documentation/ expands (make docs)" make -s -C "$ESTACK_TOP" docs
+item "Documentation/: kernel Sphinx build, no warning (make docs)" \
+	make -s -C "$ESTACK_TOP" docs
 item "checkpatch --strict (make style)" make -s -C "$ESTACK_TOP" style
 item "sparse (make sparse)" make -s -C "$ESTACK_TOP" sparse
 item "layers: no upward call, include or oversized file (kmod/estack.h)" \
 	python3 "$ESTACK_TOP/tools/rig/layers.py" "$ESTACK_TOP/kmod"
-item "layers: the picture in Documentation/design.rst is current" \
+item "layers: the picture in Documentation/mm/estack/design.rst is current" \
 	python3 "$ESTACK_TOP/tools/rig/layers.py" --doc \
-		"$ESTACK_TOP/Documentation/design.rst" "$ESTACK_TOP/kmod"
+		"$ESTACK_TOP/Documentation/mm/estack/design.rst" "$ESTACK_TOP/kmod"
 item "every selftest built runs in a stage, every one run is built" \
 	make -s -C "$ESTACK_TOP/selftests" check-lists
 

@@ -87,6 +87,8 @@ type report struct {
 	HeapBytesPerFiber  float64 `json:"heap_bytes_per_fiber"`
 	SysBytesPerFiber   float64 `json:"sys_bytes_per_fiber"`
 	NumGC              uint32  `json:"num_gc"`
+	GODEBUG            string  `json:"godebug"`
+	GOGC               string  `json:"gogc"`
 	Checksum           string  `json:"checksum"`
 	ResultsOK          bool    `json:"results_ok"`
 }
@@ -156,6 +158,8 @@ func main() {
 		HeapBytesPerFiber:  perFiber(after.HeapInuse, before.HeapInuse, *n),
 		SysBytesPerFiber:   perFiber(after.Sys, before.Sys, *n),
 		NumGC:              after.NumGC - before.NumGC,
+		GODEBUG:            os.Getenv("GODEBUG"),
+		GOGC:               os.Getenv("GOGC"),
 		Checksum:           fmt.Sprintf("0x%016x", sum),
 		ResultsOK:          ok,
 	})

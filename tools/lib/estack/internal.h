@@ -212,6 +212,8 @@ int es_kern_alloc(struct estack_pool *pool, size_t size, struct es_raw *raw,
 		  unsigned int nr);
 void es_kern_free(struct estack_pool *pool, const struct es_raw *raw,
 		  unsigned int nr);
+int es_kern_move_check(const struct estack_pool *pool, unsigned int flags,
+		       unsigned int nr_slots);
 int es_kern_move(struct estack_pool *pool, struct es_entry *e, bool grow,
 		 size_t bytes, void **sp, void **fp, void *const *slots,
 		 unsigned int nr_slots, unsigned int flags);
@@ -224,10 +226,13 @@ int es_fb_alloc(struct estack_pool *pool, size_t size, struct es_raw *raw,
 void es_fb_free(struct estack_pool *pool, const struct es_raw *raw,
 		unsigned int nr);
 
-/* move.c: the fallback's GROW and SHRINK */
-int es_fb_move(struct estack_pool *pool, uint32_t idx, size_t new_size,
-	       void **sp, void **fp, void *const *slots,
-	       unsigned int nr_slots, unsigned int flags);
+/*
+ * move.c: GROW and SHRINK by copy in user space: every move of the
+ * fallback, and the kernel mode's between cached sizes
+ */
+int es_copy_move(struct estack_pool *pool, uint32_t idx, size_t new_size,
+		 void **sp, void **fp, void *const *slots,
+		 unsigned int nr_slots, unsigned int flags);
 
 /* sanitizers and valgrind: no-ops unless built for them (debug.c) */
 #if defined(__has_feature)

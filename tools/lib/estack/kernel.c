@@ -201,6 +201,24 @@ void es_kern_free(struct estack_pool *pool, const struct es_raw *raw,
 }
 
 /* GROW (@grow) or SHRINK of @e through the module; updates @e on success. */
+/*
+ * What a kernel-mode pool can move, whichever side copies: a relocation
+ * the module lacks is EOPNOTSUPP for every size, and so are slots where
+ * the uAPI's 64-bit words are not pointers.
+ */
+int es_kern_move_check(const struct estack_pool *pool, unsigned int flags,
+		       unsigned int nr_slots)
+{
+	if (((flags & ESTACK_MOVE_ADJUST_FP) &&
+	     !(pool->features & ESTACK_FEATURE_ADJUST_FP)) ||
+	    ((flags & ESTACK_MOVE_ADJUST_CONSERVATIVE) &&
+	     !(pool->features & ESTACK_FEATURE_ADJUST_CONSERVATIVE)))
+		return -EOPNOTSUPP;
+	if (sizeof(void *) != sizeof(uint64_t) && nr_slots)
+		return -EOPNOTSUPP;
+	return 0;
+}
+
 int es_kern_move(struct estack_pool *pool, struct es_entry *e, bool grow,
 		 size_t bytes, void **sp, void **fp, void *const *slots,
 		 unsigned int nr_slots, unsigned int flags)
@@ -211,13 +229,6 @@ int es_kern_move(struct estack_pool *pool, struct es_entry *e, bool grow,
 
 	if (fd < 0)
 		return fd;
-	if (((flags & ESTACK_MOVE_ADJUST_FP) &&
-	     !(pool->features & ESTACK_FEATURE_ADJUST_FP)) ||
-	    ((flags & ESTACK_MOVE_ADJUST_CONSERVATIVE) &&
-	     !(pool->features & ESTACK_FEATURE_ADJUST_CONSERVATIVE)))
-		return -EOPNOTSUPP;
-	if (sizeof(void *) != sizeof(uint64_t) && nr_slots)
-		return -EOPNOTSUPP;
 	memset(&m, 0, sizeof(m));
 	m.size = sizeof(m);
 	m.flags = flags;

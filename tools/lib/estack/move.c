@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
 /*
- * libestack's moves in fallback mode: GROW and SHRINK by copy into another
- * slot and relocation in user space, with the rules of the module
+ * libestack's moves by copy in user space: GROW and SHRINK into another
+ * stack of the pool and relocation here, with the rules of the module
  * (kmod/relocate.c): a word is rewritten only if its value lies in the old
  * [lo, hi), by adding delta = new hi - old hi; the frame-pointer chain
  * first (each frame's first word is the caller's frame pointer; the walk
@@ -14,6 +14,10 @@
  *
  * Everything is built in the new stack before anything the caller sees
  * changes; the only failure (no new stack) comes first.
+ *
+ * Every move of the fallback comes here, and in kernel mode the moves
+ * between two sizes the per-thread caches hold: both stacks are then the
+ * module's, mapped in this process, and the copy costs no system call.
  *
  * Copyright (C) 2026 The estack authors
  */
@@ -86,14 +90,14 @@ static unsigned long es_adjust_conservative(const struct es_plan *m)
 	return adjusted;
 }
 
-int es_fb_move(struct estack_pool *pool, uint32_t idx, size_t new_size,
-	       void **sp, void **fp, void *const *slots,
-	       unsigned int nr_slots, unsigned int flags)
+int es_copy_move(struct estack_pool *pool, uint32_t idx, size_t new_size,
+		 void **sp, void **fp, void *const *slots,
+		 unsigned int nr_slots, unsigned int flags)
 {
 	struct es_entry *e = es_dir_get(pool, idx), *n;
 	uintptr_t new_lo, new_hi, new_sp, v;
 	struct es_plan m;
-	uint32_t nidx;
+	uint32_t nidx, kid;
 	unsigned int i;
 	bool fresh;
 	int ret;
@@ -145,12 +149,16 @@ int es_fb_move(struct estack_pool *pool, uint32_t idx, size_t new_size,
 	*sp = (void *)new_sp;
 
 	/*
-	 * The handle's entry takes the new stack; the other entry, the old
-	 * one, goes where freed stacks go.
+	 * The handle's entry takes the new stack (and its kernel id); the
+	 * other entry, the old one, goes where freed stacks go. Only the
+	 * holder of an entry reads its kid: no sequence count needed.
 	 */
+	kid = n->kid;
 	es_entry_set(n, ES_CACHED, m.old_lo, m.old_hi, 0);
+	n->kid = e->kid;
 	n->fresh = false;
 	es_entry_set(e, e->state, new_lo, new_hi, e->key);
+	e->kid = kid;
 	e->fresh = false;
 	es_san_unpoison(m.old_lo, m.old_hi - m.old_lo);
 	es_release_entry(pool, nidx);

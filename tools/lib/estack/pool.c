@@ -523,12 +523,24 @@ static int es_move(struct estack_pool *pool, struct estack_stack *st,
 	}
 	if (!fp)
 		flags &= ~ESTACK_MOVE_ADJUST_FP;
-	if (pool->mode == ESTACK_MODE_KERNEL)
+	/*
+	 * Between two cached sizes the move is ours, as Go's copystack: the
+	 * new stack comes off the thread's cache, the old one goes back, and
+	 * no system call is made. Larger stacks (and every stack of a pool
+	 * without caches) move in the module, with GROW and SHRINK.
+	 */
+	if (pool->mode == ESTACK_MODE_KERNEL) {
+		ret = es_kern_move_check(pool, flags, nr_slots);
+		if (ret)
+			return ret;
+	}
+	if (pool->mode == ESTACK_MODE_KERNEL &&
+	    (es_class_of(pool, cur) < 0 || es_class_of(pool, size) < 0))
 		ret = es_kern_move(pool, e, grow, grow ? bytes : 0, sp, fp,
 				   slots, nr_slots, flags);
 	else
-		ret = es_fb_move(pool, idx, size, sp, fp, slots, nr_slots,
-				 flags);
+		ret = es_copy_move(pool, idx, size, sp, fp, slots, nr_slots,
+				   flags);
 	if (ret)
 		return ret;
 	if (e->lo != lo || e->hi != hi) {

@@ -495,6 +495,121 @@ TEST_F(lib, grow_frame_chain)
 	EXPECT_EQ(0, estack_stack_free(self->pool, &s));
 }
 
+/* The module's count of one event, or -1 where it cannot be read. */
+static long long module_stat(const char *name)
+{
+	char path[128];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/misc/estack/stats/%s", name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+/*
+ * A frame chain, slots inside and outside, and words that only the
+ * conservative scan rewrites, 1 KiB from the top of @s; @out is a slot
+ * outside the stack that points into it.
+ */
+static void *move_image(struct estack_stack *s, void **out)
+{
+	__u64 *w = (__u64 *)((char *)s->hi - 1024);
+	size_t i;
+
+	for (i = 0; i < 128; i++)
+		w[i] = 0x5a5a5a5a00000000ULL | i;
+	w[0] = (uintptr_t)&w[16];
+	w[16] = (uintptr_t)&w[40];
+	w[40] = 0;
+	w[3] = (uintptr_t)&w[90];	/* a slot inside */
+	w[70] = (uintptr_t)&w[120];	/* the conservative scan's */
+	w[71] = (uintptr_t)s->hi - 1;
+	*out = &w[100];
+	return w;
+}
+
+/* The image after a move, the words that point in taken back to offsets. */
+static void move_image_read(const struct estack_stack *s, const void *sp,
+			    __u64 *img)
+{
+	const __u64 *w = sp;
+	size_t i;
+
+	for (i = 0; i < 128; i++)
+		img[i] = w[i] >= (uintptr_t)s->lo && w[i] < (uintptr_t)s->hi ?
+			 (uintptr_t)s->hi - w[i] : w[i];
+}
+
+/*
+ * The same stack moved by a pool with caches and by one without: in
+ * kernel mode the first copies in user space (no GROW, no SHRINK in the
+ * module's counts) between sizes the caches hold and the second goes
+ * through the module, and both leave the same words.
+ */
+TEST_F(lib, moves_agree_across_paths)
+{
+	const unsigned int flags = ESTACK_MOVE_ADJUST_FP |
+				   ESTACK_MOVE_ADJUST_CONSERVATIVE;
+	__u64 img[2][128];
+	struct estack_pool *pools[2];
+	long long grows[3], shrinks[3];
+	int k;
+
+	pools[0] = self->pool;
+	ASSERT_EQ(0, estack_pool_open(&pools[1],
+				      mode_flags() | ESTACK_POOL_NO_CACHE));
+	grows[0] = module_stat("grows");
+	shrinks[0] = module_stat("shrinks");
+	for (k = 0; k < 2; k++) {
+		struct estack_stack s;
+		void *sp, *fp, *out, *slots[2];
+
+		ASSERT_EQ(0, estack_stack_alloc(pools[k], 8 * KIB, &s));
+		sp = move_image(&s, &out);
+		fp = sp;
+		/* The slot inside is named at its place of the moment. */
+		slots[0] = &out;
+		slots[1] = (__u64 *)sp + 3;
+		ASSERT_EQ(0, estack_stack_grow(pools[k], &s, &sp, &fp, slots,
+					       2, flags));
+		ASSERT_EQ(16 * KIB, stack_size(&s));
+		slots[1] = (__u64 *)sp + 3;
+		ASSERT_EQ(0, estack_stack_grow_to(pools[k], &s, 64 * KIB, &sp,
+						  &fp, slots, 2, flags));
+		ASSERT_EQ(64 * KIB, stack_size(&s));
+		slots[1] = (__u64 *)sp + 3;
+		ASSERT_EQ(0, estack_stack_shrink(pools[k], &s, &sp, &fp, slots,
+						 2, flags));
+		ASSERT_EQ(32 * KIB, stack_size(&s));
+		EXPECT_EQ((char *)s.hi - 1024, (char *)sp);
+		EXPECT_EQ(sp, fp);
+		EXPECT_EQ((__u64 *)sp + 100, (__u64 *)out);
+		EXPECT_TRUE(all_zero(s.lo, stack_size(&s) - 1024));
+		move_image_read(&s, sp, img[k]);
+		ASSERT_EQ(0, estack_stack_free(pools[k], &s));
+		grows[k + 1] = module_stat("grows");
+		shrinks[k + 1] = module_stat("shrinks");
+	}
+	EXPECT_EQ(0, memcmp(img[0], img[1], sizeof(img[0])));
+	EXPECT_EQ(1024 - 16 * 8, img[0][0]);
+	EXPECT_EQ(1024 - 90 * 8, img[0][3]);
+	EXPECT_EQ(1024 - 120 * 8, img[0][70]);
+	EXPECT_EQ(1, img[0][71]);
+	if (kernel_mode() && grows[0] >= 0) {
+		EXPECT_EQ(grows[0], grows[1]);
+		EXPECT_EQ(shrinks[0], shrinks[1]);
+		EXPECT_EQ(grows[1] + 2, grows[2]);
+		EXPECT_EQ(shrinks[1] + 1, shrinks[2]);
+	}
+	estack_pool_close(pools[1]);
+}
+
 TEST_F(lib, grow_conservative)
 {
 	struct estack_stack s;
