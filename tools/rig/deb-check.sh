@@ -176,10 +176,10 @@ int main(void)
 	return 0;
 }
 C
+	# shellcheck disable=SC2086 # $pc: the flags, split
 	pc=$(PKG_CONFIG_SYSROOT_DIR=$root \
 	     PKG_CONFIG_LIBDIR=$root/usr/lib/$ma/pkgconfig \
 	     pkg-config --cflags --libs libestack) &&
-	# shellcheck disable=SC2086
 	gcc -Wall -Werror -nostdinc -isystem "$(gcc -print-file-name=include)" \
 		-isystem /usr/include/$ma -isystem /usr/include \
 		-o "$out/user" "$out/user.c" $pc &&
