@@ -12,7 +12,8 @@
 #   make deb             Debian packages in build/deb/ (estack-dkms, libestack1,
 #                        libestack-dev, estack-tools), lintian clean
 #   make deb-check       make deb, then the packages unpacked with dpkg --root,
-#                        dkms build for each kernel, estack-demo in the VM
+#                        dkms build for each kernel, estack-demo in the VM;
+#                        DEB_CHROOT=1: apt-get install/purge in a chroot too
 #   make style           checkpatch --strict on every C file
 #   make sparse          sparse (C=2) over the module
 #   make docs            Documentation/ as HTML in build/docs/, built by the

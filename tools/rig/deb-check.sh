@@ -22,11 +22,22 @@
 #                                this machine's libc) as its root:
 #                                /usr/bin/estack-demo from estack-tools,
 #                                on libestack1, on the module
+#   deb-check.sh chroot          the maintainer scripts, in a Debian 12
+#                                chroot made by debootstrap from this
+#                                machine's mirrors (build/deb/chroot; needs
+#                                the network, about 8 minutes): apt-get
+#                                installs the four with the 6.1 headers
+#                                (estack-dkms's postinst has DKMS install
+#                                the module), then the 6.12 headers (DKMS
+#                                follows the new kernel), estack-demo runs
+#                                (fallback pool: no module in this kernel),
+#                                then purging estack-dkms leaves nothing
 #
-# Without arguments: make deb, then every step, dkms for the four kernels
-# and the VM on 6.1 and 6.12. Maintainer scripts do not run (the root has
-# no shell to chroot into, and estack-dkms's postinst would run DKMS on
-# this machine): dkms add/build stand in for estack-dkms's postinst.
+# Without arguments: make deb, then contents, root, dkms for the four
+# kernels and the VM on 6.1 and 6.12; with DEB_CHROOT=1, chroot too. The
+# steps before chroot run no maintainer script (the root has no shell to
+# chroot into, and estack-dkms's postinst would run DKMS on this
+# machine): dkms add/build stand in for estack-dkms's postinst there.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -289,6 +300,69 @@ vm_demo() {	# NAME
 	[ $fail = 0 ]
 }
 
+# apt-get and friends inside the chroot.
+in_chroot() {
+	chroot "$out/chroot" env DEBIAN_FRONTEND=noninteractive \
+		PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"
+}
+
+chroot_install() {
+	local c=$out/chroot log=$out/chroot.log rel61 rel612 p debs=() left
+	command -v debootstrap >/dev/null || rig_die "debootstrap missing (make deps)"
+	rel61=$(stock_release linux-image-amd64) || rig_die "no 6.1 kernel"
+	rel612=$(stock_release "$(kernel_meta 6.12)") || rig_die "no 6.12 kernel"
+	for p in "${pkgs[@]}"; do debs+=("/tmp/debs/$(basename "$(deb_of "$p")")"); done
+	! mountpoint -q "$c/proc" || umount "$c/proc" ||
+		rig_die "$c/proc stays mounted"
+	rm -rf "$c"
+	rig_log "debootstrap bookworm into $c"
+	debootstrap --variant=minbase bookworm "$c" \
+		"${DEB_MIRROR:-http://deb.debian.org/debian}" > "$log" 2>&1 ||
+		{ tail -5 "$log"; bad "debootstrap failed ($log)"; return 1; }
+	# This machine's apt sources: the same archive and security updates
+	# its kernels came from.
+	cp -a /etc/apt/sources.list.d/*.sources "$c/etc/apt/sources.list.d/" \
+		2>/dev/null || true
+	[ ! -e /etc/apt/sources.list ] || cp /etc/apt/sources.list "$c/etc/apt/"
+	mkdir -p "$c/tmp/debs"
+	for p in "${pkgs[@]}"; do cp "$(deb_of "$p")" "$c/tmp/debs/"; done
+	mount -t proc proc "$c/proc"
+	# shellcheck disable=SC2064 # $c now
+	trap "umount '$c/proc' 2>/dev/null" EXIT
+
+	rig_log "chroot: apt-get install the packages, linux-headers-$rel61"
+	{ in_chroot apt-get update -qq &&
+	  in_chroot apt-get install -y -q --no-install-recommends \
+		"linux-headers-$rel61" "${debs[@]}"; } >> "$log" 2>&1 ||
+		{ tail -20 "$log"; bad "apt-get install failed ($log)"; return 1; }
+	in_chroot dkms status estack | grep -q "^estack/$ver, $rel61, .*: installed" ||
+		bad "postinst: DKMS did not install estack for $rel61"
+	ls "$c/lib/modules/$rel61/updates/dkms/"estack.ko* >/dev/null 2>&1 ||
+		bad "no estack.ko in /lib/modules/$rel61/updates/dkms/"
+	in_chroot estack-demo -n 200 > "$out/chroot-demo.log" 2>&1 &&
+	grep -q '^pool *fallback' "$out/chroot-demo.log" ||
+		bad "estack-demo installed does not run ($out/chroot-demo.log)"
+
+	rig_log "chroot: apt-get install linux-headers-$rel612 (a new kernel)"
+	in_chroot apt-get install -y -q --no-install-recommends \
+		"linux-headers-$rel612" >> "$log" 2>&1 ||
+		{ tail -20 "$log"; bad "apt-get install 6.12 headers failed"; return 1; }
+	in_chroot dkms status estack | grep -q "^estack/$ver, $rel612, .*: installed" ||
+		bad "DKMS did not follow the new kernel $rel612"
+
+	rig_log "chroot: apt-get purge estack-dkms"
+	in_chroot apt-get purge -y -q estack-dkms >> "$log" 2>&1 ||
+		{ tail -20 "$log"; bad "apt-get purge failed ($log)"; return 1; }
+	left=$(cd "$c" && ls -d lib/modules/*/updates/dkms/estack.ko* \
+		usr/src/estack-* var/lib/dkms/estack etc/modprobe.d/estack.conf \
+		etc/modules-load.d/estack.conf lib/udev/rules.d/60-estack.rules \
+		2>/dev/null) || true
+	[ -z "$left" ] || bad "left after purge: $(tr '\n' ' ' <<< "$left")"
+	umount "$c/proc"
+	trap - EXIT
+	[ $fail = 0 ]
+}
+
 step() {	# WHAT COMMAND...
 	local what=$1
 	shift
@@ -306,6 +380,7 @@ contents) contents ;;
 root) unpack_root ;;
 dkms) shift; dkms_build "$@" ;;
 vm) vm_demo "$2" ;;
+chroot) chroot_install ;;
 all)
 	all_ok=1
 	bash "$ESTACK_TOP/tools/rig/deb.sh"
@@ -315,8 +390,10 @@ all)
 		dkms_build 6.1 6.1-rt 6.12 6.12-rt
 	step "VM 6.1: estack-demo of estack-tools on DKMS's module" vm_demo 6.1
 	step "VM 6.12: estack-demo of estack-tools on DKMS's module" vm_demo 6.12
+	[ "${DEB_CHROOT:-0}" = 0 ] ||
+		step "chroot: apt-get install, a new kernel, purge" chroot_install
 	[ $all_ok = 1 ] || rig_die "deb-check: failures above"
 	echo "deb-check: all passed"
 	;;
-*) rig_die "usage: deb-check.sh [contents|root|dkms NAME...|vm NAME]" ;;
+*) rig_die "usage: deb-check.sh [contents|root|dkms NAME...|vm NAME|chroot]" ;;
 esac

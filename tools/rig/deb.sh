@@ -35,6 +35,9 @@ dver=$(dpkg-parsechangelog -l "$ESTACK_TOP/tools/debian/changelog" -S Version)
 
 out=$ESTACK_BUILD/deb
 src=$out/estack-$ver
+# deb-check.sh chroot mounts proc in build/deb/chroot for its run only.
+! mountpoint -q "$out/chroot/proc" ||
+	rig_die "$out/chroot/proc is mounted: umount it first"
 rm -rf "$out"
 mkdir -p "$src"
 
