@@ -17,7 +17,7 @@ int estack_span_cache_init(void);
 void estack_span_cache_exit(void);
 struct estack_span *estack_span_new(struct estack_allocator *a,
 				    unsigned int order,
-				    struct mem_cgroup *memcg);
+				    struct mem_cgroup *memcg, bool zero);
 void estack_span_release(struct estack_allocator *a, struct estack_span *span);
 unsigned long estack_span_release_list(struct estack_allocator *a,
 				       struct list_head *spans);

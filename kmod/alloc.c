@@ -8,7 +8,9 @@
  * the page allocator. A freed stack goes back the same way: the CPU's cache
  * if it has room, else the pool within its reserve, else the page allocator.
  * Stacks are handed out zeroed: fresh pages come zeroed, recycled ones
- * are cleared on the way out (only when they may hold data).
+ * are cleared on the way out (only when they may hold data). A move, which
+ * clears what it does not copy over, takes its pages unzeroed, fresh ones
+ * included.
  *
  * An allocator is an instance (struct estack_allocator) with its own pools,
  * caches, counters and shrinker, so that a test can build one beside the
@@ -154,23 +156,11 @@ void estack_allocator_destroy(struct estack_allocator *a)
 }
 EXPORT_SYMBOL_IF_KUNIT(estack_allocator_destroy);
 
-/**
- * estack_span_alloc_unzeroed() - a stack of 2^@order pages, maybe dirty
- * @a: the allocator
- * @order: up to ESTACK_MAX_ORDER
- * @memcg: the caller's cgroup: pages come from its caches or are charged
- *	to it (NULL without memcg)
- *
- * The pages may hold a previous user's data when ->dirty is set: the
- * caller clears every page before it exposes it (GROW and SHRINK clear the
- * part they do not copy over, or leave it unmapped for ->fault to clear).
- *
- * Context: process context, may sleep; takes no lock of the caller's.
- * Return: the span, or ERR_PTR(-ENOMEM).
- */
-struct estack_span *estack_span_alloc_unzeroed(struct estack_allocator *a,
+/* The layers in turn; fresh pages from the allocator zeroed if @zero. */
+static struct estack_span *__estack_span_alloc(struct estack_allocator *a,
 					       unsigned int order,
-					       struct mem_cgroup *memcg)
+					       struct mem_cgroup *memcg,
+					       bool zero)
 {
 	struct estack_span *span = NULL;
 	LIST_HEAD(one);
@@ -195,12 +185,34 @@ struct estack_span *estack_span_alloc_unzeroed(struct estack_allocator *a,
 		goto out;
 	}
 
-	span = estack_span_new(a, order, memcg);
+	span = estack_span_new(a, order, memcg, zero);
 	if (IS_ERR(span))
 		return span;
 out:
 	this_cpu_inc(a->stats->allocs[order]);
 	return span;
+}
+
+/**
+ * estack_span_alloc_unzeroed() - a stack of 2^@order pages, maybe dirty
+ * @a: the allocator
+ * @order: up to ESTACK_MAX_ORDER
+ * @memcg: the caller's cgroup: pages come from its caches or are charged
+ *	to it (NULL without memcg)
+ *
+ * The pages may hold a previous user's data when ->dirty is set: one of
+ * the same cgroup for a recycled span, anyone's for a fresh one, which the
+ * page allocator did not clear. The caller clears every page before it
+ * exposes it (GROW and SHRINK clear the part they do not copy over).
+ *
+ * Context: process context, may sleep; takes no lock of the caller's.
+ * Return: the span, or ERR_PTR(-ENOMEM).
+ */
+struct estack_span *estack_span_alloc_unzeroed(struct estack_allocator *a,
+					       unsigned int order,
+					       struct mem_cgroup *memcg)
+{
+	return __estack_span_alloc(a, order, memcg, false);
 }
 EXPORT_SYMBOL_IF_KUNIT(estack_span_alloc_unzeroed);
 
@@ -219,7 +231,7 @@ struct estack_span *estack_span_alloc(struct estack_allocator *a,
 				      unsigned int order,
 				      struct mem_cgroup *memcg)
 {
-	struct estack_span *span = estack_span_alloc_unzeroed(a, order, memcg);
+	struct estack_span *span = __estack_span_alloc(a, order, memcg, true);
 	int ret;
 
 	if (IS_ERR(span) || !span->dirty)

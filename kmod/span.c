@@ -6,7 +6,8 @@
  * of up to ESTACK_CHUNK_ORDER and split at once with split_page(), falling
  * back to single pages when no block is free: physical contiguity is an
  * optimisation, never a requirement, so a 64 MiB stack succeeds on a
- * fragmented machine. Pages come zeroed (__GFP_ZERO) and charged with
+ * fragmented machine. Pages come zeroed (__GFP_ZERO) unless the caller will
+ * clear or copy over every byte itself (a move), and are charged with
  * GFP_KERNEL_ACCOUNT to the memcg the caller names, by making it the active
  * memcg for the allocation.
  *
@@ -79,11 +80,11 @@ static void estack_span_put_pages(struct estack_allocator *a,
 	estack_stat_add(a, ESTACK_STAT_PAGES_FREED, nr);
 }
 
-/* Fill @span with zeroed pages; -ENOMEM or -EINTR leave it empty. */
+/* Fill @span with pages, zeroed if @zero; -ENOMEM or -EINTR leave it empty. */
 static int estack_span_fill(struct estack_allocator *a,
-			    struct estack_span *span)
+			    struct estack_span *span, bool zero)
 {
-	const gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_ZERO;
+	const gfp_t gfp = GFP_KERNEL_ACCOUNT | (zero ? __GFP_ZERO : 0);
 	unsigned long nr = estack_span_nr_pages(span), i = 0, j;
 	unsigned int chunk = min_t(unsigned int, span->order,
 				   ESTACK_CHUNK_ORDER);
@@ -123,17 +124,19 @@ err_put_pages:
 }
 
 /**
- * estack_span_new() - a span of fresh, zeroed pages charged to @memcg
+ * estack_span_new() - a span of fresh pages charged to @memcg
  * @a: the allocator
  * @order: log2 of the number of pages
  * @memcg: the cgroup to charge (NULL: the caller's)
+ * @zero: clear the pages; else they hold whatever the page allocator's last
+ *	user left, and the span is marked dirty
  *
  * Return: the span, ERR_PTR(-ENOMEM), or ERR_PTR(-EINTR) when a fatal
  * signal stopped a large allocation.
  */
 struct estack_span *estack_span_new(struct estack_allocator *a,
 				    unsigned int order,
-				    struct mem_cgroup *memcg)
+				    struct mem_cgroup *memcg, bool zero)
 {
 	struct mem_cgroup *old = set_active_memcg(memcg);
 	struct estack_span *span;
@@ -145,7 +148,7 @@ struct estack_span *estack_span_new(struct estack_allocator *a,
 		goto err_restore_memcg;
 	INIT_LIST_HEAD(&span->node);
 	span->order = order;
-	span->dirty = false;
+	span->dirty = !zero;
 	if (order < ESTACK_NR_SMALL) {
 		span->pages = span->inline_pages;
 	} else {
@@ -154,7 +157,7 @@ struct estack_span *estack_span_new(struct estack_allocator *a,
 		if (!span->pages)
 			goto err_free_span;
 	}
-	ret = estack_span_fill(a, span);
+	ret = estack_span_fill(a, span, zero);
 	if (ret)
 		goto err_free_pages_array;
 	set_active_memcg(old);

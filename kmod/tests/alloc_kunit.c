@@ -354,6 +354,32 @@ static bool span_is_zero(struct estack_span *s)
 	return zero;
 }
 
+/*
+ * A move asks for pages it will clear or copy over itself: fresh ones are
+ * not cleared on the way (no __GFP_ZERO) but come marked dirty, so that
+ * the move clears what it does not copy; a zeroed stack still comes zeroed.
+ */
+static void estack_pool_fresh_unzeroed_is_dirty(struct kunit *test)
+{
+	struct estack_allocator *a = test_alloc(test);
+	u64 pages = stat(test, ESTACK_STAT_PAGES_ALLOCATED);
+	u64 zeroed = stat(test, ESTACK_STAT_PAGES_ZEROED);
+	struct estack_span *s;
+
+	s = estack_span_alloc_unzeroed(a, 1, NULL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, s);
+	KUNIT_EXPECT_EQ(test, pages + 2, stat(test, ESTACK_STAT_PAGES_ALLOCATED));
+	KUNIT_EXPECT_TRUE(test, s->dirty);
+	KUNIT_EXPECT_EQ(test, zeroed, stat(test, ESTACK_STAT_PAGES_ZEROED));
+	estack_span_free(a, s, NULL);
+
+	/* Fresh (no order 2 is cached) for a zeroed request: still zero. */
+	s = get(test, 2, NULL);
+	KUNIT_EXPECT_TRUE(test, span_is_zero(s));
+	KUNIT_EXPECT_EQ(test, zeroed, stat(test, ESTACK_STAT_PAGES_ZEROED));
+	estack_span_free(a, s, NULL);
+}
+
 static const unsigned int reuse_orders[] = { 0, 1, 3, 4, 6 };
 
 KUNIT_ARRAY_PARAM(reuse, reuse_orders, order_desc);
@@ -466,6 +492,7 @@ static void estack_pool_mapped_cache_accounting(struct kunit *test)
 
 static struct kunit_case estack_pool_cases[] = {
 	KUNIT_CASE(estack_pool_empty_falls_back),
+	KUNIT_CASE(estack_pool_fresh_unzeroed_is_dirty),
 	KUNIT_CASE_PARAM(estack_pool_zero_before_reuse, reuse_gen_params),
 	KUNIT_CASE(estack_pool_pinned_not_recycled),
 	KUNIT_CASE(estack_pool_reserve_bounds),

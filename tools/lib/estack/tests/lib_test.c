@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 #include <linux/types.h>
@@ -47,6 +48,14 @@ static unsigned int mode_flags(void)
 static int expected_mode(void)
 {
 	return kernel_mode() ? ESTACK_MODE_KERNEL : ESTACK_MODE_FALLBACK;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 static uintptr_t cur_sp(void)
@@ -875,6 +884,7 @@ TEST_F(lib, cache_reuse_and_bounds)
 	struct estack_stack *s;
 	const unsigned int n = 2048;	/* 8 MiB of 4 KiB stacks */
 	unsigned int k;
+	uint64_t t0;
 	void *lo;
 
 	/* LIFO: the stack just freed comes back first. */
@@ -899,13 +909,23 @@ TEST_F(lib, cache_reuse_and_bounds)
 	ASSERT_EQ(0, estack_pool_query(self->pool, &i));
 	EXPECT_EQ(n, i.live);
 	EXPECT_GE(16, i.cached);
+	t0 = now_ns();
 	for (k = 0; k < n; k++)
 		ASSERT_EQ(0, estack_stack_free(self->pool, &s[k]));
 	ASSERT_EQ(0, estack_pool_query(self->pool, &i));
 	EXPECT_EQ(0, i.live);
-	/* 32 in the thread's cache, 4 MiB in the central list. */
+	/*
+	 * 32 in the thread's cache, 4 MiB in the central list; less when
+	 * the frees took over a second (a debug kernel under emulation), as
+	 * the first entries put then were already idle and given back.
+	 */
 	EXPECT_GE(4 * MIB + 32 * self->page, i.cached_bytes);
-	EXPECT_LE(4 * MIB, i.cached_bytes);
+	if (now_ns() - t0 < 1000000000ULL) {
+		EXPECT_LE(4 * MIB, i.cached_bytes);
+	} else {
+		TH_LOG("frees took %.1f s: idle entries went back",
+		       (now_ns() - t0) / 1e9);
+	}
 	/* 64 KiB: 4 per thread. */
 	for (k = 0; k < 8; k++)
 		ASSERT_EQ(0, estack_stack_alloc(self->pool, 64 * KIB, &s[k]));
