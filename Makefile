@@ -9,6 +9,11 @@
 #   make install-lib [PREFIX=/usr/local DESTDIR=]
 #                        install libestack, its headers and man pages
 #   make selftests       selftests as static binaries (build/selftests/)
+#   make deb             Debian packages in build/deb/ (estack-dkms, libestack1,
+#                        libestack-dev, estack-tools), lintian clean
+#   make deb-check       make deb, then the packages unpacked with dpkg --root,
+#                        dkms build for each kernel, estack-demo in the VM;
+#                        DEB_CHROOT=1: apt-get install/purge in a chroot too
 #   make style           checkpatch --strict on every C file
 #   make sparse          sparse (C=2) over the module
 #   make docs            Documentation/ as HTML in build/docs/, built by the
@@ -75,6 +80,12 @@ lib:
 install-lib:
 	$(MAKE) -C tools/lib/estack install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
 
+deb:
+	bash $(RIG)/deb.sh
+
+deb-check: deps
+	bash $(RIG)/deb-check.sh
+
 selftests: deps
 	$(MAKE) -C selftests LINUX_SRC=$(LINUX_SRC)
 
@@ -122,4 +133,4 @@ soak:
 	bash $(RIG)/soak.sh
 
 .PHONY: all modules clean install deps tools lib install-lib selftests style sparse docs vm demo bench \
-	check check-rig soak kunit kselftest
+	check check-rig soak kunit kselftest deb deb-check

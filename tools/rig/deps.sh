@@ -14,6 +14,7 @@ pkgs=(
 	linux-source-6.1 linux-source-6.12
 	g++ libboost-context-dev libboost-fiber-dev
 	man-db groff-base mandoc
+	debhelper dh-dkms dkms dpkg-dev fakeroot lintian debootstrap
 	# make docs: the kernel's Sphinx setup (its kfigure warns without dot)
 	python3-sphinx graphviz
 	# the kernel's kselftest lib.mk installs and runs tests with it

@@ -282,4 +282,17 @@ man_lint() {
 }
 item "man pages: mandoc -Tlint clean" man_lint
 
+# The Debian packages: built from a staged copy with dpkg-buildpackage
+# and lintian clean (make deb), what each ships and must not, and the four
+# unpacked together with dpkg --root. make deb-check adds the DKMS builds
+# and estack-demo of the packages in the VM (too slow for here). The
+# contents are checked even when lintian fails (a missing package fails
+# them).
+item "make deb: estack-dkms, libestack1, libestack-dev, estack-tools, lintian clean" \
+	make -s -C "$ESTACK_TOP" deb
+item "packages: contents (DKMS source without .git/build/objects, opt-in autoload, udev 0666, headers, man pages)" \
+	bash "$ESTACK_TOP/tools/rig/deb-check.sh" contents
+item "packages: unpacked with dpkg --root, verified, no file of another package, tools need libestack.so.1" \
+	bash "$ESTACK_TOP/tools/rig/deb-check.sh" root
+
 echo "host $passed $failed" >> "$tally"

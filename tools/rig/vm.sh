@@ -8,6 +8,8 @@
 #         [-M MODE] [-c CMD] [-r MEM] [-T TIMEOUT] [-a APPEND]
 #         [-e "VAR=VALUE ..."]   (the environment of the tests)
 #         [-K DIR]   (an installed kselftest tree, as /opt/estack/kselftest)
+#         [-R DIR]   (a tree copied onto the initramfs's root first: the
+#                    files of installed packages, their libraries)
 #
 # In check and cmd modes the guest's reports land in
 # $ESTACK_RESULTS/{console,results,dmesg}-NAME.log. The exit status is 0
@@ -16,8 +18,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 kernel= name= modules= tests= tools= mode=check cmd= mem=2048 tmo=600
-append= env= ksft=
-while getopts k:n:m:t:b:M:c:r:T:a:e:K: opt; do
+append= env= ksft= sysroot=
+while getopts k:n:m:t:b:M:c:r:T:a:e:K:R: opt; do
 	case $opt in
 	k) kernel=$OPTARG ;;
 	n) name=$OPTARG ;;
@@ -31,6 +33,7 @@ while getopts k:n:m:t:b:M:c:r:T:a:e:K: opt; do
 	a) append=$OPTARG ;;
 	e) env=$OPTARG ;;
 	K) ksft=$OPTARG ;;
+	R) sysroot=$OPTARG ;;
 	*) rig_die "usage: see the top of $0" ;;
 	esac
 done
@@ -45,6 +48,8 @@ file "$busybox" 2>/dev/null | grep -q 'statically linked' ||
 
 root=$ESTACK_BUILD/initramfs-$name
 rm -rf "$root"
+mkdir -p "$root"
+[ -z "$sysroot" ] || cp -a "$sysroot/." "$root/"
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,etc,lib/estack,opt/estack/tests,opt/estack/bin}
 cp "$busybox" "$root/bin/busybox"
 cp "$(dirname "$0")/init.sh" "$root/init"
