@@ -343,9 +343,10 @@ def peer_rows(res):
             'memory', 'N=%d, depth %d: stack bytes per parked fiber, '
             'estack / Go 1.19' % (n, d), v,
             'estack %s B, Go %s B (its StackInuse after a GC; medians)'
-            % (fmt(e and median([p['stack_bytes_per_fiber'] for p in e])),
-               fmt(g and median([p['stack_bytes_per_fiber_after_gc']
-                                 for p in g]))),
+            % (fmt(median([p['stack_bytes_per_fiber'] for p in e])
+                   if e else None),
+               fmt(median([p['stack_bytes_per_fiber_after_gc'] for p in g])
+                   if g else None)),
             ('<=', LIB_MEMORY_BOUND if d == 40 else 1.7), spread=spread))
     return rows
 
