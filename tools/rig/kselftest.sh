@@ -32,21 +32,12 @@ install_only=
 [ "${1:-}" = --install-only ] && install_only=1
 [ -n "$install_only" ] || bash "$ESTACK_TOP/tools/rig/deps.sh"
 series=6.1
-src=$(linux_source "$series")
 work=$ESTACK_CACHE/kselftest-$series/$(printf '%s' "$ESTACK_TOP" |
 	sha256sum | cut -c1-12)
 tree=$work/src
 ksft=$ESTACK_BUILD/kselftest
 
-# Linked again when deps.sh has extracted another version of the source.
-srcver=$(dpkg-query -W -f='${Version}' "linux-source-$series")
-if [ "$(cat "$tree/.estack-linked" 2>/dev/null)" != "$srcver" ]; then
-	rig_log "linking a copy of $src into $tree (once)"
-	rm -rf "$tree"
-	mkdir -p "$work"
-	cp -al "$src" "$tree"
-	printf '%s\n' "$srcver" > "$tree/.estack-linked"
-fi
+linked_source "$series" "$tree"
 
 rm -rf "$tree/tools/testing/selftests/estack" "$tree/tools/estack"
 cp -pr "$ESTACK_TOP/selftests" "$tree/tools/testing/selftests/estack"

@@ -27,15 +27,7 @@ work=$ESTACK_CACHE/kunit-$series
 tree=$work/src
 build=$work/build
 
-# Linked again when deps.sh has extracted another version of the source.
-srcver=$(dpkg-query -W -f='${Version}' "linux-source-$series")
-if [ "$(cat "$tree/.estack-linked" 2>/dev/null)" != "$srcver" ]; then
-	rig_log "linking a copy of $src into $tree (once)"
-	rm -rf "$tree"
-	mkdir -p "$work"
-	cp -al "$src" "$tree"
-	printf '%s\n' "$srcver" > "$tree/.estack-linked"
-fi
+linked_source "$series" "$tree"
 
 # This tree's estack, fresh each run (cp -p keeps the times, so that make
 # rebuilds only what changed).

@@ -51,6 +51,21 @@ linux_source() {	# SERIES
 	printf '%s\n' "$ESTACK_CACHE/linux-source-$1"
 }
 
+# A copy of linux-source-SERIES made of hard links at TREE, to build in
+# without touching the cache; made again when deps.sh has extracted another
+# version of the source.
+linked_source() {	# SERIES TREE
+	local src srcver
+	src=$(linux_source "$1")
+	srcver=$(dpkg-query -W -f='${Version}' "linux-source-$1")
+	[ "$(cat "$2/.estack-linked" 2>/dev/null)" = "$srcver" ] && return 0
+	rig_log "linking a copy of $src into $2 (once)"
+	rm -rf "$2"
+	mkdir -p "$(dirname "$2")"
+	cp -al "$src" "$2"
+	printf '%s\n' "$srcver" > "$2/.estack-linked"
+}
+
 # Build the module in a copy of the sources, one per kernel, so that objects
 # for two kernels never mix and the work tree stays clean. The module lands
 # in $ESTACK_BUILD/kmod-NAME/kmod/estack.ko.
