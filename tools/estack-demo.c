@@ -341,7 +341,10 @@ int main(int argc, char **argv)
 	printf("fibers            %u (%u rounds, depth 0..%u, %d-byte frames)\n",
 	       nr, rounds, max_depth, FRAME_WORDS * 8);
 	printf("results checked   %u ok, %u wrong\n", nr - bad, bad);
-	printf("grows             %llu\n", (unsigned long long)st.grows);
+	printf("grows             %llu%s\n", (unsigned long long)st.grows,
+	       info.mode == ESTACK_MODE_KERNEL ?
+	       " (up to 64 KiB copied by libestack, larger by ESTACK_IOC_GROW)" :
+	       "");
 	printf("shrinks           %llu\n", (unsigned long long)st.shrinks);
 	printf("bytes copied      %llu\n", (unsigned long long)st.bytes_copied);
 	printf("context switches  %llu\n", (unsigned long long)st.switches);
