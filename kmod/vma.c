@@ -9,7 +9,8 @@
  * partial munmap or mprotect fail with EINVAL) or moved (->mremap). ->fault
  * gives SIGSEGV for guard pages, free slots and freed stacks, and puts a
  * live stack's own page back after MADV_DONTNEED (the old data comes back,
- * unlike anonymous memory). ->close frees every stack of the arena.
+ * unlike anonymous memory). ->close frees every stack of the arena. ->open
+ * keeps the copy a child gets from fork() after MADV_DOFORK empty.
  *
  * Core dumps leave arenas out (VM_DONTDUMP, and no ->name, which would
  * make the dump take every VMA whole): the core dump code dumps a VMA whole
@@ -144,14 +145,29 @@ static void estack_vm_open(struct vm_area_struct *vma)
 	struct estack_arena *arena = vma->vm_private_data;
 
 	/*
-	 * fork() after MADV_DOFORK: the child's copy belongs to no arena. Its
-	 * faults get SIGSEGV and its ->close frees nothing of the parent's.
-	 * The pages it shares keep their own references, and the arena is
-	 * marked so that the parent's mapped cache never reuses one of them
-	 * in place: the child could read what the parent writes there next.
-	 * dup_mmap() holds the parent's mmap lock for writing.
+	 * Arenas cannot be split, and the copy mremap() makes before ->mremap
+	 * refuses the move is in the same mm: nothing to do. In another mm,
+	 * @vma is a child's copy, made by fork() after MADV_DOFORK (or a copy
+	 * of such a copy). It belongs to no arena: its faults get SIGSEGV and
+	 * its ->close frees nothing of the parent's.
+	 *
+	 * VM_WIPEONFORK, set here before dup_mmap() calls copy_page_range()
+	 * (it calls ->open first, on 6.1 as on 6.12), keeps the parent's page
+	 * table entries out of the copy: with them the child would read the
+	 * parent's stacks, and keep their pages after the parent's FREE,
+	 * outside the limits. MADV_KEEPONFORK in the child brings nothing
+	 * back: its copy has no entries to pass on.
+	 *
+	 * The arena is still marked, so that its mapped cache stops reusing
+	 * stacks in place: should a kernel copy the entries anyway, no page a
+	 * child maps is recycled.
+	 *
+	 * Context: dup_mmap(), both mmap locks held for writing.
 	 */
-	if (arena && vma->vm_mm != arena->ctx->mm) {
+	if (arena && vma->vm_mm == arena->ctx->mm)
+		return;
+	estack_vm_flags_set(vma, VM_WIPEONFORK);
+	if (arena) {
 		arena->forked = true;
 		vma->vm_private_data = NULL;
 	}
