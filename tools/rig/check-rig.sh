@@ -12,7 +12,7 @@ cases=(
 	"fail-test|6.1|^not ok 6.1: rig_fail_test: global.deliberate_failure"
 	"warn|6.1|^not ok 6.1: kernel log clean.*WARNING"
 	"no-module|6.1|^not ok 6.1: insmod estack.ko"
-	"hang|6.1|^not ok 6.1: VM finished by itself # timed out"
+	"hang|6.1|^not ok 6.1: rig_hang_test: finished # hung: killed after 20 s"
 	"kunit-fail|debug-6.12|^not ok debug-6.12: kunit estack_rig.estack_rig_fails"
 	"kasan|debug-6.12|^not ok debug-6.12: kernel log clean.*BUG: KASAN: slab-out-of-bounds"
 	"lockdep|debug-6.12|^not ok debug-6.12: kernel log clean.*possible circular locking"

@@ -43,17 +43,36 @@ rig_modules=${inject:+CONFIG_ESTACK_RIG=m}
 bash "$ESTACK_TOP/tools/rig/deps.sh"
 
 mkdir -p "$ESTACK_RESULTS"
-rm -f "$ESTACK_RESULTS"/*.log "$ESTACK_RESULTS"/*.tap
+rm -f "$ESTACK_RESULTS"/*.log "$ESTACK_RESULTS"/*.tap "$ESTACK_RESULTS"/*.txt
 tally=$ESTACK_RESULTS/tally
 : > "$tally"
 
 # A deliberately broken run (check-rig) needs no host checks.
-[ -z "$inject" ] && bash "$ESTACK_TOP/tools/rig/host-checks.sh" "$tally"
+[ -z "$inject" ] && bash "$ESTACK_TOP/tools/rig/host-checks.sh" "$tally" |
+	tee "$ESTACK_RESULTS/report-host.txt"
 # selftests/Makefile builds (and installs, for scripts) every program a
 # stage names, and with `rig` those of selftests/rig/ that check-rig adds.
 build_userspace ${inject:+all rig}
 sel=$ESTACK_BUILD/selftests
 tools=("$ESTACK_BUILD"/tools/*)
+
+# The kselftest tree the stages' programs run from. A deliberately broken
+# run has no host checks to install it, and its programs (selftests/rig/)
+# are not in the kernel's list: it installs the tree, and adds them to a
+# copy, so that check-rig proves the runner's path too.
+ksft_tree=$ESTACK_BUILD/kselftest
+if [ -n "$inject" ]; then
+	bash "$ESTACK_TOP/tools/rig/kselftest.sh" --install-only >&2 ||
+		rig_die "kselftest install failed"
+	rm -rf "$ksft_tree-rig"
+	cp -a "$ksft_tree" "$ksft_tree-rig"
+	ksft_tree=$ksft_tree-rig
+	for p in "$sel"/rig_*; do
+		[ -x "$p" ] || continue
+		cp "$p" "$ksft_tree/estack/"
+		echo "estack:${p##*/}" >> "$ksft_tree/kselftest-list.txt"
+	done
+fi
 
 # run_stage NAME KERNEL-IMAGE BUILT-MODULE-DIR
 # Uses the arrays modules (FILE.ko[:ARGS]), programs and suites.
@@ -63,9 +82,18 @@ run_stage() {
 	for m in "${modules[@]}"; do mods+=("$kmods/$m"); done
 	for p in "${programs[@]}"; do tests+=("$sel/$p"); done
 
+	# The programs run under the kernel's kselftest runner, from the tree
+	# the host checks installed (kselftest.sh --install-only).
+	local ksft=()
+	if [ -x "$ksft_tree/run_kselftest.sh" ]; then
+		ksft=(-K "$ksft_tree")
+	else
+		echo "not ok $name: kselftest tree installed # no $ksft_tree: programs ran without the runner"
+		echo "$name-ksft 0 1 0" >> "$tally"
+	fi
 	bash "$ESTACK_TOP/tools/rig/vm.sh" -k "$image" -n "$name" \
 		-m "${mods[*]}" -t "${tests[*]}" -b "${tools[*]}" -r "$mem" \
-		-T "$timeout" || status=$?
+		-T "$timeout" "${ksft[@]}" || status=$?
 
 	# What the run must show: estack.ko always (leaving it out is a
 	# failure), every module given, every program, every KUnit suite.
@@ -83,7 +111,9 @@ run_stage() {
 	local before after rstatus=0
 	before=$(wc -l < "$tally")
 	[ "$inject" = report-crash ] && args+=(--rig-crash)
-	python3 "$ESTACK_TOP/tools/rig/report.py" "${args[@]}" || rstatus=$?
+	python3 "$ESTACK_TOP/tools/rig/report.py" "${args[@]}" \
+		> "$ESTACK_RESULTS/report-$name.txt" || rstatus=$?
+	cat "$ESTACK_RESULTS/report-$name.txt"
 	after=$(wc -l < "$tally")
 	if [ "$rstatus" -gt 1 ] || [ "$after" -le "$before" ]; then
 		echo "not ok $name: report.py judged the stage # status $rstatus"
@@ -158,6 +188,12 @@ for stage in $stages; do
 	*) stock_stage "$stage" ;;
 	esac
 done
+
+# What failed, again, just above the count: a CI log shows its tail.
+if grep -q '^not ok' "$ESTACK_RESULTS"/report-*.txt 2>/dev/null; then
+	echo "# what failed, with the kernel's complaints (first 60 lines):"
+	cat "$ESTACK_RESULTS"/report-*.txt | grep -E '^not ok|^#   ' | head -60
+fi
 
 read -r passed failed skipped < <(awk '{ p += $2; f += $3; s += $4 }
 	END { print p + 0, f + 0, s + 0 }' "$tally")

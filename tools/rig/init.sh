@@ -69,6 +69,9 @@ for m in $RIG_MODULES; do
 	# shellcheck disable=SC2086
 	if insmod "/lib/estack/$f" $args; then
 		say "insmod $f ok"
+		# For vm-cpus.py: where the module's code is.
+		t=/sys/module/${f%.ko}/sections/.text
+		[ -r "$t" ] && say "module $f text $(cat "$t")"
 	else
 		say "insmod $f failed"
 	fi
@@ -88,15 +91,67 @@ cmd)
 	;;
 esac
 
+# A program that outlives RIG_TEST_TIMEOUT seconds is hung: the kernel
+# first says where every task is (sysrq w: the blocked ones; t: all, for a
+# task spinning in user space), then the program's process group is
+# killed, and the stage goes on with the next program instead of losing
+# every result to the stage's own timeout.
+watchdog() {	# PID NAME
+	i=0
+	while [ $i -lt "$RIG_TEST_TIMEOUT" ]; do
+		sleep 1
+		kill -0 "$1" 2>/dev/null || return 0
+		i=$((i + 1))
+	done
+	say "test $2 timeout $RIG_TEST_TIMEOUT"
+	echo w > /proc/sysrq-trigger
+	echo t > /proc/sysrq-trigger
+	kill -9 -"$1" 2>/dev/null
+}
+
+# With an installed kselftest tree (make check's stages), each program
+# runs under the kernel's own runner, run_kselftest.sh, as upstream CI
+# runs it: its TAP wraps the program's, every line of which it prefixes
+# with "# " (report.py unwraps them). The runner writes to /dev/stdout,
+# which the busybox devtmpfs lacks.
+KSFT=/opt/estack/kselftest
+if [ -x $KSFT/run_kselftest.sh ]; then
+	ln -sf /proc/self/fd /dev/fd
+	ln -sf fd/0 /dev/stdin
+	ln -sf fd/1 /dev/stdout
+	ln -sf fd/2 /dev/stderr
+fi
+
 # In the order the rig gave (RIG_TESTS), so that results are comparable.
 for n in $RIG_TESTS; do
 	t=/opt/estack/tests/$n
 	[ -x "$t" ] || continue
-	say "test $n start"
+	k=
+	for f in $n $n.sh; do
+		[ -x $KSFT/estack/$f ] && k=$f
+	done
+	if [ -n "$k" ]; then
+		say "test $n start kselftest"
+		set -- sh -c "cd $KSFT && exec ./run_kselftest.sh -t estack:$k"
+	else
+		say "test $n start"
+		set -- sh -c "cd /tmp && exec $t"
+	fi
 	t0=$(cut -d' ' -f1 /proc/uptime)
+	# Its own session and process group (setsid does not fork here: a
+	# background job is no group leader), so the kill reaches its children.
 	# shellcheck disable=SC2086
-	(cd /tmp && env $RIG_ENV "$t") > $R 2>&1 < /dev/null
-	say "test $n exit $?"
+	setsid env $RIG_ENV "$@" > $R 2>&1 < /dev/null &
+	pid=$!
+	wd=
+	if [ "${RIG_TEST_TIMEOUT:-0}" -gt 0 ]; then
+		watchdog $pid "$n" &
+		wd=$!
+	fi
+	wait $pid
+	st=$?
+	[ -z "$wd" ] || { kill $wd 2>/dev/null; wait $wd 2>/dev/null; }
+	say "test $n exit $st"
 	say "time $n $t0 $(cut -d' ' -f1 /proc/uptime)"
 done
 

@@ -79,11 +79,16 @@ def parse_sections(lines):
         if line.startswith("### "):
             m = line[4:].strip()
             markers.append(m)
-            t = re.match(r"(test \S+|kunit \S+|kmemleak) start$", m)
+            t = re.match(r"(test \S+|kunit \S+|kmemleak) start( kselftest)?$",
+                         m)
             if t:
                 cur = t.group(1)
-                sections[cur] = {"lines": [], "exit": None}
+                sections[cur] = {"lines": [], "exit": None, "timeout": None,
+                                 "runner": bool(t.group(2))}
                 continue
+            t = re.match(r"(test \S+) timeout (\d+)$", m)
+            if t and t.group(1) in sections:
+                sections[t.group(1)]["timeout"] = int(t.group(2))
             t = re.match(r"(test \S+) exit (\d+)$", m)
             if t and t.group(1) in sections:
                 sections[t.group(1)]["exit"] = int(t.group(2))
@@ -129,10 +134,48 @@ def judge_kunit(rep, suite, sec, out):
               f"plan {plan}, {cases} cases, suite line {suite_ok}")
 
 
+# run_kselftest.sh's verdict on one program: ok, ok # SKIP (exit 4),
+# not ok # exit=N, not ok # TIMEOUT N seconds.
+RUNNER_RESULT = re.compile(r"^(not ok|ok) \d+ selftests: \S+: (\S+)"
+                           r"(?: # (SKIP|exit=(\d+)|TIMEOUT.*))?$")
+
+
+def unwrap_runner(sec):
+    """The program's own lines and exit status from the runner's TAP.
+
+    The runner prefixes every line the program writes with "# "; its own
+    lines (TAP header, plan, verdict) are unprefixed.
+    """
+    lines, status = [], None
+    for line in sec["lines"]:
+        if line.startswith("# "):
+            lines.append(line[2:])
+            continue
+        m = RUNNER_RESULT.match(line)
+        if not m:
+            continue
+        if m.group(3) == "SKIP":
+            status = 4
+        elif m.group(4):
+            status = int(m.group(4))
+        elif m.group(3):
+            status = "timeout"
+        else:
+            status = 0 if m.group(1) == "ok" else 1
+    return lines, status
+
+
 def judge_program(rep, prog, sec):
     """One check per test case of a kselftest program, plus its plan."""
     plan, results = None, []
-    for line in sec["lines"]:
+    lines = sec["lines"]
+    if sec.get("runner"):
+        lines, status = unwrap_runner(sec)
+        if status == "timeout":
+            sec = dict(sec, timeout="runner")
+        # A program killed with the runner has no verdict of the runner.
+        sec = dict(sec, exit=status if sec["exit"] is not None else None)
+    for line in lines:
         m = TAP_PLAN.match(line)
         if m and plan is None:
             plan = int(m.group(1))
@@ -151,6 +194,13 @@ def judge_program(rep, prog, sec):
                 rep.check(False, label, "unexpected skip: " + reason)
         else:
             rep.check(status == "ok" and not directive, label)
+    if sec.get("timeout") is not None:
+        t = sec["timeout"]
+        rep.check(False, f"{prog}: finished",
+                  f"hung: killed after {t} s (the console has sysrq's "
+                  "task dump)" if isinstance(t, int) else
+                  "hung: the kselftest runner's timeout (settings) expired")
+        return
     if sec["exit"] is None:
         rep.check(False, f"{prog}: finished", "no exit status: crashed or hung")
         return
@@ -195,6 +245,10 @@ def main():
 
     rep.check(a.vm_status == 0, "VM finished by itself",
               "timed out" if a.vm_status == 124 else f"qemu status {a.vm_status}")
+    # Where the vCPUs of a guest that ran out of time were (vm-cpus.py).
+    if a.vm_status == 124:
+        for ln in read(f"cpus-{a.name}.log"):
+            print(f"#   {ln}")
     for mod in a.module:
         rep.check(f"insmod {mod} ok" in markers, f"insmod {mod}")
     rep.check("device /dev/estack ok" in markers, "/dev/estack present")
@@ -208,6 +262,15 @@ def main():
             tap.write(f"# selftest {prog}\n")
             tap.write("\n".join(sec["lines"]) + "\n")
             judge_program(rep, prog, sec)
+
+    # A hung program: where the blocked tasks wait (sysrq w), in the
+    # report itself, since a CI log shows little else.
+    if any(s.get("timeout") for s in sections.values()):
+        console = read(f"console-{a.name}.log")
+        start = [i for i, ln in enumerate(console)
+                 if "Show Blocked State" in ln]
+        for ln in console[start[0]:start[0] + 60] if start else []:
+            print(f"#   {ln}")
 
     # Every suite that ran is judged, listed or not; a listed suite that
     # did not run fails.

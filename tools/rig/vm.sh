@@ -68,6 +68,9 @@ for b in $tools; do cp "$b" "$root/opt/estack/bin/"; done
 	for t in $tests; do names="$names ${t##*/}"; done
 	printf 'RIG_TESTS=%q\n' "${names# }"
 	printf 'RIG_ENV=%q\n' "$env"
+	# One program may take a third of the VM's time before the guest
+	# calls it hung (init.sh): the rest is left for the others.
+	printf 'RIG_TEST_TIMEOUT=%d\n' $((tmo / 3))
 } > "$root/etc/rig.conf"
 
 cpio_file=$ESTACK_BUILD/initramfs-$name.cpio
@@ -100,7 +103,8 @@ progress() {
 		while IFS= read -r line; do
 			line=${line%$'\r'}
 			case $line in
-			"### test "*" start")
+			"### test "*" start" | "### test "*" start kselftest")
+				line=${line% kselftest}
 				n=$((n + 1))
 				[ $n -le $seen ] || rig_log "$name: ${line#* test }"
 				;;
@@ -118,24 +122,51 @@ if [ "$mode" = cmd ]; then
 else
 	progress &
 	watcher=$!
+	# 15 s before the end, a guest still running says where its vCPUs
+	# are (vm-cpus.py): a frozen guest's console says nothing.
+	mon=$ESTACK_BUILD/qemu-$name.mon
+	cpus=$ESTACK_RESULTS/cpus-$name.log
+	rm -f "$mon" "$cpus"
+	case $kernel in
+	/boot/vmlinuz-*) sysmap=/boot/System.map-${kernel#/boot/vmlinuz-} ;;
+	*/arch/x86/boot/bzImage) sysmap=${kernel%/arch/x86/boot/bzImage}/System.map ;;
+	*) sysmap=/dev/null ;;
+	esac
+	freeze_report() {
+		local nap
+		# Killed early (the guest finished), it takes its sleep along.
+		sleep $((tmo > 30 ? tmo - 15 : tmo)) &
+		nap=$!
+		trap 'kill $nap 2>/dev/null; exit 0' TERM
+		wait $nap
+		[ -S "$mon" ] || return 0
+		# shellcheck disable=SC2086
+		/usr/bin/python3 "$ESTACK_TOP/tools/rig/vm-cpus.py" "$mon" \
+			"$sysmap" "$results" $modules "$cpus"
+	}
+	freeze_report < /dev/null > /dev/null 2>&1 &
+	freeze=$!
 	# A guest kernel that dies before /init runs (seen once in a few
 	# dozen boots of 6.12-rt under TCG, in early timekeeping) has not
 	# run a line of estack: boot it once more, and say so. A death after
 	# "init start" is the run's, and is judged.
 	for attempt in 1 2; do
 		status=0
+		rm -f "$mon"
 		timeout -k 10 "$tmo" "${qemu[@]}" -display none \
 			-append "$cmdline" -serial "file:$console" \
 			-serial "file:$results" -serial "file:$dmesg" \
-			-monitor none < /dev/null || status=$?
+			-monitor "unix:$mon,server=on,wait=off" \
+			< /dev/null || status=$?
 		grep -q '^### init start' "$results" 2>/dev/null && break
 		grep -q 'Kernel panic' "$console" 2>/dev/null || break
 		[ $attempt = 1 ] || break
 		rig_log "$name: the guest kernel died before /init; booting again"
 		cp "$console" "$ESTACK_RESULTS/console-$name-boot1.log"
 	done
-	kill "$watcher" 2>/dev/null || true
-	wait "$watcher" 2>/dev/null || true
+	kill "$watcher" "$freeze" 2>/dev/null || true
+	wait "$watcher" "$freeze" 2>/dev/null || true
+	rm -f "$mon"
 fi
 [ $status = 124 ] && rig_log "$name VM did not finish in ${tmo}s"
 exit $status

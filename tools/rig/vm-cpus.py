@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Where a guest that stopped answering is: each vCPU's RIP, by symbol.
+
+vm.sh runs this a little before a VM's time runs out, when the guest has
+not powered off by itself. A guest whose tasks all sleep while a timer
+never fires, or whose CPUs spin with interrupts off, prints nothing on its
+console (the hung-task and lockup detectors need the very timers and
+interrupts that stopped), but QEMU still knows where each vCPU is. The
+guest runs with nokaslr, so System.map gives the symbols.
+
+Usage: vm-cpus.py MONITOR-SOCKET SYSTEM-MAP OUT
+"""
+import bisect
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+
+
+def monitor(path, command, wait=10.0):
+    """One HMP command's output through QEMU's monitor socket."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(wait)
+    s.connect(path)
+    buf = b""
+
+    def until_prompt():
+        nonlocal buf
+        end = time.monotonic() + wait
+        while b"(qemu) " not in buf and time.monotonic() < end:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        out, _, buf = buf.partition(b"(qemu) ")
+        return out
+
+    until_prompt()
+    s.sendall(command.encode() + b"\n")
+    out = until_prompt()
+    s.close()
+    return out.decode(errors="replace")
+
+
+def load_map(path):
+    """Text symbols of a System.map, as (address, name)."""
+    syms = []
+    try:
+        with open(path) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 3 and parts[1] in "tTwW":
+                    syms.append((int(parts[0], 16), parts[2]))
+    except (OSError, ValueError):
+        pass
+    return syms
+
+
+def load_modules(results, modules):
+    """A loaded module's .text symbols, placed where init.sh saw it."""
+    base = {}
+    try:
+        with open(results, errors="replace") as f:
+            for line in f:
+                m = re.match(r"### module (\S+) text 0x([0-9a-f]+)", line)
+                if m:
+                    base[m.group(1)] = int(m.group(2), 16)
+    except OSError:
+        pass
+    syms = []
+    for ko in modules:
+        name = os.path.basename(ko.split(":")[0])
+        if name not in base:
+            continue
+        nm = subprocess.run(["nm", "--defined-only", ko],
+                            capture_output=True, text=True).stdout
+        for line in nm.splitlines():
+            parts = line.split()
+            # In a relocatable object a .text symbol's value is its offset.
+            if len(parts) == 3 and parts[1] in "tT":
+                syms.append((base[name] + int(parts[0], 16),
+                             f"{parts[2]} [{name[:-3]}]"))
+    return syms
+
+
+def symbol(addrs, names, rip):
+    if rip < 1 << 63:
+        return "user space"
+    i = bisect.bisect_right(addrs, rip) - 1
+    if i < 0 or rip - addrs[i] > 1 << 20:
+        return "(no symbol)"
+    return f"{names[i]}+{rip - addrs[i]:#x}"
+
+
+def main():
+    sock, sysmap, results = sys.argv[1:4]
+    modules, out = sys.argv[4:-1], sys.argv[-1]
+    try:
+        regs = monitor(sock, "info registers -a")
+    except OSError as e:
+        regs = ""
+        err = f"monitor: {e}"
+    else:
+        err = ""
+    syms = sorted(load_map(sysmap) + load_modules(results, modules))
+    addrs, names = [a for a, _ in syms], [n for _, n in syms]
+    lines = []
+    cpu = 0
+    for m in re.finditer(r"(?:CPU#(\d+))|RIP=([0-9a-f]{16})|HLT=(\d)", regs):
+        if m.group(1) is not None:
+            cpu = int(m.group(1))
+        elif m.group(2):
+            rip = int(m.group(2), 16)
+            lines.append(f"cpu{cpu} rip {rip:#x} {symbol(addrs, names, rip)}")
+        elif m.group(3) == "1" and lines:
+            lines[-1] += " (halted: idle)"
+    with open(out, "w") as f:
+        f.write("\n".join(lines or [err or "no registers"]) + "\n")
+
+
+if __name__ == "__main__":
+    main()
