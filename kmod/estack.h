@@ -15,8 +15,9 @@
  *                                                   files
  * vma       vma.h    vma.c                          arena VMA callbacks:
  *                                                   ->mmap ->fault ->close
- * move      move.h   move.c relocate.c              GROW, SHRINK; copy and
- *                                                   pointer relocation
+ * move      move.h   move.c attempt.c relocate.c    GROW, SHRINK; copy,
+ *                    take.c                         relocation, pages
+ *                                                   taken over, undo
  * stack     stack.h  stack.c mapped.c               ids, ALLOC, FREE, INFO;
  *                                                   the mapped cache
  * arena     arena.h  arena.c                        arenas, slots, page
@@ -28,7 +29,8 @@
  * trace     trace.h  trace.c                        tracepoints
  *
  * compat.h (kernel versions) is below them all.
- * alloc-internal.h is the allocator's own, between its files.
+ * alloc-internal.h is the allocator's own, between its files;
+ * move-internal.h the move layer's.
  *
  * Locks, outermost first (a lock is only ever taken while holding locks
  * listed above it):

@@ -21,11 +21,19 @@
  * @old_hi: old top
  * @new_lo: new lowest usable address
  * @new_hi: new top
- * @sp: start of the live range [sp, old_hi) that is copied
+ * @sp: start of the live range [sp, old_hi) that moves
+ * @take_lo: old address of the lowest page the new stack takes over from
+ *	the old one instead of copying it: the first page boundary at or
+ *	above sp; [sp, take_lo) is copied
+ * @clean: pages at the bottom of the new span known to be clear already
  * @delta: new_hi - old_hi (modulo 2^64): added to every relocated pointer
  * @fp: innermost frame pointer; relocated by the frame-pointer walk
+ * @undo: one bit per word of [take_lo, old_hi) that was relocated in a
+ *	page taken over (one the old stack still maps): the undo log, NULL
+ *	when nothing in those pages can be rewritten
+ * @taken: pages taken over so far
  * @adjusted: words rewritten so far
- * @copied: bytes copied
+ * @copied: live bytes the new stack holds (copied or taken with their page)
  * @cleared: pages of the new stack cleared
  */
 struct estack_move_plan {
@@ -36,11 +44,35 @@ struct estack_move_plan {
 	u64 new_lo;
 	u64 new_hi;
 	u64 sp;
+	u64 take_lo;
+	unsigned long clean;
 	u64 delta;
 	u64 fp;
+	unsigned long *undo;
+	unsigned long taken;
 	u64 adjusted;
 	u64 copied;
 	u64 cleared;
+};
+
+/* The page of @span holding user address @addr of a stack at @lo. */
+static inline struct page *estack_move_page(const struct estack_span *span,
+					    unsigned long lo,
+					    unsigned long addr)
+{
+	return span->pages[(addr - lo) >> PAGE_SHIFT];
+}
+
+/**
+ * struct estack_undo_log - storage of a move's undo log
+ * @map: the bitmap in use: @inline_map, or allocated for larger moves
+ * @bits: its size in bits
+ * @inline_map: room for two pages taken over (the common small GROW)
+ */
+struct estack_undo_log {
+	unsigned long *map;
+	unsigned long bits;
+	unsigned long inline_map[BITS_TO_LONGS(2 * PAGE_SIZE / sizeof(u64))];
 };
 
 /* A user slot outside the stack being moved: its value, read before. */
@@ -50,13 +82,23 @@ struct estack_outer_slot {
 	bool written;
 };
 
+/* take.c */
+int estack_move_take_pages(struct estack_move_plan *m);
+void estack_move_undo(struct estack_move_plan *m);
+void estack_move_log(struct estack_move_plan *m, u64 addr);
+int estack_move_clear_new(struct estack_move_plan *m);
+long estack_move_clear_bottom(struct estack_allocator *a,
+			      struct estack_span *span, unsigned long below);
+unsigned long *estack_undo_log_reserve(struct estack_undo_log *log,
+				       unsigned long nbits);
+void estack_undo_log_free(struct estack_undo_log *log);
+
 /* relocate.c */
 int estack_move_copy(struct estack_move_plan *m);
 bool estack_move_adjust_word(struct estack_move_plan *m, u64 addr);
 int estack_move_adjust_fp(struct estack_move_plan *m);
 int estack_move_adjust_conservative(struct estack_move_plan *m);
 void estack_move_adjust_inner_slot(struct estack_move_plan *m, u64 slot);
-int estack_move_clear_new(struct estack_move_plan *m);
 int estack_move_read_outer(const struct estack_move_plan *m, const u64 *slots,
 			   unsigned int nr, struct estack_outer_slot *outer,
 			   unsigned int *nr_outer, u64 *fault);

@@ -4,11 +4,13 @@
  * pointers into it (Go's copystack and adjustpointers).
  *
  * Everything here works on kernel mappings of the spans' pages, never on
- * the user mapping, so a move can be built completely before anything the
- * user sees changes, and dropped without a trace if it fails. Addresses are
- * the user addresses of the old stack; a word at old address A lands at
- * A + delta, and a word's value is rewritten only if it lies in the old
- * [lo, hi).
+ * the user mapping. Addresses are the user addresses of the old stack; a
+ * word at old address A lands at A + delta, and a word's value is
+ * rewritten only if it lies in the old [lo, hi), always to value + delta.
+ *
+ * The live pages above the one sp cuts are not copied but taken over
+ * (take.c); relocation marks each word it rewrites there in the move's
+ * undo log.
  *
  * The slots a move rewrites outside the stack are read before and written
  * after, without faulting, and put back if the move cannot commit.
@@ -26,16 +28,11 @@
 
 #include "move.h"
 
-/* The page of @span holding user address @addr of a stack at @lo. */
-static struct page *estack_span_page(const struct estack_span *span,
-				     unsigned long lo, unsigned long addr)
-{
-	return span->pages[(addr - lo) >> PAGE_SHIFT];
-}
-
 /**
- * estack_move_copy() - copy the live range [sp, hi) to the new span
- * @m: the move: old and new span, ranges, sp
+ * estack_move_copy() - copy the live bytes below the pages taken over
+ * @m: the move: old and new span, ranges, sp, take_lo
+ *
+ * Copies [sp, take_lo): the part of the page sp cuts that is live.
  *
  * Return: 0, or -EINTR when a fatal signal stopped a long copy.
  */
@@ -43,12 +40,12 @@ int estack_move_copy(struct estack_move_plan *m)
 {
 	unsigned long addr = m->sp, n = 0;
 
-	while (addr < m->old_hi) {
+	while (addr < m->take_lo) {
 		unsigned long off = offset_in_page(addr);
-		unsigned long len = min(PAGE_SIZE - off, m->old_hi - addr);
-		struct page *to = estack_span_page(m->new_span, m->new_lo,
+		unsigned long len = min(PAGE_SIZE - off, m->take_lo - addr);
+		struct page *to = estack_move_page(m->new_span, m->new_lo,
 						   addr + m->delta);
-		struct page *from = estack_span_page(m->old_span, m->old_lo,
+		struct page *from = estack_move_page(m->old_span, m->old_lo,
 						     addr);
 
 		/* Whole pages with the architecture's page copy. */
@@ -86,19 +83,19 @@ static u64 estack_read_new(const struct estack_move_plan *m, u64 addr)
 {
 	u64 *p, v;
 
-	p = kmap_local_page(estack_span_page(m->new_span, m->new_lo,
+	p = kmap_local_page(estack_move_page(m->new_span, m->new_lo,
 					     addr + m->delta));
 	v = p[offset_in_page(addr) / sizeof(u64)];
 	kunmap_local(p);
 	return v;
 }
 
-static void estack_write_new(const struct estack_move_plan *m, u64 addr,
-			     u64 v)
+static void estack_write_new(struct estack_move_plan *m, u64 addr, u64 v)
 {
 	u64 *p;
 
-	p = kmap_local_page(estack_span_page(m->new_span, m->new_lo,
+	estack_move_log(m, addr);
+	p = kmap_local_page(estack_move_page(m->new_span, m->new_lo,
 					     addr + m->delta));
 	p[offset_in_page(addr) / sizeof(u64)] = v;
 	kunmap_local(p);
@@ -173,7 +170,7 @@ int estack_move_adjust_conservative(struct estack_move_plan *m)
 
 	while (addr + sizeof(u64) <= m->old_hi) {
 		u64 end = min_t(u64, m->old_hi, ALIGN(addr + 1, PAGE_SIZE));
-		u64 *p = kmap_local_page(estack_span_page(m->new_span, m->new_lo,
+		u64 *p = kmap_local_page(estack_move_page(m->new_span, m->new_lo,
 							  addr + m->delta));
 		u64 a;
 
@@ -181,6 +178,7 @@ int estack_move_adjust_conservative(struct estack_move_plan *m)
 			u64 *w = &p[offset_in_page(a) / sizeof(u64)];
 
 			if (estack_in_old(m, *w)) {
+				estack_move_log(m, a);
 				*w += m->delta;
 				m->adjusted++;
 			}
@@ -205,44 +203,6 @@ void estack_move_adjust_inner_slot(struct estack_move_plan *m, u64 slot)
 {
 	if (estack_in_copy(m, slot))
 		estack_move_adjust_word(m, slot);
-}
-
-/**
- * estack_move_clear_new() - clear what the copy will not overwrite
- * @m: the move; @m->cleared counts the pages cleared
- *
- * A small new stack comes uncleared: the copy overwrites the top of it,
- * and clearing those pages first would be wasted; only the pages below the
- * copy, and the part of the lowest copied page below sp, are cleared. A
- * large one was cleared when it was allocated, with no lock held, unless
- * an earlier attempt wrote to it.
- *
- * Return: 0, or -EINTR when a fatal signal stopped a long clear.
- */
-int estack_move_clear_new(struct estack_move_plan *m)
-{
-	struct estack_span *span = m->new_span;
-	u64 new_sp = m->sp + m->delta;
-	u64 first = round_down(new_sp, PAGE_SIZE);
-	unsigned long i;
-	int ret = 0;
-
-	if (!span->dirty)
-		return 0;
-	for (i = 0; m->new_lo + (i << PAGE_SHIFT) < first; i++) {
-		clear_user_highpage(span->pages[i], m->new_lo + (i << PAGE_SHIFT));
-		if (estack_resched_point(i + 1)) {
-			ret = -EINTR;
-			i++;
-			break;
-		}
-	}
-	if (!ret && offset_in_page(new_sp)) {
-		clear_user_highpage(span->pages[i], first);
-		i++;
-	}
-	m->cleared += i;
-	return ret;
 }
 
 /**

@@ -319,7 +319,179 @@ TEST_F(faults, shrink_sweep)
 	es_unmap_arenas();
 }
 
+/*
+ * The undo tests need relocation, which a 32-bit caller's moves never do
+ * (the ABI refuses its flags and slots): they exist in the 64-bit build.
+ */
+#if __SIZEOF_LONG__ == 8
+/*
+ * Pointer words for the undo tests: the word at A holds A + 8, the top one
+ * holds @sp. A move rewrites every one of them (conservatively); a move
+ * that fails must leave every one as it was, wherever the move stopped.
+ */
+static void fill_ptrs(__u64 sp, __u64 hi)
+{
+	__u64 a;
+
+	for (a = sp; a < hi; a += 8)
+		*(__u64 *)U2P(a) = a + 8 < hi ? a + 8 : sp;
+}
+
+/*
+ * 0 when [@sp, @hi) holds fill_ptrs()'s words for that range (after a move:
+ * the words of the old range, relocated); else 1 + the offset of the first
+ * word that does not.
+ */
+static long check_ptrs(__u64 sp, __u64 hi)
+{
+	__u64 a, want;
+
+	for (a = sp; a < hi; a += 8) {
+		want = a + 8 < hi ? a + 8 : sp;
+		if (*(__u64 *)U2P(a) != want)
+			return (long)(a - sp) + 1;
+	}
+	return 0;
+}
+
+/*
+ * A move that fails after it relocated pointers in place (a large GROW or
+ * SHRINK takes the old stack's pages instead of copying them, and rewrites
+ * their words while the old stack still maps them) puts every word back:
+ * every allocation on the way fails once, in turn, on a fresh stack each
+ * time. A failure the module tolerates (a large block falls back to single
+ * pages) lets the call succeed: the sweep goes on until a call succeeds
+ * with no fault fired.
+ */
+static void move_undo_sweep(struct __test_metadata *_metadata, int fd,
+			    int nth, unsigned long cmd, __u64 size)
+{
+	struct estack_alloc a;
+	struct estack_info info;
+	struct estack_move m;
+	unsigned int n, failed = 0;
+	bool fired, done = false;
+	long bad;
+	__u64 sp;
+	int err;
+
+	for (n = 1; n < MAX_SITES && !done; n++) {
+		ASSERT_EQ(0, es_alloc(fd, size, &a));
+		/* Not page-aligned: the lowest live page is copied, the rest move. */
+		sp = cmd == ESTACK_IOC_GROW ? a.lo + 200 : a.hi - 40960 - 200;
+		fill_ptrs(sp, a.hi);
+		memset(&m, 0, sizeof(m));
+		m.size = sizeof(m);
+		m.id = a.id;
+		m.sp = sp;
+		m.flags = ESTACK_MOVE_ADJUST_CONSERVATIVE;
+		ASSERT_EQ(0, fi_arm(nth, n));
+		err = ioctl(fd, cmd, &m) ? errno : 0;
+		fired = fi_disarm(nth);
+		if (err) {
+			failed++;
+			ASSERT_TRUE(fired) TH_LOG("n=%u: %s without a fault", n,
+						  strerror(err));
+			EXPECT_TRUE(err == ENOMEM || err == EFAULT)
+				TH_LOG("n=%u: unexpected %s", n, strerror(err));
+			ASSERT_EQ(0, es_info(fd, a.id, &info));
+			EXPECT_EQ(a.lo, info.lo);
+			EXPECT_EQ(a.hi, info.hi);
+			bad = check_ptrs(sp, a.hi);
+			ASSERT_EQ(0, bad) TH_LOG("n=%u: word at +%ld rewritten",
+						 n, bad - 1);
+		} else {
+			/* Relocated: each word points where its target went. */
+			EXPECT_EQ((a.hi - sp) / 8, m.adjusted) TH_LOG("n=%u", n);
+			EXPECT_EQ(0, check_ptrs(sp + m.delta, m.hi))
+				TH_LOG("n=%u", n);
+			done = !fired;
+		}
+		ASSERT_EQ(0, es_free(fd, a.id));
+	}
+	ASSERT_TRUE(done);
+	EXPECT_LE(2, failed);
+}
+
+TEST_F(faults, grow_undo_sweep)
+{
+	move_undo_sweep(_metadata, self->fd, self->nth, ESTACK_IOC_GROW, 65536);
+	es_unmap_arenas();
+}
+
+/* One page taken: the undo log lives in the move itself. */
+TEST_F(faults, grow_small_undo_sweep)
+{
+	move_undo_sweep(_metadata, self->fd, self->nth, ESTACK_IOC_GROW, 8192);
+	es_unmap_arenas();
+}
+
+TEST_F(faults, shrink_undo_sweep)
+{
+	move_undo_sweep(_metadata, self->fd, self->nth, ESTACK_IOC_SHRINK,
+			262144);
+	es_unmap_arenas();
+}
+
+#endif /* __SIZEOF_LONG__ == 8 */
+
 #define SWEEP_MAX	64
+
+#if __SIZEOF_LONG__ == 8
+/*
+ * A fatal signal in the middle of the relocation of a 2 MiB GROW, whose
+ * every word points into the stack: the words already rewritten in the
+ * pages the new stack took from the old one are put back.
+ */
+TEST_F_TIMEOUT(faults, fatal_signal_undo, 600)
+{
+	struct estack_alloc a, big;
+	struct estack_info info;
+	struct estack_move m;
+	unsigned int n, stops = 0;
+	bool fired;
+	long bad;
+	__u64 sp;
+	int err;
+
+	ASSERT_EQ(0, es_alloc(self->fd, 2 << 20, &a));
+	sp = a.lo + 24;
+	fill_ptrs(sp, a.hi);
+	/*
+	 * A 4 MiB span in the pool: each try takes it from there, so every
+	 * try stops at the same points (the clear below the live part, the
+	 * pages taken, the relocation), one later each time.
+	 */
+	ASSERT_EQ(0, es_alloc(self->fd, 4 << 20, &big));
+	ASSERT_EQ(0, es_free(self->fd, big.id));
+	for (n = 0; n < SWEEP_MAX; n++) {
+		ASSERT_EQ(0, ff_arm("estack_should_stop", 1, n, 1));
+		memset(&m, 0, sizeof(m));
+		m.size = sizeof(m);
+		m.id = a.id;
+		m.sp = sp;
+		m.flags = ESTACK_MOVE_ADJUST_CONSERVATIVE;
+		err = es_ioctl(self->fd, ESTACK_IOC_GROW, &m);
+		fired = ff_disarm("estack_should_stop");
+		if (!err)
+			break;
+		EXPECT_EQ(EINTR, err) TH_LOG("n=%u", n);
+		EXPECT_TRUE(fired);
+		ASSERT_EQ(0, es_info(self->fd, a.id, &info));
+		EXPECT_EQ(a.hi, info.hi);
+		bad = check_ptrs(sp, a.hi);
+		ASSERT_EQ(0, bad) TH_LOG("n=%u: word at +%ld rewritten", n,
+					 bad - 1);
+		stops++;
+	}
+	ASSERT_LT(n, SWEEP_MAX);
+	/* The clear (2 stops), the pages taken (1), the scan of 512 pages (2). */
+	EXPECT_LE(5, stops);
+	EXPECT_EQ((a.hi - sp) / 8, m.adjusted);
+	EXPECT_EQ(0, check_ptrs(sp + m.delta, m.hi));
+	EXPECT_EQ(0, es_free(self->fd, a.id));
+}
+#endif /* __SIZEOF_LONG__ == 8 */
 
 /*
  * Every -EINTR exit of the long work of ALLOC and GROW, reached through

@@ -118,6 +118,91 @@ TEST_F(mv, grow_large_populates_at_once)
 	EXPECT_EQ(0, es_free(self->fd, a.id));
 }
 
+/* The page frame mapped at @addr (/proc/self/pagemap), 0 when none. */
+static __u64 pfn_at(__u64 addr)
+{
+	__u64 e = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &e, sizeof(e), (addr / 4096) * sizeof(e)) != sizeof(e))
+		e = 0;
+	close(fd);
+	return (e >> 63) ? e & ((1ULL << 55) - 1) : 0;
+}
+
+/*
+ * A move takes the old stack's fully live pages with it instead of copying
+ * them: the new stack maps the same page frames at the new addresses. Only
+ * the lowest live page, which sp cuts, is copied (so the new stack below sp
+ * holds zeroes, not the old stack's dead bytes), and the words it relocates
+ * are rewritten in place.
+ */
+static void move_takes_pages(struct __test_metadata *_metadata, int fd,
+			     unsigned long cmd, __u64 size, __u64 live)
+{
+	__u64 pfn[64], sp, a_hi, i, n = live / 4096;
+	struct estack_alloc a;
+	struct estack_move m;
+
+	if (geteuid())
+		SKIP(return, "page frame numbers need CAP_SYS_ADMIN");
+	ASSERT_GE(ARRAY_SIZE(pfn), n + 1);
+	ASSERT_EQ(0, es_alloc(fd, size, &a));
+	es_fill(a.lo, a.hi);
+	sp = a.hi - live - 100;
+	/*
+	 * A frame chain across the live pages, rewritten in place (64-bit
+	 * only: a 32-bit caller's moves relocate nothing).
+	 */
+	for (i = 0; IS64 && i < n; i++)
+		wr(a.hi - 4096 * (n - i) + 8, a.hi - 4096 * (n - i - 1) + 8);
+	for (i = 0; i <= n; i++) {
+		pfn[i] = pfn_at(a.hi - 4096 * (n + 1 - i));
+		ASSERT_NE(0, pfn[i]);
+	}
+	a_hi = a.hi;
+	memset(&m, 0, sizeof(m));
+	m.id = a.id;
+	m.sp = sp;
+	if (IS64) {
+		m.fp = a.hi - 4096 * n + 8;
+		m.flags = ESTACK_MOVE_ADJUST_FP;
+	}
+	ASSERT_EQ(0, es_move(fd, cmd, &m));
+	/* The page sp cuts is a copy; every page above it is the same page. */
+	EXPECT_NE(pfn[0], pfn_at(m.hi - 4096 * (n + 1)));
+	for (i = 1; i <= n; i++)
+		EXPECT_EQ(pfn[i], pfn_at(m.hi - 4096 * (n + 1 - i)))
+			TH_LOG("live page %llu", (unsigned long long)i);
+	if (IS64) {
+		EXPECT_EQ(n - 1, m.adjusted);
+		EXPECT_EQ(m.hi - 4096 * n + 8, m.fp);
+		for (i = 0; i + 1 < n; i++)
+			EXPECT_EQ(m.hi - 4096 * (n - i - 1) + 8,
+				  rd(m.hi - 4096 * (n - i) + 8));
+		/* The chain's words back to the pattern: the rest is as was. */
+		for (i = 0; i < n * 8; i++)
+			es_poke(m.hi - 4096 * (n - i / 8) + 8 + i % 8,
+				es_pat(a_hi - 4096 * (n - i / 8) + 8 + i % 8));
+	}
+	EXPECT_EQ(0, es_check_pat(sp + m.delta, m.hi, m.delta));
+	EXPECT_TRUE(es_zero(m.lo, sp + m.delta));
+	EXPECT_EQ(SIGSEGV, es_probe(a_hi - 1, 0));
+	EXPECT_EQ(0, es_free(fd, a.id));
+}
+
+TEST_F(mv, grow_takes_whole_pages)
+{
+	move_takes_pages(_metadata, self->fd, ESTACK_IOC_GROW, 65536, 40960);
+}
+
+TEST_F(mv, shrink_takes_whole_pages)
+{
+	move_takes_pages(_metadata, self->fd, ESTACK_IOC_SHRINK, 262144, 40960);
+}
+
 /*
  * The struct estack_move (or the slot array) inside the stack being moved
  * is refused up front: after the move it would lie in unmapped memory and

@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * estack moves: one attempt of a GROW or SHRINK, under the mmap lock (read)
+ * and ctx->lock, in five phases with their own unwind: check the request,
+ * reserve (limits, pages, a slot), build (take the old stack's whole live
+ * pages, copy the rest of the live part, relocate, all on the kernel's
+ * mappings), install (map the new stack, write the slots and results
+ * without faulting), commit (switch the id, unmap the old stack). The
+ * words relocated in the pages taken are the only change the user could
+ * see before the commit: the build logs them, and every failure after it
+ * undoes them and gives the pages back (take.c). What cannot be had under
+ * the locks ends the attempt with -EAGAIN and op->need set (move.c).
+ *
+ * Copyright (C) 2026 The estack authors
+ */
+
+#include <linux/mm.h>
+#include <linux/uaccess.h>
+
+#include "compat.h"
+#include "move-internal.h"
+
+/*
+ * Check: the request against the stack, in the ABI's order; the new size.
+ * Return 0, 1 when a SHRINK has nothing to do (the results are in op->req),
+ * or a negative errno.
+ */
+static int estack_move_check_locked(struct estack_ctx *ctx,
+				    struct estack_move_op *op)
+{
+	u64 max = estack_tunable_get(&estack_tunables.max_stack);
+	struct estack_move *req = op->req;
+	struct estack_stack *stack;
+	int ret;
+
+	lockdep_assert_held(&ctx->lock);
+	stack = xa_load(&ctx->ids, req->id);
+	if (!stack)
+		return -ENOENT;
+	op->cur = stack->hi - stack->lo;
+	op->live = stack->hi - req->sp;
+	if (req->sp < stack->lo || req->sp > stack->hi ||
+	    (op->grow && req->bytes && req->bytes <= op->cur))
+		return -EINVAL;
+	if (estack_stack_running(stack))
+		return -EBUSY;
+	/*
+	 * The struct and the slot array may not lie in the stack that moves:
+	 * after the move that memory is gone, and the results could not be
+	 * written (the move cannot be taken back by then). After EBUSY, which
+	 * tells a fiber that calls GROW on its own stack what it did wrong.
+	 */
+	if (estack_range_meets((unsigned long)op->uarg, req->size, stack->lo,
+			       stack->hi) ||
+	    estack_range_meets(req->slots, (u64)req->nr_slots * sizeof(u64),
+			       stack->lo, stack->hi))
+		return -EINVAL;
+	if (op->grow) {
+		ret = estack_size_grow(op->cur, req->bytes, max, &op->size);
+		if (ret)
+			return ret;
+	} else {
+		op->size = estack_size_shrink(op->cur, stack->hi - req->sp);
+		if (op->size == op->cur) {	/* Go's "not worth it" */
+			req->lo = stack->lo;
+			req->hi = stack->hi;
+			req->delta = 0;
+			req->adjusted = 0;
+			return 1;
+		}
+	}
+	op->order = ilog2(op->size >> PAGE_SHIFT);
+	op->vma_old = estack_arena_vma_locked(stack->arena);
+	if (!op->vma_old)	/* its arena is being unmapped */
+		return -ENOENT;
+	op->stack = stack;
+	return 0;
+}
+
+/*
+ * Reserve: the limits' charge for the growth, pages of the right order and
+ * a slot in a mapped arena. The charge is taken before the pages are
+ * allocated, with no lock held, and kept until the move ends: threads
+ * growing at once each see the headroom the others left.
+ */
+static int estack_move_reserve_locked(struct estack_ctx *ctx,
+				      struct estack_move_op *op)
+{
+	u64 more = op->size > op->cur ? op->size - op->cur : 0;
+	int ret;
+
+	lockdep_assert_held(&ctx->lock);
+	if (op->charged != more) {
+		estack_limits_release_locked(ctx, op->charged, false);
+		op->charged = 0;
+		ret = estack_limits_charge_locked(ctx, more, false);
+		/* Stacks the file keeps mapped count: give them up first. */
+		if (ret == -ENOSPC &&
+		    estack_mapped_evict_all_locked(ctx, &op->spans))
+			ret = estack_limits_charge_locked(ctx, more, false);
+		if (ret)
+			return ret;
+		op->charged = more;
+	}
+	if (!op->span || op->span->order != op->order)
+		return estack_move_need(op, ESTACK_MOVE_NEED_SPAN, 0);
+	op->to = estack_arena_reserve_locked(ctx, op->order);
+	if (IS_ERR(op->to))
+		return PTR_ERR(op->to);
+	if (!op->to)
+		return estack_move_need(op, ESTACK_MOVE_NEED_ARENA, 0);
+	op->vma_new = estack_arena_vma_locked(op->to->arena);
+	if (!op->vma_new) {
+		estack_arena_unreserve_locked(op->to);
+		return estack_move_need(op, ESTACK_MOVE_NEED_RETRY, 0);
+	}
+	return 0;
+}
+
+/*
+ * Build: the new stack in op->to's place, the live part taken over or
+ * copied and its pointers relocated, all on the kernel's mappings of the
+ * pages. On failure the caller calls estack_move_undo().
+ */
+static int estack_move_build_locked(struct estack_ctx *ctx,
+				    struct estack_move_op *op)
+{
+	const struct estack_stack *stack = op->stack, *to = op->to;
+	struct estack_move_plan *m = &op->m;
+	bool relocates;
+	unsigned int i;
+	int ret;
+
+	lockdep_assert_held(&ctx->lock);
+	memset(m, 0, sizeof(*m));
+	m->old_span = stack->span;
+	m->old_lo = stack->lo;
+	m->old_hi = stack->hi;
+	m->new_span = op->span;
+	m->new_lo = to->lo;
+	m->new_hi = to->hi;
+	m->delta = m->new_hi - m->old_hi;
+	m->sp = op->req->sp;
+	m->take_lo = min_t(u64, round_up(m->sp, PAGE_SIZE), m->old_hi);
+	m->clean = op->clean;
+	m->fp = op->req->fp;
+
+	ret = estack_move_read_outer(m, op->slots, op->req->nr_slots, op->outer,
+				     &op->nr_outer, &op->fault);
+	if (ret)
+		return estack_move_need(op, ESTACK_MOVE_NEED_READ, op->fault);
+	/* An undo log when a word of the pages taken may be rewritten. */
+	relocates = op->req->nr_slots ||
+		    (op->req->flags & (ESTACK_MOVE_ADJUST_FP |
+				       ESTACK_MOVE_ADJUST_CONSERVATIVE));
+	if (relocates && m->take_lo < m->old_hi) {
+		m->undo = estack_undo_log_reserve(&op->undo,
+						  (m->old_hi - m->take_lo) /
+						  sizeof(u64));
+		if (!m->undo)
+			return -ENOMEM;
+	}
+	ret = estack_move_clear_new(m);
+	estack_stat_add(ctx->alloc, ESTACK_STAT_PAGES_ZEROED, m->cleared);
+	if (ret) {
+		op->clean = 0;
+		return ret;
+	}
+	/* Below sp all clear; from here on the pages hold this stack's data. */
+	op->clean = (m->sp + m->delta - m->new_lo) >> PAGE_SHIFT;
+	op->span->dirty = true;
+	ret = estack_move_take_pages(m);
+	if (ret)
+		return ret;
+	ret = estack_move_copy(m);
+	if (ret)
+		return ret;
+	/* The chain first: words it rewrote no longer point into the old stack. */
+	if (op->req->flags & ESTACK_MOVE_ADJUST_FP) {
+		ret = estack_move_adjust_fp(m);
+		if (ret)
+			return ret;
+	}
+	for (i = 0; i < op->req->nr_slots; i++)
+		estack_move_adjust_inner_slot(m, op->slots[i]);
+	if (op->req->flags & ESTACK_MOVE_ADJUST_CONSERVATIVE)
+		return estack_move_adjust_conservative(m);
+	return 0;
+}
+
+/*
+ * Write the relocated slots outside the stack, then the results into the
+ * caller's struct, without faulting (a fault on an arena needs ctx->lock).
+ * On failure every slot written is put back and the loop faults the
+ * address in.
+ */
+static int estack_move_publish_locked(struct estack_ctx *ctx,
+				      struct estack_move_op *op)
+{
+	struct estack_move_plan *m = &op->m;
+	struct estack_move *req = op->req;
+
+	lockdep_assert_held(&ctx->lock);
+	if (estack_move_write_outer(m, op->outer, op->nr_outer, &op->fault))
+		return estack_move_need(op, ESTACK_MOVE_NEED_WRITE, op->fault);
+	req->lo = m->new_lo;
+	req->hi = m->new_hi;
+	req->delta = m->delta;
+	req->adjusted = m->adjusted;
+	if (req->flags & ESTACK_MOVE_ADJUST_FP)
+		req->fp = m->fp;
+	if (copy_to_user_nofault(op->uarg, req, op->out_size)) {
+		if (copy_to_user_nofault(op->uarg, &op->orig, op->out_size))
+			pr_warn_ratelimited("estack: could not restore a move's arguments\n");
+		estack_move_restore_outer(op->outer, op->nr_outer);
+		return estack_move_need(op, ESTACK_MOVE_NEED_WRITE,
+					(unsigned long)op->uarg);
+	}
+	return 0;
+}
+
+/*
+ * Install: the new stack in its arena's tree and page tables, then the
+ * slots and results written. Unwinds all of it on failure.
+ */
+static int estack_move_install_locked(struct estack_ctx *ctx,
+				      struct estack_move_op *op)
+{
+	struct estack_stack *to = op->to;
+	int ret;
+
+	lockdep_assert_held(&ctx->lock);
+	to->span = op->span;
+	to->id = op->req->id;
+	ret = mtree_store_range(&to->arena->stacks, to->lo, to->hi - 1, to,
+				GFP_KERNEL_ACCOUNT);
+	if (ret)
+		goto err_forget_span;
+	ret = estack_arena_map(op->vma_new, to);
+	if (ret)
+		goto err_erase_range;
+	ret = estack_move_publish_locked(ctx, op);
+	if (ret)
+		goto err_zap;
+	return 0;
+
+err_zap:
+	estack_zap(op->vma_new, to->lo, op->size);
+err_erase_range:
+	mtree_erase(&to->arena->stacks, to->lo);
+err_forget_span:
+	to->span = NULL;
+	to->id = 0;
+	return ret;
+}
+
+/* Commit: the id names the new stack from now on; the old one goes. */
+static void estack_move_commit_locked(struct estack_ctx *ctx,
+				      struct estack_move_op *op)
+{
+	struct estack_stack *stack = op->stack;
+
+	lockdep_assert_held(&ctx->lock);
+	/* Replaces an entry: allocates nothing, cannot fail. */
+	xa_store(&ctx->ids, op->req->id, op->to, GFP_KERNEL);
+	mtree_erase(&stack->arena->stacks, stack->lo);
+	estack_zap(op->vma_old, stack->lo, op->cur);
+	stack->span = NULL;
+	estack_arena_unreserve_locked(stack);
+	if (op->size < op->cur)
+		estack_limits_release_locked(ctx, op->cur - op->size, false);
+	op->charged = 0;	/* the new stack's bytes now */
+	op->span = NULL;	/* and its pages */
+
+	estack_stat_add(ctx->alloc, op->grow ? ESTACK_STAT_GROWS :
+			ESTACK_STAT_SHRINKS, 1);
+	estack_stat_add(ctx->alloc, ESTACK_STAT_BYTES_COPIED, op->m.copied);
+	estack_stat_add(ctx->alloc, ESTACK_STAT_WORDS_RELOCATED,
+			op->m.adjusted);
+}
+
+/*
+ * One attempt under the mmap lock and ctx->lock. Return 0 when committed,
+ * 1 when there is nothing to do, -EAGAIN with op->need set when something
+ * must be done with no lock held first, or a negative errno. Anything but
+ * 0 leaves the stack as it was.
+ */
+int estack_move_attempt(struct estack_ctx *ctx, struct estack_move_op *op)
+{
+	int ret;
+
+	if (mmap_read_lock_killable(ctx->mm))
+		return -EINTR;
+	mutex_lock(&ctx->lock);
+	ret = estack_move_check_locked(ctx, op);
+	if (!ret)
+		ret = estack_move_reserve_locked(ctx, op);
+	if (ret)
+		goto out;
+	ret = estack_move_build_locked(ctx, op);
+	if (!ret)
+		ret = estack_move_install_locked(ctx, op);
+	if (ret) {
+		estack_move_undo(&op->m);
+		estack_arena_unreserve_locked(op->to);
+	} else {
+		estack_move_commit_locked(ctx, op);
+	}
+out:
+	mutex_unlock(&ctx->lock);
+	mmap_read_unlock(ctx->mm);
+	return ret;
+}
