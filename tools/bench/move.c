@@ -8,7 +8,8 @@
  *           fiber runtime does (the frame chain and the switch frame's
  *           saved registers), against the copy of the live bytes with a
  *           null system call (the physical limit; the copy both by glibc's
- *           memcpy and by rep movsq, the kernel's copy_page), mremap
+ *           memcpy and by rep movsq, the kernel's copy_page; and the
+ *           kernel's clear_page, rep stosb, of as many bytes), mremap
  *           (MREMAP_MAYMOVE) and mmap + copy + munmap; with 0 KiB live,
  *           what is left is estack's own overhead
  *   shrink  SHRINK of a stack using an eighth of itself, against
@@ -213,6 +214,22 @@ static int rep_movs_op(void *ctx, unsigned int i)
 	return 0;
 }
 
+/*
+ * The clear as the kernel makes it: clear_page() is rep stosb on CPUs with
+ * ERMS (the guest's -cpu max has it). A doubling GROW clears as many bytes
+ * below the live part of the new stack as are live.
+ */
+static int rep_stos_op(void *ctx, unsigned int i)
+{
+	struct move_state *s = ctx;
+	void *dst = s->copy_dst;
+	unsigned long n = s->live;
+
+	__asm__ volatile("rep stosb"
+			 : "+D"(dst), "+c"(n) : "a"(0) : "memory");
+	return 0;
+}
+
 static int maps_prep(void *ctx, unsigned int n)
 {
 	struct move_state *s = ctx;
@@ -321,6 +338,9 @@ static const struct move_kind {
 	{ "rep-movsq", NULL,
 	  "rep movsq of the live bytes (the kernel's copy_page)",
 	  { NULL, rep_movs_op, NULL } },
+	{ "rep-stosb", NULL,
+	  "rep stosb of as many bytes as are live (the kernel's clear_page)",
+	  { NULL, rep_stos_op, NULL } },
 	{ "mremap",
 	  "mremap(MREMAP_MAYMOVE), which moves page tables and copies nothing, but leaves the live bytes at the bottom of the new range",
 	  "mremap(MREMAP_MAYMOVE) of a mapping to twice its size",
@@ -360,6 +380,17 @@ static void grow_ratios(struct bench_table *t, unsigned long kib)
 					     copies[i]),
 			.op = kib >= GROW_TARGET_KIB ? "<=" : NULL,
 			.bound = GROW_TARGET,
+		});
+	/* What the clear below the live part costs, as the kernel does it. */
+	if (kib >= GROW_TARGET_KIB)
+		table_ratio(t, &(struct bench_ratio){
+			.group = "grow",
+			.name = xasprintf("%lu KiB: rep stosb clear / rep movsq copy",
+					  kib),
+			.num = { case_key(BENCH_ID("grow", "rep-stosb", kib)) },
+			.den = { case_key(BENCH_ID("grow", "rep-movsq", kib)) },
+			.reading =
+				"the kernel's clear of the new stack's lower half against its copy of as many bytes; under TCG rep stosb is emulated a byte at a time, rep movsq eight",
 		});
 	for (i = 0; i < ARRAY_SIZE(grow_kinds); i++) {
 		const struct move_kind *k = &grow_kinds[i];
