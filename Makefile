@@ -21,6 +21,8 @@
 #                        any warning fails it
 #   make demo            the main job: fibers on elastic stacks, in the VM
 #   make bench           every benchmark, two VM runs (BENCH_RUNS): benchmarks.rst
+#   make bench-profile   perf in the VM on single cases (PROFILE_CASES):
+#                        build/results/profile-6.1.txt
 #   make vm [CMD=...]    a stock kernel (VM_KERNEL=6.1|6.1-rt|6.12|6.12-rt, default
 #                        6.1) in QEMU with the module loaded
 #   make check           every test; ends with "N passed, N failed"
@@ -117,6 +119,9 @@ demo:
 bench:
 	bash tools/bench/run.sh
 
+bench-profile:
+	bash tools/bench/profile.sh
+
 check:
 	bash $(RIG)/check.sh
 
@@ -133,4 +138,4 @@ soak:
 	bash $(RIG)/soak.sh
 
 .PHONY: all modules clean install deps tools lib install-lib selftests style sparse docs vm demo bench \
-	check check-rig soak kunit kselftest deb deb-check
+	bench-profile check check-rig soak kunit kselftest deb deb-check

@@ -158,6 +158,7 @@ struct bench_table {
 
 /**
  * struct bench - one invocation
+ * @only: run only the cases whose key contains it (-o), or NULL
  * @batch: operations per timed batch (-b)
  * @reps: timed batches per case (-r)
  * @max_live: largest number of live stacks in the scale group (-n)
@@ -169,6 +170,7 @@ struct bench_table {
  * @done: its cases recorded so far
  */
 struct bench {
+	const char *only;
 	unsigned int batch;
 	unsigned int reps;
 	unsigned long max_live;

@@ -196,13 +196,24 @@ void bench_run_set(struct bench *b, const struct bench_entry *e,
 		   unsigned int nr)
 {
 	static double t[MAX_SET][MAX_REPS], floor[MAX_SET][NR_FLOORS][MAX_REPS];
-	unsigned int set, rep, i;
+	struct bench_entry only[MAX_SET];
+	unsigned int set, rep, i, n;
 	int err[MAX_SET] = { };
 	double x;
 
 	if (nr > MAX_SET) {
 		fprintf(stderr, "estack-bench: a set of %u cases\n", nr);
 		exit(1);
+	}
+	/* --only: the other cases are not run at all (not even prepared). */
+	if (b->only) {
+		for (i = n = 0; i < nr; i++)
+			if (strstr(case_of(b, e[i].id)->key, b->only))
+				only[n++] = e[i];
+		if (!n)
+			return;
+		e = only;
+		nr = n;
 	}
 	set = bench_new_set(b, nr);
 	for (rep = 0; rep <= b->reps; rep++) {
@@ -246,6 +257,7 @@ void bench_run(struct bench *b, struct bench_id id, const struct bench_case *c,
 /* ---- command line ------------------------------------------------------ */
 
 struct options {
+	const char *only;
 	bool json, list, quick;
 	long batch, reps, max_live;	/* -1: not given */
 	bool wanted[NR_GROUPS];
@@ -263,6 +275,10 @@ static const char usage[] =
 	"                       group (default 1000000; levels 1000, 10000,\n"
 	"                       100000, 1000000 up to N)\n"
 	"  -q, --quick          a smoke run: -b 200 -r 3 -n 10000 unless given\n"
+	"  -o, --only=TEXT      run only the cases whose key (GROUP/CASE/PARAM,\n"
+	"                       as -l lists them) contains TEXT: a profile of\n"
+	"                       one case (make bench-profile); the cpus\n"
+	"                       group runs its threads together and ignores it\n"
 	"  -l, --list           print the case table (with -j, as JSON) and\n"
 	"                       exit; needs no module\n"
 	"  -h, --help           this text\n";
@@ -312,6 +328,7 @@ static int parse_options(struct options *o, int argc, char **argv)
 		{ "repeats", required_argument, NULL, 'r' },
 		{ "max-live", required_argument, NULL, 'n' },
 		{ "quick", no_argument, NULL, 'q' },
+		{ "only", required_argument, NULL, 'o' },
 		{ "list", no_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
@@ -319,7 +336,7 @@ static int parse_options(struct options *o, int argc, char **argv)
 	int opt, bad = 0;
 
 	*o = (struct options){ .batch = -1, .reps = -1, .max_live = -1 };
-	while ((opt = getopt_long(argc, argv, "jb:r:n:qlh", longopts,
+	while ((opt = getopt_long(argc, argv, "jb:r:n:qo:lh", longopts,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'j':
@@ -336,6 +353,9 @@ static int parse_options(struct options *o, int argc, char **argv)
 			break;
 		case 'q':
 			o->quick = true;
+			break;
+		case 'o':
+			o->only = optarg;
 			break;
 		case 'l':
 			o->list = true;
@@ -357,6 +377,7 @@ static int parse_options(struct options *o, int argc, char **argv)
 /* Apply the defaults (or --quick's) to what the command line left out. */
 static int apply_options(struct bench *b, const struct options *o)
 {
+	b->only = o->only;
 	b->batch = o->batch >= 0 ? o->batch : o->quick ? 200 : 2000;
 	b->reps = o->reps >= 0 ? o->reps : o->quick ? 3 : 9;
 	b->max_live = o->max_live >= 0 ? o->max_live :

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make bench-profile`: where the time of a benchmark case goes, by perf in
+# the guest (Debian's stock kernel under QEMU, estack.ko loaded): for each
+# case of PROFILE_CASES (default: the raw 8 KiB ALLOC + FREE and the GROW
+# with 512 KiB live, the two targets of issue #17 that stay missed),
+# estack-bench --only runs that case alone under `perf record -g`
+# (cpu-clock: TCG has no PMU), and `perf report` prints the symbols with
+# their own share of the samples, then with what they call. Kernel and
+# module symbols come from the guest's /proc/kallsyms.
+#
+#   build/results/profile-KERNEL.txt   the reports
+#
+# perf is Debian's linux-perf, run in the guest from a copy of it and the
+# libraries it links (a sysroot added to the initramfs). BENCH_KERNEL=6.12
+# profiles on 6.12 instead of 6.1.
+set -euo pipefail
+. "$(dirname "$0")/../rig/lib.sh"
+
+bash "$ESTACK_TOP/tools/rig/deps.sh"
+if ! command -v perf >/dev/null; then
+	sudo=
+	[ "$(id -u)" = 0 ] || sudo=sudo
+	rig_log "installing: linux-perf"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+		--no-install-recommends linux-perf >/dev/null
+fi
+perf=$(command -v perf)
+
+kernel=${BENCH_KERNEL:-6.1}
+meta=$(kernel_meta "$kernel") || rig_die "BENCH_KERNEL: no kernel $kernel"
+rel=$(stock_release "$meta") || rig_die "$meta is not installed"
+build_module "$kernel" "/lib/modules/$rel/build"
+build_userspace
+
+# perf and every library it links, at their own paths.
+sysroot=$ESTACK_BUILD/perf-sysroot
+rm -rf "$sysroot"
+mkdir -p "$sysroot/usr/bin"
+cp -L "$perf" "$sysroot/usr/bin/perf"
+ldd "$perf" | awk '/=> \// { print $3 } /^\t\// { print $1 }' |
+while read -r lib; do
+	mkdir -p "$sysroot$(dirname "$lib")"
+	cp -L "$lib" "$sysroot$lib"
+done
+
+cases=${PROFILE_CASES:-alloc/estack/8 grow/estack/512}
+cmd='echo 0 > /proc/sys/kernel/kptr_restrict
+echo -1 > /proc/sys/kernel/perf_event_paranoid
+for c in '"$cases"'; do
+	echo "### profile $c"
+	/usr/bin/perf record -q -e cpu-clock -g -o /tmp/perf.data -- \
+		estack-bench --only "$c" "${c%%/*}" > /dev/null
+	echo "### self $c"
+	/usr/bin/perf --no-pager report -i /tmp/perf.data --stdio \
+		--no-children --sort sym --percent-limit 1 -g none 2>/dev/null |
+		grep -v "^#" | grep -v "^$"
+	echo "### children $c"
+	/usr/bin/perf --no-pager report -i /tmp/perf.data --stdio \
+		--children --sort sym --percent-limit 4 -g none 2>/dev/null |
+		grep -v "^#" | grep -v "^$"
+done
+echo "### end-profile"'
+
+tools=()
+for f in "$ESTACK_BUILD"/tools/*; do tools+=("$f"); done
+out=$ESTACK_RESULTS/profile-$kernel.txt
+mkdir -p "$ESTACK_RESULTS"
+bash "$ESTACK_TOP/tools/rig/vm.sh" -k "/boot/vmlinuz-$rel" -n profile \
+	-m "$ESTACK_BUILD/kmod-$kernel/kmod/estack.ko" -b "${tools[*]}" \
+	-t "" -M cmd -c "$cmd" -r "${VM_MEM:-4096}" -T "${VM_TIMEOUT:-1800}" \
+	-R "$sysroot" > "$out.raw"
+sed -n '/^### profile /,/^### end-profile/p' "$out.raw" > "$out"
+grep -q '^### end-profile' "$out" || rig_die "the profile run did not finish: $out.raw"
+rig_log "wrote $out"
