@@ -157,11 +157,14 @@ static int estack_alloc_one(struct estack_ctx *ctx,
 	/*
 	 * A struct that cannot be written is refused before a stack is made,
 	 * as GROW refuses it: then only a mapping changed by another thread
-	 * in between can fail the copy out, and the stack is taken back.
+	 * in between can fail the copy out, and the stack is taken back. The
+	 * proof is a write of the struct as it was read, which the copy out
+	 * repeats with the results: a plain copy, where faulting the page in
+	 * through GUP cost the fast path a page-table walk and a fault.
 	 */
-	if (fault_in_safe_writeable(it->uitem, min_t(size_t, req.size,
-						     sizeof(req))))
-		return -EFAULT;
+	ret = estack_copy_args_out(it->uitem, &req, sizeof(req), req.size);
+	if (ret)
+		return ret;
 
 	ret = estack_stack_create(ctx, size, &info);
 	if (ret)
