@@ -142,6 +142,7 @@ static int estack_move_build_locked(struct estack_ctx *ctx,
 	m->delta = m->new_hi - m->old_hi;
 	m->sp = op->req->sp;
 	m->take_lo = min_t(u64, round_up(m->sp, PAGE_SIZE), m->old_hi);
+	m->log_lo = round_down(m->sp, PAGE_SIZE);
 	m->clean = op->clean;
 	m->fp = op->req->fp;
 
@@ -149,13 +150,13 @@ static int estack_move_build_locked(struct estack_ctx *ctx,
 				     &op->nr_outer, &op->fault);
 	if (ret)
 		return estack_move_need(op, ESTACK_MOVE_NEED_READ, op->fault);
-	/* An undo log when a word of the pages taken may be rewritten. */
+	/* A log of the words relocated, when the move relocates any. */
 	relocates = op->req->nr_slots ||
 		    (op->req->flags & (ESTACK_MOVE_ADJUST_FP |
 				       ESTACK_MOVE_ADJUST_CONSERVATIVE));
-	if (relocates && m->take_lo < m->old_hi) {
+	if (relocates && m->log_lo < m->old_hi) {
 		m->undo = estack_undo_log_reserve(&op->undo,
-						  (m->old_hi - m->take_lo) /
+						  (m->old_hi - m->log_lo) /
 						  sizeof(u64));
 		if (!m->undo)
 			return -ENOMEM;
@@ -230,6 +231,15 @@ static int estack_move_install_locked(struct estack_ctx *ctx,
 	int ret;
 
 	lockdep_assert_held(&ctx->lock);
+	/*
+	 * Nor may the struct lie in the new stack: that was a free slot when
+	 * the move was checked, but another thread may have freed the stack
+	 * that held the struct since, and publish would write into the pages
+	 * taken over.
+	 */
+	if (estack_range_meets((unsigned long)op->uarg, op->out_size, to->lo,
+			       to->hi))
+		return -EINVAL;
 	to->span = op->span;
 	to->id = op->req->id;
 	ret = mtree_store_range(&to->arena->stacks, to->lo, to->hi - 1, to,
@@ -246,6 +256,8 @@ static int estack_move_install_locked(struct estack_ctx *ctx,
 
 err_zap:
 	estack_zap(op->vma_new, to->lo, op->size);
+	/* The user could write below sp while it was mapped: clear it again. */
+	op->clean = 0;
 err_erase_range:
 	mtree_erase(&to->arena->stacks, to->lo);
 err_forget_span:

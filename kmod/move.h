@@ -25,12 +25,15 @@
  * @take_lo: old address of the lowest page the new stack takes over from
  *	the old one instead of copying it: the first page boundary at or
  *	above sp; [sp, take_lo) is copied
+ * @log_lo: old address of the first word the log covers: the start of
+ *	the page sp cuts
  * @clean: pages at the bottom of the new span known to be clear already
  * @delta: new_hi - old_hi (modulo 2^64): added to every relocated pointer
  * @fp: innermost frame pointer; relocated by the frame-pointer walk
- * @undo: one bit per word of [take_lo, old_hi) that was relocated in a
- *	page taken over (one the old stack still maps): the undo log, NULL
- *	when nothing in those pages can be rewritten
+ * @undo: one bit per word of [log_lo, old_hi) relocated by this move: no
+ *	word is relocated twice, and a failed move subtracts delta from each
+ *	word marked (the pages taken over are the old stack's own); NULL
+ *	when the move relocates nothing
  * @taken: pages taken over so far
  * @adjusted: words rewritten so far
  * @copied: live bytes the new stack holds (copied or taken with their page)
@@ -45,6 +48,7 @@ struct estack_move_plan {
 	u64 new_hi;
 	u64 sp;
 	u64 take_lo;
+	u64 log_lo;
 	unsigned long clean;
 	u64 delta;
 	u64 fp;
@@ -85,7 +89,7 @@ struct estack_outer_slot {
 /* take.c */
 int estack_move_take_pages(struct estack_move_plan *m);
 void estack_move_undo(struct estack_move_plan *m);
-void estack_move_log(struct estack_move_plan *m, u64 addr);
+bool estack_move_log(struct estack_move_plan *m, u64 addr);
 int estack_move_clear_new(struct estack_move_plan *m);
 long estack_move_clear_bottom(struct estack_allocator *a,
 			      struct estack_span *span, unsigned long below);

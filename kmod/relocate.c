@@ -9,8 +9,8 @@
  * rewritten only if it lies in the old [lo, hi), always to value + delta.
  *
  * The live pages above the one sp cuts are not copied but taken over
- * (take.c); relocation marks each word it rewrites there in the move's
- * undo log.
+ * (take.c); relocation marks each word it rewrites in the move's log,
+ * which undoes a failed move and keeps a word from being relocated twice.
  *
  * The slots a move rewrites outside the stack are read before and written
  * after, without faulting, and put back if the move cannot commit.
@@ -94,7 +94,6 @@ static void estack_write_new(struct estack_move_plan *m, u64 addr, u64 v)
 {
 	u64 *p;
 
-	estack_move_log(m, addr);
 	p = kmap_local_page(estack_move_page(m->new_span, m->new_lo,
 					     addr + m->delta));
 	p[offset_in_page(addr) / sizeof(u64)] = v;
@@ -112,7 +111,7 @@ bool estack_move_adjust_word(struct estack_move_plan *m, u64 addr)
 {
 	u64 v = estack_read_new(m, addr);
 
-	if (!estack_in_old(m, v))
+	if (!estack_in_old(m, v) || !estack_move_log(m, addr))
 		return false;
 	estack_write_new(m, addr, v + m->delta);
 	m->adjusted++;
@@ -143,8 +142,10 @@ int estack_move_adjust_fp(struct estack_move_plan *m)
 		next = estack_read_new(m, frame);
 		if (!estack_in_old(m, next) || next <= frame)
 			break;
-		estack_write_new(m, frame, next + m->delta);
-		m->adjusted++;
+		if (estack_move_log(m, frame)) {
+			estack_write_new(m, frame, next + m->delta);
+			m->adjusted++;
+		}
 		frame = next;
 		if (estack_resched_point(depth))
 			return -EINTR;
@@ -177,8 +178,7 @@ int estack_move_adjust_conservative(struct estack_move_plan *m)
 		for (a = addr; a + sizeof(u64) <= end; a += sizeof(u64)) {
 			u64 *w = &p[offset_in_page(a) / sizeof(u64)];
 
-			if (estack_in_old(m, *w)) {
-				estack_move_log(m, a);
+			if (estack_in_old(m, *w) && estack_move_log(m, a)) {
 				*w += m->delta;
 				m->adjusted++;
 			}

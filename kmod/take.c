@@ -80,19 +80,19 @@ int estack_move_take_pages(struct estack_move_plan *m)
  * estack_move_undo() - take back what a failed move did to the old stack
  * @m: the move, built up to any point
  *
- * Every word relocated in a page taken over gets its value back (the
- * relocation added delta to it), then every page taken goes back to the
- * old span. The new span's own pages are not the user's business: they
- * stay marked dirty.
+ * Every word relocated gets its value back (the relocation added delta to
+ * it once): this matters in the pages taken over, which the old stack
+ * still maps; in the new span's own pages it is harmless. Then every page
+ * taken goes back to the old span.
  */
 void estack_move_undo(struct estack_move_plan *m)
 {
-	unsigned long nbits = (m->old_hi - m->take_lo) / sizeof(u64), bit, i;
+	unsigned long nbits = (m->old_hi - m->log_lo) / sizeof(u64), bit, i;
 	u64 addr, *p;
 
 	if (m->undo) {
 		for_each_set_bit(bit, m->undo, nbits) {
-			addr = m->take_lo + bit * sizeof(u64);
+			addr = m->log_lo + bit * sizeof(u64);
 			p = kmap_local_page(estack_move_page(m->new_span,
 							     m->new_lo,
 							     addr + m->delta));
@@ -107,19 +107,22 @@ void estack_move_undo(struct estack_move_plan *m)
 }
 
 /**
- * estack_move_log() - note a relocation in the undo log
- * @m: the move
- * @addr: old address of the word rewritten, aligned
+ * estack_move_log() - mark a word relocated, unless it already is
+ * @m: the move, which relocates (it has a log)
+ * @addr: old address of the word, aligned, in [log_lo, old_hi)
  *
- * Only words in the pages taken over need it: the old stack maps them.
+ * A word can be named several ways (a slot listed twice, a slot and the
+ * conservative scan, the chain and the scan) and, when the new stack lies
+ * less than the old size away, still point into the old stack after one
+ * relocation: it is relocated once.
+ *
+ * Return: true when the caller is to rewrite the word.
  */
-void estack_move_log(struct estack_move_plan *m, u64 addr)
+bool estack_move_log(struct estack_move_plan *m, u64 addr)
 {
-	if (addr < m->take_lo)
-		return;
-	if (WARN_ON_ONCE(!m->undo))
-		return;
-	__set_bit((addr - m->take_lo) / sizeof(u64), m->undo);
+	if (WARN_ON_ONCE(!m->undo || addr < m->log_lo))
+		return false;
+	return !__test_and_set_bit((addr - m->log_lo) / sizeof(u64), m->undo);
 }
 
 /**

@@ -466,6 +466,45 @@ TEST_F(mv, relocation_slots)
 	EXPECT_EQ(0, es_free(self->fd, b.id));
 }
 
+/*
+ * A word is relocated at most once per move, however many ways name it: a
+ * slot listed twice, and also scanned conservatively. A SHRINK's new stack
+ * is usually carved just above the old one, less than the old size away,
+ * so a pointer to the bottom of the old stack still points into it after
+ * one relocation, and a second pass used to move it again.
+ */
+TEST_F(mv, relocation_once_per_word)
+{
+	__u64 heap, slots[3], sp, w;
+	struct estack_alloc a;
+	struct estack_move m;
+
+	if (!IS64) {
+		compat_relocation_refused(_metadata, self->fd,
+					  ESTACK_MOVE_ADJUST_CONSERVATIVE, 1);
+		return;
+	}
+	ASSERT_EQ(0, es_alloc(self->fd, 262144, &a));
+	sp = a.hi - 4096;
+	w = a.hi - 64;			/* a live word naming the old bottom */
+	wr(w, a.lo);
+	heap = a.lo + 8;		/* a word outside, named twice */
+	slots[0] = w;
+	slots[1] = w;
+	slots[2] = (unsigned long)&heap;
+	memset(&m, 0, sizeof(m));
+	m.id = a.id;
+	m.sp = sp;
+	m.slots = (unsigned long)slots;
+	m.nr_slots = 3;
+	m.flags = ESTACK_MOVE_ADJUST_CONSERVATIVE;
+	ASSERT_EQ(0, es_move(self->fd, ESTACK_IOC_SHRINK, &m));
+	EXPECT_EQ(a.lo + m.delta, rd(w + m.delta));
+	EXPECT_EQ(a.lo + 8 + m.delta, heap);
+	EXPECT_EQ(2, m.adjusted);
+	EXPECT_EQ(0, es_free(self->fd, a.id));
+}
+
 TEST_F(mv, relocation_frame_chain)
 {
 	struct estack_alloc a;
