@@ -176,7 +176,7 @@ static int estack_move_build_locked(struct estack_ctx *ctx,
 	ret = estack_move_copy(m);
 	if (ret)
 		return ret;
-	/* The chain first: words it rewrote no longer point into the old stack. */
+	/* The chain first; the log keeps any word from moving twice. */
 	if (op->req->flags & ESTACK_MOVE_ADJUST_FP) {
 		ret = estack_move_adjust_fp(m);
 		if (ret)
