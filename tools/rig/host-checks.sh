@@ -13,7 +13,7 @@ passed=0 failed=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-item() {	# DESCRIPTION COMMAND...
+item() {	# DESCRIPTION COMMAND...: its status, so that "if item" works
 	local what=$1 out
 	shift
 	if out=$("$@" 2>&1); then
@@ -23,6 +23,7 @@ item() {	# DESCRIPTION COMMAND...
 		echo "not ok host: $what"
 		printf '%s\n' "$out" | tail -n 20 | sed 's/^/#   /'
 		failed=$((failed + 1))
+		return 1
 	fi
 }
 
