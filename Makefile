@@ -21,7 +21,8 @@
 #                        any warning fails it
 #   make demo            the main job: fibers on elastic stacks, in the VM
 #   make bench           every benchmark, two VM runs (BENCH_RUNS): benchmarks.rst
-#   make bench-profile   perf in the VM on single cases (PROFILE_CASES):
+#   make bench-profile   perf in the VM on single cases (PROFILE_CASES), or
+#                        on the fiber peers (PROFILE_FIBERS="-n N -d D"):
 #                        build/results/profile-6.1.txt
 #   make vm [CMD=...]    a stock kernel (VM_KERNEL=6.1|6.1-rt|6.12|6.12-rt, default
 #                        6.1) in QEMU with the module loaded

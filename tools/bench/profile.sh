@@ -10,6 +10,10 @@
 # their own share of the samples, then with what they call. Kernel and
 # module symbols come from the guest's /proc/kallsyms.
 #
+# PROFILE_FIBERS="-n 10000 -d 40" profiles the fiber rows instead:
+# estack-demo -P and the Go peer (estack-gopeer) with those arguments,
+# each alone under perf, to see where a fiber's time goes on each side.
+#
 #   build/results/profile-KERNEL.txt   the reports
 #
 # perf is Debian's linux-perf, run in the guest from a copy of it and the
@@ -47,12 +51,27 @@ while read -r lib; do
 done
 
 cases=${PROFILE_CASES:-alloc/estack/8 grow/estack/512}
+fibers=${PROFILE_FIBERS:-}
+if [ -n "$fibers" ]; then
+	case $fibers in
+	*[!-a-zA-Z0-9\ ]*) rig_die "PROFILE_FIBERS: options of estack-demo -P" ;;
+	esac
+	bash "$ESTACK_TOP/tools/bench/build-gopeer.sh" "$ESTACK_BUILD/tools"
+	cases="demo gopeer"
+fi
+# One case: run it alone under perf.
+run='case $c in
+demo) set -- estack-demo -P '"$fibers"' ;;
+gopeer) set -- estack-gopeer '"$fibers"' ;;
+*) set -- estack-bench --only "$c" "${c%%/*}" ;;
+esac'
 cmd='echo 0 > /proc/sys/kernel/kptr_restrict
 echo -1 > /proc/sys/kernel/perf_event_paranoid
 for c in '"$cases"'; do
 	echo "### profile $c"
+	'"$run"'
 	/usr/bin/perf record -q -e cpu-clock -g -o /tmp/perf.data -- \
-		estack-bench --only "$c" "${c%%/*}" > /dev/null
+		"$@" > /dev/null
 	echo "### self $c"
 	/usr/bin/perf --no-pager report -i /tmp/perf.data --stdio \
 		--no-children --sort sym --percent-limit 1 -g none 2>/dev/null |
