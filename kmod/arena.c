@@ -158,9 +158,7 @@ struct estack_stack *estack_arena_reserve_locked(struct estack_ctx *ctx,
 
 /**
  * estack_arena_unreserve_locked() - return a slot that holds no stack
- * @stack: the slot, ->span NULL, not in the arena's tree (or left there by
- *	an mtree_erase() that could not allocate: an entry without pages is
- *	a free slot to every reader of the tree)
+ * @stack: the slot, ->span NULL; its tree entry, if it has one, stays
  *
  * Context: ctx->lock held.
  */
@@ -169,6 +167,30 @@ void estack_arena_unreserve_locked(struct estack_stack *stack)
 	lockdep_assert_held(&stack->arena->ctx->lock);
 	stack->id = 0;
 	list_add(&stack->slot, &stack->arena->free_slots[stack->order]);
+}
+
+/**
+ * estack_arena_track_locked() - make a reserved slot findable by address
+ * @stack: the slot, about to hold a stack
+ *
+ * Stores the slot's range in its arena's tree, where the fault handler and
+ * ->close look stacks up, unless a stack it held before put it there.
+ *
+ * Context: ctx->lock held.
+ * Return: 0, or -ENOMEM.
+ */
+int estack_arena_track_locked(struct estack_stack *stack)
+{
+	int ret;
+
+	lockdep_assert_held(&stack->arena->ctx->lock);
+	if (stack->in_tree)
+		return 0;
+	ret = mtree_store_range(&stack->arena->stacks, stack->lo,
+				stack->hi - 1, stack, GFP_KERNEL_ACCOUNT);
+	if (!ret)
+		stack->in_tree = true;
+	return ret;
 }
 
 /**

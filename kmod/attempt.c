@@ -242,13 +242,12 @@ static int estack_move_install_locked(struct estack_ctx *ctx,
 		return -EINVAL;
 	to->span = op->span;
 	to->id = op->req->id;
-	ret = mtree_store_range(&to->arena->stacks, to->lo, to->hi - 1, to,
-				GFP_KERNEL_ACCOUNT);
+	ret = estack_arena_track_locked(to);
 	if (ret)
 		goto err_forget_span;
 	ret = estack_arena_map(op->vma_new, to);
 	if (ret)
-		goto err_erase_range;
+		goto err_forget_span;
 	ret = estack_move_publish_locked(ctx, op);
 	if (ret)
 		goto err_zap;
@@ -258,8 +257,6 @@ err_zap:
 	estack_zap(op->vma_new, to->lo, op->size);
 	/* The user could write below sp while it was mapped: clear it again. */
 	op->clean = 0;
-err_erase_range:
-	mtree_erase(&to->arena->stacks, to->lo);
 err_forget_span:
 	to->span = NULL;
 	to->id = 0;
@@ -275,7 +272,6 @@ static void estack_move_commit_locked(struct estack_ctx *ctx,
 	lockdep_assert_held(&ctx->lock);
 	/* Replaces an entry: allocates nothing, cannot fail. */
 	xa_store(&ctx->ids, op->req->id, op->to, GFP_KERNEL);
-	mtree_erase(&stack->arena->stacks, stack->lo);
 	estack_zap(op->vma_old, stack->lo, op->cur);
 	stack->span = NULL;
 	estack_arena_unreserve_locked(stack);

@@ -34,7 +34,6 @@
 
 #include <linux/bitmap.h>
 #include <linux/highmem.h>
-#include <linux/maple_tree.h>
 #include <linux/mm.h>
 #include <linux/page-flags.h>
 
@@ -99,7 +98,6 @@ static void estack_mapped_evict_locked(struct estack_ctx *ctx,
 {
 	lockdep_assert_held(&ctx->lock);
 	estack_mapped_del_locked(ctx, stack);
-	mtree_erase(&stack->arena->stacks, stack->lo);
 	estack_zap(vma, stack->lo, stack->hi - stack->lo);
 	list_add(&stack->span->node, spans);
 	stack->span = NULL;

@@ -23,7 +23,6 @@
  * Copyright (C) 2026 The estack authors
  */
 
-#include <linux/maple_tree.h>
 #include <linux/mm.h>
 #include <linux/ptrace.h>
 #include <linux/sched/task_stack.h>
@@ -175,22 +174,20 @@ static int estack_stack_place(struct estack_ctx *ctx, unsigned int order,
 	ret = estack_id_assign_locked(ctx, stack);
 	if (ret)
 		goto err_unreserve;
-	ret = mtree_store_range(&stack->arena->stacks, stack->lo, stack->hi - 1,
-				stack, GFP_KERNEL_ACCOUNT);
+	ret = estack_arena_track_locked(stack);
 	if (ret)
 		goto err_erase_id;
 	stack->span = span;
 	ret = estack_arena_map(vma, stack);
 	if (ret)
-		goto err_erase_range;
+		goto err_forget_span;
 	out->id = stack->id;
 	out->lo = stack->lo;
 	out->hi = stack->hi;
 	goto out_unlock;
 
-err_erase_range:
+err_forget_span:
 	stack->span = NULL;
-	mtree_erase(&stack->arena->stacks, stack->lo);
 err_erase_id:
 	xa_erase(&ctx->ids, stack->id);
 err_unreserve:
@@ -298,9 +295,8 @@ static int estack_stack_destroy_mmap_held(struct estack_ctx *ctx, u32 id,
 		return 0;
 	}
 	estack_limits_release_locked(ctx, size, true);
-	mtree_erase(&stack->arena->stacks, stack->lo);
 	/*
-	 * No fault can put a page back: they need ctx->lock and the tree.
+	 * No fault can put a page back: they need ctx->lock and a span.
 	 * Without a VMA the arena is being unmapped and munmap() zaps the
 	 * pages; one still mapped makes the span not recyclable, so it is
 	 * released, never handed to another stack.

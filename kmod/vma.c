@@ -60,9 +60,8 @@ static void estack_vma_arena_unmapped(struct estack_arena *arena)
 	arena->dead = true;
 	mt_for_each(&arena->stacks, stack, index, ULONG_MAX) {
 		/*
-		 * A free slot: mtree_erase() gives up, leaving the entry, when
-		 * it cannot allocate a node. Only an entry with pages is a
-		 * stack; the slot itself is on free_slots.
+		 * A free slot keeps its entry; only an entry with pages is a
+		 * stack. The slot itself is on free_slots.
 		 */
 		if (!stack->span)
 			continue;
