@@ -175,6 +175,8 @@ void estack_arena_unreserve_locked(struct estack_stack *stack)
  *
  * Stores the slot's range in its arena's tree, where the fault handler and
  * ->close look stacks up, unless a stack it held before put it there.
+ * Nothing erases an entry before the arena goes: @stack->in_tree is the
+ * only record of it, and ->close finds stacks only through the tree.
  *
  * Context: ctx->lock held.
  * Return: 0, or -ENOMEM.
