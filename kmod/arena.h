@@ -65,7 +65,6 @@ struct estack_arena {
  * @hi: one past the highest usable address
  * @id: the stack's id in its file; 0 while in the mapped cache
  * @order: log2 of the number of pages
- *
  * @in_tree: the arena's tree holds the slot's range
  *
  * A slot is in one of three states: live (an id, a span, mapped), cached
