@@ -115,7 +115,9 @@ err_free_arena:
  * @order: the stack's order
  *
  * Reuses a slot freed in one of the live arenas, else carves a new one
- * above the arena's high-water mark: [guard page][2^order pages].
+ * above the arena's high-water mark, [guard page][2^order pages], and
+ * stores its range in the arena's tree, where the fault handler and
+ * ->close find stacks by address.
  *
  * Context: mmap lock held for reading, ctx->lock held.
  * Return: the slot, its ->span NULL; NULL when no arena has room;
@@ -150,6 +152,15 @@ struct estack_stack *estack_arena_reserve_locked(struct estack_ctx *ctx,
 		stack->order = order;
 		stack->lo = arena->bump + PAGE_SIZE;
 		stack->hi = stack->lo + size;
+		/*
+		 * The slot's entry, for the life of the arena: whoever looks
+		 * a range up takes an entry without a span for a free slot.
+		 */
+		if (mtree_store_range(&arena->stacks, stack->lo, stack->hi - 1,
+				      stack, GFP_KERNEL_ACCOUNT)) {
+			kfree(stack);
+			return ERR_PTR(-ENOMEM);
+		}
 		arena->bump = stack->hi;
 		return stack;
 	}
@@ -167,32 +178,6 @@ void estack_arena_unreserve_locked(struct estack_stack *stack)
 	lockdep_assert_held(&stack->arena->ctx->lock);
 	stack->id = 0;
 	list_add(&stack->slot, &stack->arena->free_slots[stack->order]);
-}
-
-/**
- * estack_arena_track_locked() - make a reserved slot findable by address
- * @stack: the slot, about to hold a stack
- *
- * Stores the slot's range in its arena's tree, where the fault handler and
- * ->close look stacks up, unless a stack it held before put it there.
- * Nothing erases an entry before the arena goes: @stack->in_tree is the
- * only record of it, and ->close finds stacks only through the tree.
- *
- * Context: ctx->lock held.
- * Return: 0, or -ENOMEM.
- */
-int estack_arena_track_locked(struct estack_stack *stack)
-{
-	int ret;
-
-	lockdep_assert_held(&stack->arena->ctx->lock);
-	if (stack->in_tree)
-		return 0;
-	ret = mtree_store_range(&stack->arena->stacks, stack->lo,
-				stack->hi - 1, stack, GFP_KERNEL_ACCOUNT);
-	if (!ret)
-		stack->in_tree = true;
-	return ret;
 }
 
 /**

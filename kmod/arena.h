@@ -65,12 +65,11 @@ struct estack_arena {
  * @hi: one past the highest usable address
  * @id: the stack's id in its file; 0 while in the mapped cache
  * @order: log2 of the number of pages
- * @in_tree: the arena's tree holds the slot's range
  *
  * A slot is in one of three states: live (an id, a span, mapped), cached
  * (no id; span and mapping kept) or free (no id, no span). Its entry in
- * the arena's tree, made when it first holds a stack, stays for the life
- * of the arena: a slot keeps its range, and every reader of the tree takes
+ * the arena's tree, made when the slot is carved, stays for the life of
+ * the arena: a slot keeps its range, and every reader of the tree takes
  * an entry without a span for a free slot. Reusing a slot thus stores
  * nothing, and freeing one erases nothing (a maple tree erase may
  * rebalance, and allocate).
@@ -85,7 +84,6 @@ struct estack_stack {
 	unsigned long hi;
 	u32 id;
 	u8 order;
-	bool in_tree;
 };
 
 /**
@@ -110,7 +108,6 @@ int estack_arena_create(struct estack_ctx *ctx, unsigned int order);
 struct estack_stack *estack_arena_reserve_locked(struct estack_ctx *ctx,
 						 unsigned int order);
 void estack_arena_unreserve_locked(struct estack_stack *stack);
-int estack_arena_track_locked(struct estack_stack *stack);
 struct vm_area_struct *estack_arena_vma_locked(struct estack_arena *arena);
 int estack_arena_map(struct vm_area_struct *vma, struct estack_stack *stack);
 int estack_arena_scan(struct mm_struct *mm, const struct estack_stack *stack,

@@ -242,9 +242,6 @@ static int estack_move_install_locked(struct estack_ctx *ctx,
 		return -EINVAL;
 	to->span = op->span;
 	to->id = op->req->id;
-	ret = estack_arena_track_locked(to);
-	if (ret)
-		goto err_forget_span;
 	ret = estack_arena_map(op->vma_new, to);
 	if (ret)
 		goto err_forget_span;

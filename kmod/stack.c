@@ -174,9 +174,6 @@ static int estack_stack_place(struct estack_ctx *ctx, unsigned int order,
 	ret = estack_id_assign_locked(ctx, stack);
 	if (ret)
 		goto err_unreserve;
-	ret = estack_arena_track_locked(stack);
-	if (ret)
-		goto err_erase_id;
 	stack->span = span;
 	ret = estack_arena_map(vma, stack);
 	if (ret)
@@ -188,7 +185,6 @@ static int estack_stack_place(struct estack_ctx *ctx, unsigned int order,
 
 err_forget_span:
 	stack->span = NULL;
-err_erase_id:
 	xa_erase(&ctx->ids, stack->id);
 err_unreserve:
 	estack_arena_unreserve_locked(stack);
