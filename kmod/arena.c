@@ -155,6 +155,9 @@ struct estack_stack *estack_arena_reserve_locked(struct estack_ctx *ctx,
 		/*
 		 * The slot's entry, for the life of the arena: whoever looks
 		 * a range up takes an entry without a span for a free slot.
+		 * Nothing erases it, and nothing stores it again when the
+		 * slot is reused: ->close finds stacks only through the
+		 * tree, so an erase would hide a later stack in this slot.
 		 */
 		if (mtree_store_range(&arena->stacks, stack->lo, stack->hi - 1,
 				      stack, GFP_KERNEL_ACCOUNT)) {
@@ -169,7 +172,7 @@ struct estack_stack *estack_arena_reserve_locked(struct estack_ctx *ctx,
 
 /**
  * estack_arena_unreserve_locked() - return a slot that holds no stack
- * @stack: the slot, ->span NULL; its tree entry, if it has one, stays
+ * @stack: the slot, ->span NULL; its tree entry stays
  *
  * Context: ctx->lock held.
  */

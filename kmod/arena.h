@@ -36,8 +36,8 @@
  *	without being unmapped and freed first. Set under the owner's mmap
  *	lock held for writing, read under it held for reading
  * @free_slots: per order, slots whose stack was freed, for reuse
- * @stacks: every slot that ever held a stack, by address range
- *	[lo, hi - 1]; an entry without a span is a free slot
+ * @stacks: every slot carved in the arena, by address range [lo, hi - 1];
+ *	an entry without a span is a free slot
  *
  * All but @vma, @start, @end and @size are protected by ctx->lock.
  */

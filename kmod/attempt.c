@@ -221,7 +221,7 @@ static int estack_move_publish_locked(struct estack_ctx *ctx,
 }
 
 /*
- * Install: the new stack in its arena's tree and page tables, then the
+ * Install: the new stack in its slot's page tables, then the
  * slots and results written. Unwinds all of it on failure.
  */
 static int estack_move_install_locked(struct estack_ctx *ctx,

@@ -5,10 +5,11 @@
  * A stack is a span from the allocator mapped into a slot of an arena, with
  * a per-file id. ALLOC charges the limits, takes a span (no lock held: it
  * may sleep, reclaim and zero), then under the mmap lock and ctx->lock finds
- * a slot, records the id and the address range and inserts every page, so
- * that the first touch takes no fault and the stack counts in the process's
- * RSS at once. FREE undoes it in reverse. Every step unwinds on error: a
- * failed call leaves no id, no mapping and no page behind.
+ * a slot (the arena's tree holds its range from when it is carved), records
+ * the id and inserts every page, so that the first touch takes no fault and
+ * the stack counts in the process's RSS at once. FREE undoes it in reverse.
+ * Every step unwinds on error: a failed call leaves no id, no mapping and no
+ * page behind.
  *
  * The mapped cache (mapped.c) is the fast path of both: FREE keeps a small
  * stack mapped there, and the next ALLOC of its size takes it back.
@@ -135,9 +136,9 @@ struct estack_span *estack_stack_span_alloc(struct estack_ctx *ctx,
 }
 
 /*
- * Find a slot for @span's stack and make it live: an id, the tree entry,
- * every page mapped. Maps a new arena when no arena has room, with no lock
- * held, and tries again. On error @span is the caller's again.
+ * Find a slot for @span's stack and make it live: an id and every page
+ * mapped. Maps a new arena when no arena has room, with no lock held, and
+ * tries again. On error @span is the caller's again.
  */
 static int estack_stack_place(struct estack_ctx *ctx, unsigned int order,
 			      struct estack_span *span,
