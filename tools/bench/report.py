@@ -471,13 +471,11 @@ LOSSES = [
     '  serialise on its mutex. libestack\'s two threads take their stacks',
     '  from their own caches and make no system call once warm, yet in',
     '  run 1 of 2026-12-03 10:17 they ran at the speed of one thread in',
-    '  every repetition (280 to 360 ns per operation of both, against 300',
-    '  to 560 alone), while in run 2 and in both runs before they ran in',
-    '  parallel (154 to 240). It holds for a whole run, as if decided by',
-    '  where the two threads\' stacks and entries landed at warm-up; on the',
-    '  host, natively, two threads whose entries are neighbours in the',
-    '  directory reach 1.6 to 2.0 in fallback mode. The cause under TCG is',
-    '  not found yet.',
+    '  every repetition (median 300 ns per operation of both, against 323',
+    '  alone), while in run 2 and in both runs before they ran in parallel',
+    '  (medians 159 to 190 ns, against 311 to 397 alone). It holds for a',
+    '  whole run, as if decided by where the two threads\' stacks landed at',
+    '  warm-up. The cause under TCG is not found yet.',
     '',
 ]
 
