@@ -48,6 +48,7 @@ enum sched_req {
 	REQ_PARK,
 	REQ_GROW,
 	REQ_DONE,
+	REQ_SWITCH,	/* to a fiber with no stack yet: queued at the head */
 };
 
 struct estack_sched;
@@ -63,10 +64,14 @@ struct estack_fiber {
 	void *arg;
 	void *result;
 	uint64_t id;
-	size_t start_size;		/* not shrunk below this */
+	/* not shrunk below this; before the first run, the size asked
+	 * (0: the size learned by then)
+	 */
+	size_t start_size;
 	size_t peak_size;		/* its largest stack */
 	size_t grow_to;			/* REQ_GROW: the size wanted */
 	int grow_err;			/* REQ_GROW: the result */
+	int start_err;			/* no first stack: join returns it */
 	unsigned int flags;
 	enum fiber_state state;
 	bool detached;
@@ -194,6 +199,19 @@ static void rq_push(struct estack_sched *s, struct estack_fiber *f)
 	else
 		s->head = f;
 	s->tail = f;
+	s->stats.runnable++;
+}
+
+static void rq_push_head(struct estack_sched *s, struct estack_fiber *f)
+{
+	f->state = FIBER_RUNNABLE;
+	f->prev = NULL;
+	f->next = s->head;
+	if (s->head)
+		s->head->prev = f;
+	else
+		s->tail = f;
+	s->head = f;
 	s->stats.runnable++;
 }
 
@@ -639,13 +657,15 @@ static void fiber_maybe_shrink(struct estack_sched *s, struct estack_fiber *f)
 static void fiber_finished(struct estack_sched *s, struct estack_fiber *f)
 {
 	f->state = FIBER_DONE;
-	learn(f->peak_size);
 	/* the stack is not needed any more: give it back now */
-	s->stats.stack_bytes -= estack_stack_size(&f->st);
-	san_unpoison(&f->st);
-	estack_stack_free(s->pool, &f->st);
-	f->st.lo = NULL;
-	f->st.hi = NULL;
+	if (f->st.lo) {
+		learn(f->peak_size);
+		s->stats.stack_bytes -= estack_stack_size(&f->st);
+		san_unpoison(&f->st);
+		estack_stack_free(s->pool, &f->st);
+		f->st.lo = NULL;
+		f->st.hi = NULL;
+	}
 	if (f->detached) {
 		fiber_free(s, f);
 		return;
@@ -657,11 +677,53 @@ static void fiber_finished(struct estack_sched *s, struct estack_fiber *f)
 	}
 }
 
+/*
+ * A fiber gets its stack when it first runs, not when it is created: a
+ * burst of creates then takes, one after another, the stacks that the
+ * fibers before them left when they grew, from the thread's cache, where
+ * stacks taken at create would all come fresh from the pool and the ones
+ * left behind would all go back to it. The first frame estack__switch()
+ * pops: the default control words, r12 = the fiber, rbp = 0 (the chain
+ * ends), the trampoline as the return address, placed so that rsp is
+ * 16-byte aligned after ret.
+ */
+static int fiber_start(struct estack_sched *s, struct estack_fiber *f)
+{
+	size_t size = f->start_size ? f->start_size : start_size(s);
+	uint64_t *top;
+	int err;
+
+	err = estack_stack_alloc(s->pool, size, &f->st);
+	if (err)
+		return err;
+	san_unpoison(&f->st);
+	f->start_size = estack_stack_size(&f->st);
+	f->peak_size = f->start_size;
+	top = (uint64_t *)((char *)f->st.hi - 16 - ESTACK_SWITCH_FRAME);
+	memset(top, 0, ESTACK_SWITCH_FRAME);
+	top[ESTACK_SWITCH_CTRL / 8] = ESTACK_MXCSR_INIT |
+		(uint64_t)ESTACK_FPUCW_INIT << 32;
+	top[ESTACK_SWITCH_R12 / 8] = (uintptr_t)f;
+	top[ESTACK_SWITCH_RET / 8] = (uintptr_t)estack__fiber_trampoline;
+	f->sp = top;
+	s->stats.stack_bytes += f->start_size;
+	if (s->stats.stack_bytes > s->stats.peak_stack_bytes)
+		s->stats.peak_stack_bytes = s->stats.stack_bytes;
+	return 0;
+}
+
 /* Run @f and whatever it switches to until a fiber goes back to the
  * scheduler without wanting to run on.
  */
 static void sched_run_one(struct estack_sched *s, struct estack_fiber *f)
 {
+	if (!f->sp) {
+		f->start_err = fiber_start(s, f);
+		if (f->start_err) {
+			fiber_finished(s, f);
+			return;
+		}
+	}
 	for (;;) {
 		sched_to_fiber(s, f);
 		f = s->cur;
@@ -681,6 +743,10 @@ static void sched_run_one(struct estack_sched *s, struct estack_fiber *f)
 			return;
 		case REQ_DONE:
 			fiber_finished(s, f);
+			return;
+		case REQ_SWITCH:
+			/* a switch, not a yield: the stack does not move */
+			rq_push(s, f);
 			return;
 		}
 	}
@@ -728,7 +794,6 @@ EF_EXPORT int estack_fiber_create(struct estack_fiber **fiber,
 {
 	struct estack_sched *s;
 	struct estack_fiber *f;
-	uint64_t *top;
 	int err;
 
 	if (!fiber || !fn ||
@@ -737,36 +802,19 @@ EF_EXPORT int estack_fiber_create(struct estack_fiber **fiber,
 	s = sched_get(&err);
 	if (!s)
 		return err;
+	/* what estack_stack_alloc() would refuse, refused now */
+	if (stack_size > s->max_stack)
+		return -EFBIG;
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
-	if (!stack_size)
-		stack_size = start_size(s);
-	err = estack_stack_alloc(s->pool, stack_size, &f->st);
-	if (err) {
-		free(f);
-		return err;
-	}
-	san_unpoison(&f->st);
+	/* the stack comes at the first run: fiber_start() */
 	f->sched = s;
 	f->fn = fn;
 	f->arg = arg;
 	f->flags = flags;
-	f->start_size = estack_stack_size(&f->st);
-	f->peak_size = f->start_size;
+	f->start_size = stack_size;
 	f->id = __atomic_add_fetch(&next_fiber_id, 1, __ATOMIC_RELAXED);
-	/*
-	 * The first frame estack__switch() pops: the default control words,
-	 * r12 = the fiber, rbp = 0 (the chain ends), the trampoline as the
-	 * return address, placed so that rsp is 16-byte aligned after ret.
-	 */
-	top = (uint64_t *)((char *)f->st.hi - 16 - ESTACK_SWITCH_FRAME);
-	memset(top, 0, ESTACK_SWITCH_FRAME);
-	top[ESTACK_SWITCH_CTRL / 8] = ESTACK_MXCSR_INIT |
-		(uint64_t)ESTACK_FPUCW_INIT << 32;
-	top[ESTACK_SWITCH_R12 / 8] = (uintptr_t)f;
-	top[ESTACK_SWITCH_RET / 8] = (uintptr_t)estack__fiber_trampoline;
-	f->sp = top;
 #ifdef ESTACK_TSAN
 	f->tsan_fiber = __tsan_create_fiber(0);
 #endif
@@ -775,9 +823,6 @@ EF_EXPORT int estack_fiber_create(struct estack_fiber **fiber,
 		s->all->all_prev = f;
 	s->all = f;
 	s->stats.live++;
-	s->stats.stack_bytes += f->start_size;
-	if (s->stats.stack_bytes > s->stats.peak_stack_bytes)
-		s->stats.peak_stack_bytes = s->stats.stack_bytes;
 	rq_push(s, f);
 	*fiber = f;
 	return 0;
@@ -812,6 +857,8 @@ EF_EXPORT int estack_fiber_stack(const struct estack_fiber *fiber,
 {
 	if (!fiber || !st || fiber->state == FIBER_DONE)
 		return -EINVAL;
+	if (!fiber->sp)
+		return -EAGAIN;	/* not run yet: no stack */
 	*st = fiber->st;
 	return 0;
 }
@@ -902,6 +949,15 @@ EF_EXPORT int estack_fiber_switch(struct estack_fiber *to)
 	if (!to || to->sched != s || to->state != FIBER_RUNNABLE)
 		return -EINVAL;
 	rq_remove(s, to);
+	if (!to->sp) {
+		/*
+		 * Its stack is allocated on the thread's stack, not on this
+		 * one: through the scheduler, which takes @to first.
+		 */
+		rq_push_head(s, to);
+		fiber_to_sched(s, f, REQ_SWITCH);
+		return 0;
+	}
 	rq_push(s, f);
 	s->cur = to;
 	to->state = FIBER_RUNNING;
@@ -933,6 +989,7 @@ EF_EXPORT int estack_fiber_join(struct estack_fiber *fiber, void **result)
 {
 	struct estack_sched *s = tls_sched;
 	struct estack_fiber *self = s ? s->cur : NULL;
+	int err;
 
 	if (!fiber || fiber->sched != s)
 		return -EPERM;
@@ -955,8 +1012,9 @@ EF_EXPORT int estack_fiber_join(struct estack_fiber *fiber, void **result)
 			return -EDEADLK;
 		}
 	}
+	err = fiber->start_err;
 	if (result)
 		*result = fiber->result;
 	fiber_free(s, fiber);
-	return 0;
+	return err;
 }

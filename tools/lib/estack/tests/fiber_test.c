@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -308,6 +309,11 @@ static void *burner(void *arg)
 	return NULL;
 }
 
+static void *first_size(void *arg)
+{
+	return (void *)(intptr_t)estack_fiber_stack(estack_fiber_self(), arg);
+}
+
 TEST_F(fiber, start_size_learned)
 {
 	struct estack_sched_stats st;
@@ -323,10 +329,123 @@ TEST_F(fiber, start_size_learned)
 	}
 	ASSERT_EQ(0, estack_sched_stats(&st));
 	EXPECT_EQ(32768, st.start_size);
-	ASSERT_EQ(0, estack_fiber_create(&f, 0, 0, burner, (void *)0));
-	ASSERT_EQ(0, estack_fiber_stack(f, &s));
-	EXPECT_EQ(32768, estack_stack_size(&s));
+	ASSERT_EQ(0, estack_fiber_create(&f, 0, 0, first_size, &s));
 	ASSERT_EQ(0, estack_fiber_join(f, NULL));
+	EXPECT_EQ(32768, estack_stack_size(&s));
+}
+
+/* ---- the stack comes at the first run ---- */
+
+#define BURST	32
+
+struct burst {
+	struct estack_stack first[BURST];
+	int n;
+};
+
+/* record the first stack, grow (burn(20): 11 KiB or more), park */
+static void *burst_fiber(void *arg)
+{
+	struct burst *b = arg;
+
+	if (estack_fiber_stack(estack_fiber_self(), &b->first[b->n++]))
+		abort();
+	burn(20);
+	estack_fiber_park();
+	return NULL;
+}
+
+/*
+ * Fibers created in a burst hold no stack until they run; then each takes
+ * the 4 KiB stack that the one before it left when it grew, so the burst
+ * needs two first stacks, not one each. Creating them all with their
+ * stacks, as Go does, would take BURST stacks of 4 KiB from the pool only
+ * to give them back at the first growth.
+ */
+TEST_F(fiber, stack_at_first_run)
+{
+	struct estack_fiber *f[BURST];
+	struct estack_sched_stats st;
+	struct estack_stack s;
+	static struct burst b;
+	int i, j, distinct = 0;
+	size_t grown;
+
+	for (i = 0; i < BURST; i++)
+		ASSERT_EQ(0, estack_fiber_create(&f[i], 4096,
+						 ESTACK_FIBER_NO_SHRINK,
+						 burst_fiber, &b));
+	ASSERT_EQ(0, estack_sched_stats(&st));
+	EXPECT_EQ(BURST, st.live);
+	EXPECT_EQ(0, st.stack_bytes);
+	EXPECT_EQ(-EAGAIN, estack_fiber_stack(f[0], &s));
+	EXPECT_EQ(BURST, estack_sched_run());
+	ASSERT_EQ(BURST, b.n);
+	for (i = 0; i < BURST; i++) {
+		EXPECT_EQ(4096, estack_stack_size(&b.first[i]));
+		for (j = 0; j < i; j++)
+			if (b.first[j].lo == b.first[i].lo)
+				break;
+		distinct += j == i;
+	}
+	EXPECT_GE(2, distinct);
+	/* grown alike: 16 KiB, 32 KiB with the sanitizers' larger frames */
+	ASSERT_EQ(0, estack_fiber_stack(f[0], &s));
+	grown = estack_stack_size(&s);
+	EXPECT_LE(16384, grown);
+	ASSERT_EQ(0, estack_sched_stats(&st));
+	EXPECT_EQ(BURST * grown, st.stack_bytes);
+	for (i = 0; i < BURST; i++) {
+		EXPECT_EQ(0, estack_fiber_stack(f[i], &s));
+		EXPECT_EQ(grown, estack_stack_size(&s));
+		EXPECT_EQ(1, estack_fiber_wake(f[i]));
+	}
+	for (i = 0; i < BURST; i++)
+		EXPECT_EQ(0, estack_fiber_join(f[i], NULL));
+}
+
+static void *must_not_run(void *arg)
+{
+	*(bool *)arg = true;
+	return arg;
+}
+
+/*
+ * A fiber whose first stack cannot be had does not run: join returns the
+ * pool's error and frees it. The pool has mapped nothing yet, and the
+ * address space is limited to what the process has: the module cannot
+ * map an arena, the fallback cannot reserve its region. The harness runs
+ * each test in a child of its own, so the limit ends with it.
+ */
+TEST(first_stack_fails_join_reports)
+{
+	struct estack_pool *pool;
+	struct estack_fiber *f;
+	struct estack_stack s;
+	struct rlimit rl;
+	bool ran = false;
+	void *r = &r;
+	unsigned long vm;
+	FILE *statm;
+	int err;
+
+	ASSERT_EQ(0, open_pool(&pool));
+	ASSERT_EQ(0, estack_sched_init(pool, 0));
+	statm = fopen("/proc/self/statm", "r");
+	ASSERT_NE(NULL, statm);
+	ASSERT_EQ(1, fscanf(statm, "%lu", &vm));
+	fclose(statm);
+	rl.rlim_cur = (vm + 16) * sysconf(_SC_PAGESIZE);
+	rl.rlim_max = rl.rlim_cur;
+	ASSERT_EQ(0, setrlimit(RLIMIT_AS, &rl));
+	err = estack_stack_alloc(pool, 4096, &s);
+	ASSERT_GT(0, err);
+	ASSERT_EQ(0, estack_fiber_create(&f, 4096, 0, must_not_run, &ran));
+	EXPECT_EQ(err, estack_fiber_join(f, &r));
+	EXPECT_EQ(NULL, r);
+	EXPECT_FALSE(ran);
+	EXPECT_EQ(0, estack_sched_fini());
+	estack_pool_close(pool);
 }
 
 /* ---- pointers into the stack across moves ---- */

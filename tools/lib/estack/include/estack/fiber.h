@@ -99,9 +99,12 @@ int estack_sched_stats(struct estack_sched_stats *stats);
 
 /*
  * Create a fiber running fn(arg) and queue it on the calling thread's run
- * queue. @stack_size 0: the learned start size (the average of the largest
- * stack of the fibers that finished, rounded up to a power of two, between
- * the pool's smallest stack and ESTACK_FIBER_START_MAX).
+ * queue. Its stack is allocated when it first runs; when that fails, the
+ * fiber does not run and estack_fiber_join() returns the error. -EFBIG:
+ * @stack_size is larger than the pool's largest stack. @stack_size 0: the
+ * learned start size at the first run (the average of the largest stack
+ * of the fibers that finished, rounded up to a power of two, between the
+ * pool's smallest stack and ESTACK_FIBER_START_MAX).
  */
 int estack_fiber_create(struct estack_fiber **fiber, size_t stack_size,
 			unsigned int flags, estack_fiber_fn fn, void *arg);
@@ -112,7 +115,9 @@ const char *estack_fiber_name(const struct estack_fiber *fiber);
 uint64_t estack_fiber_id(const struct estack_fiber *fiber);
 /* the running fiber, NULL on the thread's own stack */
 struct estack_fiber *estack_fiber_self(void);
-/* the running fiber's stack (a copy: it moves when it grows) */
+/* the fiber's stack (a copy: it moves when it grows); -EAGAIN before the
+ * fiber first runs (no stack yet)
+ */
 int estack_fiber_stack(const struct estack_fiber *fiber,
 		       struct estack_stack *st);
 
@@ -149,7 +154,8 @@ void estack_fiber_exit(void *result);
  * and free it. From a fiber it parks; from the thread's own stack it runs
  * the scheduler until the fiber finishes (-EDEADLK when the run queue
  * empties first). -EINVAL for the caller itself or a joined fiber,
- * -EPERM for a fiber of another thread.
+ * -EPERM for a fiber of another thread; the error of estack_stack_alloc()
+ * (*result NULL) for a fiber whose first stack could not be allocated.
  */
 int estack_fiber_join(struct estack_fiber *fiber, void **result);
 /* free the fiber when it finishes; nobody joins it */
