@@ -586,6 +586,9 @@ static size_t start_size(struct estack_sched *s)
 
 	if (size < s->min_stack)
 		size = s->min_stack;
+	/* learned from every pool of the process: this one may be smaller */
+	if (size > s->max_stack)
+		size = s->max_stack;
 	return size;
 }
 
@@ -720,6 +723,7 @@ static void sched_run_one(struct estack_sched *s, struct estack_fiber *f)
 	if (!f->sp) {
 		f->start_err = fiber_start(s, f);
 		if (f->start_err) {
+			s->stats.start_failures++;
 			fiber_finished(s, f);
 			return;
 		}

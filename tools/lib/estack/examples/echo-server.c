@@ -424,6 +424,14 @@ static __attribute__((noipa)) void poll_loop(void)
 		estack_sched_stats(&st);
 		if (st.live > peak_fibers)
 			peak_fibers = st.live;
+		/* a fiber that got no stack never ran: its peer would wait */
+		if (st.start_failures) {
+			fprintf(stderr, "echo-server: a fiber got no stack\n");
+			errors++;
+			summary("FAILED");
+			fflush(stdout);
+			_exit(1);
+		}
 		wait_ms = st.runnable ? 0 : 100;
 		n = epoll_wait(epfd, ev, NR_EVENTS, wait_ms);
 		if (n < 0 && errno != EINTR) {
@@ -489,6 +497,7 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
+	struct estack_sched_stats st;
 	struct estack_fiber *f;
 	struct estack_pool *pool;
 	socklen_t alen = sizeof(server_addr);
@@ -570,6 +579,13 @@ int main(int argc, char **argv)
 	left = estack_sched_run();
 	if (left) {
 		fprintf(stderr, "echo-server: %d fibers left parked\n", left);
+		errors++;
+	}
+	/* the poller, acceptor or spawner got no stack: nothing ran */
+	estack_sched_stats(&st);
+	if (st.start_failures) {
+		fprintf(stderr, "echo-server: %llu fibers got no stack\n",
+			(unsigned long long)st.start_failures);
 		errors++;
 	}
 	summary(mismatches || errors ? "FAILED" : "ok");

@@ -314,11 +314,37 @@ static void *first_size(void *arg)
 	return (void *)(intptr_t)estack_fiber_stack(estack_fiber_self(), arg);
 }
 
+/* a fiber of size 0 on a fallback pool whose largest stack is 16 KiB */
+static void *small_pool_thread(void *arg)
+{
+	struct estack_pool *pool;
+	struct estack_fiber *f;
+	intptr_t err;
+	void *r;
+
+	err = estack_pool_open(&pool, ESTACK_POOL_FORCE_FALLBACK);
+	if (err)
+		return (void *)err;
+	err = estack_sched_init(pool, 0);
+	if (!err)
+		err = estack_fiber_create(&f, 0, 0, first_size, arg);
+	if (!err)
+		err = estack_fiber_join(f, &r);
+	if (!err)
+		err = (intptr_t)r;
+	if (estack_sched_fini() && !err)
+		err = -EBUSY;
+	estack_pool_close(pool);
+	return (void *)err;
+}
+
 TEST_F(fiber, start_size_learned)
 {
 	struct estack_sched_stats st;
+	pthread_t t;
 	struct estack_fiber *f;
 	struct estack_stack s;
+	void *r;
 	int i;
 
 	/* about 20 KiB deep: every fiber ends on a 32 KiB stack */
@@ -330,8 +356,15 @@ TEST_F(fiber, start_size_learned)
 	ASSERT_EQ(0, estack_sched_stats(&st));
 	EXPECT_EQ(32768, st.start_size);
 	ASSERT_EQ(0, estack_fiber_create(&f, 0, 0, first_size, &s));
-	ASSERT_EQ(0, estack_fiber_join(f, NULL));
+	ASSERT_EQ(0, estack_fiber_join(f, &r));
+	ASSERT_EQ(NULL, r);
 	EXPECT_EQ(32768, estack_stack_size(&s));
+	/* the size is the process's: a pool with smaller stacks caps it */
+	ASSERT_EQ(0, setenv("ESTACK_MAX_STACK", "16384", 1));
+	ASSERT_EQ(0, pthread_create(&t, NULL, small_pool_thread, &s));
+	ASSERT_EQ(0, pthread_join(t, &r));
+	ASSERT_EQ(NULL, r);
+	EXPECT_EQ(16384, estack_stack_size(&s));
 }
 
 /* ---- the stack comes at the first run ---- */
@@ -412,13 +445,16 @@ static void *must_not_run(void *arg)
 
 /*
  * A fiber whose first stack cannot be had does not run: join returns the
- * pool's error and frees it. The pool has mapped nothing yet, and the
- * address space is limited to what the process has: the module cannot
- * map an arena, the fallback cannot reserve its region. The harness runs
- * each test in a child of its own, so the limit ends with it.
+ * pool's error and frees it; a detached one is only counted. The pool
+ * has mapped nothing yet, and the address space is limited to what the
+ * process has and 1 MiB (room for malloc, also under the sanitizers):
+ * the module cannot map an arena, the fallback cannot reserve its region
+ * (64 GiB each). The harness runs each test in a child of its own, so
+ * the limit ends with it.
  */
 TEST(first_stack_fails_join_reports)
 {
+	struct estack_sched_stats st;
 	struct estack_pool *pool;
 	struct estack_fiber *f;
 	struct estack_stack s;
@@ -435,7 +471,7 @@ TEST(first_stack_fails_join_reports)
 	ASSERT_NE(NULL, statm);
 	ASSERT_EQ(1, fscanf(statm, "%lu", &vm));
 	fclose(statm);
-	rl.rlim_cur = (vm + 16) * sysconf(_SC_PAGESIZE);
+	rl.rlim_cur = vm * sysconf(_SC_PAGESIZE) + (1UL << 20);
 	rl.rlim_max = rl.rlim_cur;
 	ASSERT_EQ(0, setrlimit(RLIMIT_AS, &rl));
 	err = estack_stack_alloc(pool, 4096, &s);
@@ -444,6 +480,15 @@ TEST(first_stack_fails_join_reports)
 	EXPECT_EQ(err, estack_fiber_join(f, &r));
 	EXPECT_EQ(NULL, r);
 	EXPECT_FALSE(ran);
+	ASSERT_EQ(0, estack_sched_stats(&st));
+	EXPECT_EQ(1, st.start_failures);
+	ASSERT_EQ(0, estack_fiber_create(&f, 4096, 0, must_not_run, &ran));
+	ASSERT_EQ(0, estack_fiber_detach(f));
+	EXPECT_EQ(0, estack_sched_run());
+	EXPECT_FALSE(ran);
+	ASSERT_EQ(0, estack_sched_stats(&st));
+	EXPECT_EQ(2, st.start_failures);
+	EXPECT_EQ(0, st.live);
 	EXPECT_EQ(0, estack_sched_fini());
 	estack_pool_close(pool);
 }

@@ -67,7 +67,10 @@ typedef void *(*estack_fiber_fn)(void *arg);
  * @shrinks: stack moves to a smaller stack
  * @bytes_copied: bytes in use that the moves copied
  * @switches: context switches, both directions
- * @start_size: what a fiber created with size 0 starts with now
+ * @start_size: what a fiber created with size 0 starts with, were it to
+ *	run now
+ * @start_failures: fibers that never ran: their first stack could not be
+ *	allocated (the only trace of a detached one)
  */
 struct estack_sched_stats {
 	size_t live;
@@ -79,6 +82,7 @@ struct estack_sched_stats {
 	uint64_t bytes_copied;
 	uint64_t switches;
 	size_t start_size;
+	uint64_t start_failures;
 };
 
 /*
@@ -135,7 +139,9 @@ int estack_fiber_check(size_t need);
 /* let the other runnable fibers run; the caller is queued at the tail */
 void estack_fiber_yield(void);
 /* run @to now (it must be runnable or just created, and on this thread);
- * the caller is queued at the tail. -EINVAL otherwise
+ * the caller is queued at the tail. -EINVAL otherwise. A fiber that has
+ * not run yet gets its stack first, through the scheduler; when that
+ * fails it finishes without running (see estack_fiber_create())
  */
 int estack_fiber_switch(struct estack_fiber *to);
 /* suspend the running fiber until estack_fiber_wake(); -EPERM off a fiber */
