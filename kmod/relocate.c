@@ -24,6 +24,7 @@
 #include <linux/mm.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
+#include <linux/sort.h>
 #include <linux/uaccess.h>
 
 #include "move.h"
@@ -205,6 +206,13 @@ void estack_move_adjust_inner_slot(struct estack_move_plan *m, u64 slot)
 		estack_move_adjust_word(m, slot);
 }
 
+static int estack_outer_cmp(const void *a, const void *b)
+{
+	const struct estack_outer_slot *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
 /**
  * estack_move_read_outer() - read the slots that lie outside the old stack
  * @m: the move
@@ -216,7 +224,9 @@ void estack_move_adjust_inner_slot(struct estack_move_plan *m, u64 slot)
  *
  * Nothing is written here: a slot is only ever written with its relocated
  * value. Reads without taking a page fault (a fault on an arena needs
- * ctx->lock, which the caller holds).
+ * ctx->lock, which the caller holds). A slot listed more than once is kept
+ * once, as a word inside the stack is relocated once however many ways
+ * name it: @outer comes back sorted by address, without duplicates.
  *
  * Return: 0, or -EFAULT with @fault set.
  */
@@ -240,7 +250,10 @@ int estack_move_read_outer(const struct estack_move_plan *m, const u64 *slots,
 		outer[n].written = false;
 		n++;
 	}
-	*nr_outer = n;
+	sort(outer, n, sizeof(*outer), estack_outer_cmp, NULL);
+	for (i = 0, *nr_outer = 0; i < n; i++)
+		if (!i || outer[i].addr != outer[i - 1].addr)
+			outer[(*nr_outer)++] = outer[i];
 	return 0;
 }
 

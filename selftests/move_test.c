@@ -475,7 +475,7 @@ TEST_F(mv, relocation_slots)
  */
 TEST_F(mv, relocation_once_per_word)
 {
-	__u64 heap, slots[3], sp, w;
+	__u64 heap, slots[4], sp, w;
 	struct estack_alloc a;
 	struct estack_move m;
 
@@ -492,11 +492,12 @@ TEST_F(mv, relocation_once_per_word)
 	slots[0] = w;
 	slots[1] = w;
 	slots[2] = (unsigned long)&heap;
+	slots[3] = (unsigned long)&heap;
 	memset(&m, 0, sizeof(m));
 	m.id = a.id;
 	m.sp = sp;
 	m.slots = (unsigned long)slots;
-	m.nr_slots = 3;
+	m.nr_slots = 4;
 	m.flags = ESTACK_MOVE_ADJUST_CONSERVATIVE;
 	ASSERT_EQ(0, es_move(self->fd, ESTACK_IOC_SHRINK, &m));
 	EXPECT_EQ(a.lo + m.delta, rd(w + m.delta));

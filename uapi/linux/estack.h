@@ -134,13 +134,14 @@
  * frame's first word is the caller's frame pointer; the walk stops when a
  * frame leaves the old stack or does not strictly increase, or at a depth
  * bound), and with %ESTACK_MOVE_ADJUST_CONSERVATIVE every 8-byte-aligned
- * word of the copied range. GROW and SHRINK are all or nothing: on any
- * error the old stack, its contents and every slot are as before. The
- * results (lo, hi, delta, fp, adjusted) are written into the caller's
- * struct before the move commits, so a move that returns an error changed
- * nothing and a move that changed anything returns 0. For that, the struct
- * (all its ``size`` bytes) and the slot array (``nr_slots`` * 8 bytes at
- * ``slots``) may not lie in [lo, hi) of the stack being moved
+ * word of the copied range. A word is rewritten once however many of these
+ * name it (a slot listed twice included). GROW and SHRINK are all or
+ * nothing: on any error the old stack, its contents and every slot are as
+ * before. The results (lo, hi, delta, fp, adjusted) are written into the
+ * caller's struct before the move commits, so a move that returns an error
+ * changed nothing and a move that changed anything returns 0. For that,
+ * the struct (all its ``size`` bytes) and the slot array (``nr_slots`` * 8
+ * bytes at ``slots``) may not lie in [lo, hi) of the stack being moved
  * (``EINVAL``, checked after ``EBUSY``); see struct estack_move.
  *
  * GROW, SHRINK and FREE refuse the stack the calling thread's stack pointer
@@ -259,7 +260,7 @@ struct estack_free {
  * @lo: (out) new lowest usable address
  * @hi: (out) new top of the stack
  * @delta: (out) new hi - old hi; add it to any pointer into the old stack
- * @adjusted: (out) number of words rewritten
+ * @adjusted: (out) number of distinct words rewritten
  *
  * Put the struct and the slot array anywhere but in the stack that moves:
  * on the scheduler's stack, in the heap, or on another fiber's stack;
