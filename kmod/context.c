@@ -29,8 +29,10 @@
 #include <linux/cred.h>
 #include <linux/error-injection.h>
 #include <linux/memcontrol.h>
+#include <linux/mmap_lock.h>
 #include <linux/mutex.h>
 #include <linux/sched.h>
+#include <linux/sched/coredump.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uidgid.h>
@@ -41,7 +43,10 @@
 static DEFINE_XARRAY(estack_users);
 static DEFINE_MUTEX(estack_users_lock);
 
-/* Every live context, for debugfs; taken before any ctx->lock. */
+/*
+ * Every live context, for debugfs and the OOM notifier; taken before any
+ * mmap lock and ctx->lock.
+ */
 static LIST_HEAD(estack_ctx_list);
 static DEFINE_MUTEX(estack_ctx_list_lock);
 
@@ -168,6 +173,55 @@ void estack_ctx_for_each(void (*fn)(struct estack_ctx *ctx, void *arg),
 		mutex_unlock(&ctx->lock);
 	}
 	mutex_unlock(&estack_ctx_list_lock);
+}
+
+/**
+ * estack_ctx_try_each() - call @fn for every context that is free now
+ * @fn: called with the context's mm alive, its mmap lock held for reading
+ *	and ctx->lock held
+ * @arg: passed to @fn
+ *
+ * For the OOM notifier, which runs in whatever task ran out of memory,
+ * maybe while it held one of these locks: each lock is only tried, and a
+ * context whose lock is busy is skipped. So is one whose mm is exiting or
+ * is already the OOM killer's victim: holding a reference on it would
+ * leave its teardown to a worker.
+ *
+ * Context: may sleep; no estack lock held.
+ * Return: the number of contexts skipped because a lock was busy, or -1
+ * when the list itself was busy and none was visited.
+ */
+int estack_ctx_try_each(void (*fn)(struct estack_ctx *ctx, void *arg),
+			void *arg)
+{
+	struct estack_ctx *ctx;
+	int skipped = 0;
+
+	if (!mutex_trylock(&estack_ctx_list_lock))
+		return -1;
+	list_for_each_entry(ctx, &estack_ctx_list, node) {
+		struct mm_struct *mm = ctx->mm;
+
+		if (test_bit(MMF_OOM_SKIP, &mm->flags) ||
+		    test_bit(MMF_OOM_REAP_QUEUED, &mm->flags) ||
+		    !mmget_not_zero(mm))
+			continue;
+		if (mmap_read_trylock(mm)) {
+			if (mutex_trylock(&ctx->lock)) {
+				fn(ctx, arg);
+				mutex_unlock(&ctx->lock);
+			} else {
+				skipped++;
+			}
+			mmap_read_unlock(mm);
+		} else {
+			skipped++;
+		}
+		/* The last user's exit_mmap() runs elsewhere, not here. */
+		mmput_async(mm);
+	}
+	mutex_unlock(&estack_ctx_list_lock);
+	return skipped;
 }
 
 /**

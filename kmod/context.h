@@ -82,6 +82,8 @@ struct estack_ctx *estack_ctx_create(struct file *file,
 void estack_ctx_destroy(struct estack_ctx *ctx);
 void estack_ctx_for_each(void (*fn)(struct estack_ctx *ctx, void *arg),
 			 void *arg);
+int estack_ctx_try_each(void (*fn)(struct estack_ctx *ctx, void *arg),
+			void *arg);
 
 /* Limits of a context and of its user (context.c); ctx->lock held. */
 int estack_limits_charge_locked(struct estack_ctx *ctx, unsigned long size,

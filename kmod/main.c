@@ -50,9 +50,12 @@ static int __init estack_init(void)
 				    &estack_tunables);
 	if (ret)
 		goto err_exit_alloc_module;
-	ret = estack_dev_init(&estack_allocator);
+	ret = estack_vma_init();
 	if (ret)
 		goto err_destroy_allocator;
+	ret = estack_dev_init(&estack_allocator);
+	if (ret)
+		goto err_exit_vma;
 	estack_debugfs_init(&estack_allocator);
 	estack_rig_leak();
 
@@ -60,6 +63,8 @@ static int __init estack_init(void)
 		estack_tunable_get(&estack_tunables.max_stack));
 	return 0;
 
+err_exit_vma:
+	estack_vma_exit();
 err_destroy_allocator:
 	estack_allocator_destroy(&estack_allocator);
 err_exit_alloc_module:
@@ -71,6 +76,7 @@ static void __exit estack_exit(void)
 {
 	estack_debugfs_exit();
 	estack_dev_exit();
+	estack_vma_exit();
 	estack_allocator_destroy(&estack_allocator);
 	estack_alloc_module_exit();
 }

@@ -29,8 +29,12 @@
  * Copyright (C) 2026 The estack authors
  */
 
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/maple_tree.h>
 #include <linux/mm.h>
+#include <linux/oom.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/xarray.h>
 
@@ -137,6 +141,147 @@ static vm_fault_t estack_vm_fault(struct vm_fault *vmf)
 	}
 	mutex_unlock(&ctx->lock);
 	return ret;
+}
+
+/* Pages between two reschedule points of the OOM notifier's walk. */
+#define ESTACK_MAP_BACK_BATCH	256
+
+/**
+ * struct estack_map_back - what one run of the OOM notifier did
+ * @mapped: pages mapped back
+ * @done: pages looked at since the last reschedule point
+ */
+struct estack_map_back {
+	unsigned long mapped;
+	unsigned long done;
+};
+
+/*
+ * Map back, at their own addresses, the pages of @ctx's stacks that are
+ * not mapped: MADV_DONTNEED unmapped them, and the module kept them. A
+ * live stack's would come back on the next touch anyway (->fault); a
+ * stack in the mapped cache is mapped whole while it is there. Page
+ * tables that vm_insert_page() may need are charged to the owner's
+ * cgroup, not to the task that ran out of memory.
+ *
+ * Context: mmap lock held for reading, ctx->lock held.
+ */
+static void estack_vma_map_back_locked(struct estack_ctx *ctx, void *arg)
+{
+	struct estack_map_back *mb = arg;
+	struct estack_arena *arena;
+	struct estack_stack *stack;
+	struct vm_area_struct *vma;
+	struct mem_cgroup *old;
+	unsigned long index, i;
+	struct page *page;
+
+	lockdep_assert_held(&ctx->lock);
+	old = set_active_memcg(ctx->memcg);
+	list_for_each_entry(arena, &ctx->arenas, node) {
+		vma = estack_arena_vma_locked(arena);
+		if (!vma)
+			continue;
+		index = 0;
+		mt_for_each(&arena->stacks, stack, index, ULONG_MAX) {
+			if (!stack->span)
+				continue;
+			for (i = 0; i < estack_span_nr_pages(stack->span); i++) {
+				page = stack->span->pages[i];
+				/* A racing insert makes this -EBUSY: fine. */
+				if (!page_mapped(page) &&
+				    !vm_insert_page(vma, stack->lo + (i << PAGE_SHIFT),
+						    page))
+					mb->mapped++;
+				if (++mb->done >= ESTACK_MAP_BACK_BATCH) {
+					mb->done = 0;
+					cond_resched();
+				}
+			}
+		}
+	}
+	set_active_memcg(old);
+	estack_sync_rss(ctx->mm);
+}
+
+/* When the OOM notifier may walk again (jiffies); under oom_lock. */
+static unsigned long estack_vma_oom_next;
+
+/*
+ * Every page the module holds for a stack is mapped in the process that
+ * holds the stack, so that the OOM killer, which reads RSS, picks that
+ * process and not a bystander. MADV_DONTNEED undoes it: it unmaps the
+ * pages, which the module keeps (the next touch of a live stack brings its
+ * data back), so a process that drops its stacks' pages that way, to trim
+ * its RSS or on purpose, would hide up to its byte limit from the OOM
+ * killer. out_of_memory() calls this notifier before it picks a victim:
+ * every such page is mapped back, which is what the next touch would have
+ * done, and counts in its process's RSS again.
+ *
+ * This narrows the gap; it does not close it against a process that works
+ * at it. The notifier runs in the task that ran out of memory (or sysrq's
+ * worker), with oom_lock held, so it only tries the locks: a context whose
+ * mmap lock or ctx->lock is held at that moment is skipped (and counted),
+ * and a thread that keeps calling MADV_DONTNEED unmaps pages again while
+ * the walk goes on. Closing it needs MADV_DONTNEED to free the pages, as
+ * it does for anonymous memory, instead of keeping them.
+ *
+ * What it allocates (vm_insert_page() may need a page table, which
+ * MADV_DONTNEED does not free) may dip into the reserves but never enters
+ * reclaim, which could come back to the OOM killer. out_of_memory() runs
+ * the notifiers on each of its calls, before it checks for a victim still
+ * exiting: after a walk, the next waits twice its length, at least
+ * 100 ms, so that at most a third of the time goes to walks. The memory
+ * cgroup's OOM killer calls no notifier: within one cgroup at its limit,
+ * the pages stay out of the RSS until they are touched or freed (the
+ * cgroup is charged for them, and the limits bound them).
+ */
+static int estack_vma_oom_notify(struct notifier_block *nb,
+				 unsigned long unused, void *freed)
+{
+	struct estack_map_back mb = {};
+	unsigned long start = jiffies;
+	unsigned int noreclaim;
+	int skipped;
+
+	if (time_before(start, READ_ONCE(estack_vma_oom_next)))
+		return NOTIFY_OK;
+	noreclaim = memalloc_noreclaim_save();
+	skipped = estack_ctx_try_each(estack_vma_map_back_locked, &mb);
+	memalloc_noreclaim_restore(noreclaim);
+	WRITE_ONCE(estack_vma_oom_next,
+		   jiffies + max_t(unsigned long, HZ / 10, 2 * (jiffies - start)));
+	if (skipped < 0)
+		pr_info_ratelimited("OOM: file list busy, no stack page mapped back\n");
+	else if (mb.mapped || skipped)
+		pr_info_ratelimited("OOM: mapped back %lu stack pages dropped by MADV_DONTNEED; %d busy files skipped\n",
+				    mb.mapped, skipped);
+	/* Nothing was freed: the OOM killer goes on, and now sees them. */
+	return NOTIFY_OK;
+}
+
+static struct notifier_block estack_vma_oom_nb = {
+	.notifier_call = estack_vma_oom_notify,
+};
+
+/**
+ * estack_vma_init() - register the OOM notifier
+ *
+ * Return: 0, or the errno of register_oom_notifier().
+ */
+int estack_vma_init(void)
+{
+	return register_oom_notifier(&estack_vma_oom_nb);
+}
+
+/**
+ * estack_vma_exit() - unregister the OOM notifier
+ *
+ * Waits for a call in progress to return.
+ */
+void estack_vma_exit(void)
+{
+	unregister_oom_notifier(&estack_vma_oom_nb);
 }
 
 static void estack_vm_open(struct vm_area_struct *vma)

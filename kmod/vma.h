@@ -10,5 +10,7 @@
 #include "move.h"
 
 int estack_vma_mmap(struct estack_ctx *ctx, struct vm_area_struct *vma);
+int estack_vma_init(void);
+void estack_vma_exit(void);
 
 #endif /* _ESTACK_VMA_H */

@@ -1,0 +1,368 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * estack selftests: pages MADV_DONTNEED takes out of a process's RSS.
+ *
+ * MADV_DONTNEED on a live stack unmaps its pages, but the module keeps
+ * them (the next touch gets the old data back), so they leave the RSS the
+ * OOM killer reads. An unprivileged process that allocates stacks up to
+ * its limit and drops them that way must still be the one the OOM killer
+ * picks, not a bystander that holds less ordinary memory: before the OOM
+ * killer chooses, the module maps those pages back.
+ *
+ * That is the case the module's OOM notifier covers: a process that drops
+ * its pages and waits. One that keeps dropping them from another thread,
+ * or keeps its locks busy, can still evade it (the admin guide says so).
+ *
+ * The OOM killer is started with sysrq 'f', which kills one task, the one
+ * with the highest badness, without any real shortage of memory. The test
+ * process and its children of the test's own making are the candidates:
+ * the test process makes itself unkillable (oom_score_adj -1000), the
+ * hider and the bystander reset their own to 0.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "estack_harness.h"
+
+#define HIDER_MB	256
+#define BYSTANDER_MB	128
+#define STACK_MB	4
+#define STACKS		(HIDER_MB / STACK_MB)
+
+static int set_oom_score_adj(const char *val)
+{
+	return es_write_file("/proc/self/oom_score_adj", val);
+}
+
+/*
+ * In a child: keep only the ends it uses, and die with the test process,
+ * so that a failed assertion leaves no child holding memory behind.
+ * After any setuid(), which clears the parent-death signal.
+ */
+static int child_setup(int unused_read, int unused_write)
+{
+	close(unused_read);
+	close(unused_write);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL))
+		return -1;
+	/* The parent may have gone before the call. */
+	return getppid() == 1 ? -1 : 0;
+}
+
+/* The calling process's resident pages, in MiB; -1 on error. */
+static long rss_mb(void)
+{
+	unsigned long size, resident;
+	FILE *f = fopen("/proc/self/statm", "r");
+	int n;
+
+	if (!f)
+		return -1;
+	n = fscanf(f, "%lu %lu", &size, &resident);
+	fclose(f);
+	return n == 2 ? (long)(resident * sysconf(_SC_PAGESIZE) >> 20) : -1;
+}
+
+/*
+ * As nobody: STACKS stacks of STACK_MB, every page written, then all of
+ * them dropped with MADV_DONTNEED. Reports its RSS on @ready, then waits
+ * for a byte on @go and checks that the data came back (the module kept
+ * the pages). Exit codes above 90 say what went wrong before the wait.
+ */
+static void hider(int ready, int go, int ready_r, int go_w)
+{
+	struct estack_alloc a[STACKS];
+	size_t len = (size_t)STACK_MB << 20;
+	long rss;
+	int fd, i;
+	char c;
+
+	if (set_oom_score_adj("0"))
+		_exit(90);
+	if (setgid(65534) || setuid(65534))
+		_exit(91);
+	if (child_setup(ready_r, go_w))
+		_exit(89);
+	fd = es_open();
+	if (fd < 0)
+		_exit(92);
+	for (i = 0; i < STACKS; i++) {
+		if (es_alloc(fd, len, &a[i]))
+			_exit(93);
+		memset((void *)(unsigned long)a[i].lo, 0x5a, len);
+		if (madvise((void *)(unsigned long)a[i].lo, len, MADV_DONTNEED))
+			_exit(94);
+	}
+	rss = rss_mb();
+	if (write(ready, &rss, sizeof(rss)) != sizeof(rss))
+		_exit(95);
+	if (read(go, &c, 1) != 1)
+		_exit(96);
+	for (i = 0; i < STACKS; i++) {
+		char *p = (char *)(unsigned long)a[i].lo;
+
+		if (p[0] != 0x5a || p[len - 1] != 0x5a)
+			_exit(97);
+	}
+	_exit(0);
+}
+
+/* BYSTANDER_MB of touched anonymous memory, until told to go. */
+static void bystander(int ready, int go, int ready_r, int go_w)
+{
+	size_t len = (size_t)BYSTANDER_MB << 20;
+	char *p;
+	long rss;
+	char c;
+
+	if (set_oom_score_adj("0"))
+		_exit(90);
+	if (child_setup(ready_r, go_w))
+		_exit(89);
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		_exit(92);
+	memset(p, 0x5a, len);
+	rss = rss_mb();
+	if (write(ready, &rss, sizeof(rss)) != sizeof(rss))
+		_exit(95);
+	if (read(go, &c, 1) != 1)
+		_exit(96);
+	_exit(p[0] == 0x5a && p[len - 1] == 0x5a ? 0 : 97);
+}
+
+/* Wait up to @ms for @pid to end; its status, or -1 if it did not. */
+static int wait_for(pid_t pid, int ms)
+{
+	int status, i;
+
+	for (i = 0; i < ms / 10; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return status;
+		usleep(10000);
+	}
+	return -1;
+}
+
+FIXTURE(hidden) {
+	bool skip;	/* setup skipped: the harness still runs the body */
+	long long in_use;
+	long long user_bytes;
+	long long fd_bytes;
+};
+
+FIXTURE_SETUP(hidden)
+{
+	self->skip = true;
+	if (!es_test_present(_metadata))
+		return;
+	if (geteuid())
+		SKIP(return, "needs root for sysrq and processes of another uid");
+	if (access("/proc/sysrq-trigger", W_OK))
+		SKIP(return, "no /proc/sysrq-trigger (CONFIG_MAGIC_SYSRQ)");
+	self->skip = false;
+	self->in_use = es_stat("stacks_in_use");
+	self->user_bytes = es_param("max_bytes_per_user");
+	self->fd_bytes = es_param("max_bytes_per_fd");
+	ASSERT_LE(0, self->in_use);
+	ASSERT_LT(0, self->user_bytes);
+	ASSERT_LT(0, self->fd_bytes);
+	/* Room for the hider whatever the guest's RAM. */
+	ASSERT_EQ(0, es_set_param("max_bytes_per_user", (HIDER_MB + 16ULL) << 20));
+	ASSERT_EQ(0, es_set_param("max_bytes_per_fd", (HIDER_MB + 16ULL) << 20));
+}
+
+FIXTURE_TEARDOWN(hidden)
+{
+	/*
+	 * The stacks freed here fill the module's pools: give them back, as
+	 * the shrinker would, so that the next test finds the caches as
+	 * they were.
+	 */
+	es_write_file_flags("/proc/sys/vm/drop_caches", "2", O_TRUNC);
+	if (self->user_bytes > 0)
+		es_set_param("max_bytes_per_user", self->user_bytes);
+	if (self->fd_bytes > 0)
+		es_set_param("max_bytes_per_fd", self->fd_bytes);
+}
+
+TEST_F_TIMEOUT(hidden, oom_killer_picks_the_holder, 300)
+{
+	int ready[2], go[2], hs = -1, bs = -1;
+	long hider_rss, by_rss;
+	pid_t h, by;
+	char c = 0;
+
+	if (self->skip)
+		return;
+	ASSERT_EQ(0, set_oom_score_adj("-1000"));
+	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, pipe(go));
+	by = fork();
+	ASSERT_LE(0, by);
+	if (!by)
+		bystander(ready[1], go[0], ready[0], go[1]);
+	ASSERT_EQ(sizeof(by_rss), read(ready[0], &by_rss, sizeof(by_rss)));
+	h = fork();
+	ASSERT_LE(0, h);
+	if (!h)
+		hider(ready[1], go[0], ready[0], go[1]);
+	/* Only the children write it: a child that dies early gives EOF. */
+	close(ready[1]);
+	ASSERT_EQ(sizeof(hider_rss), read(ready[0], &hider_rss, sizeof(hider_rss)))
+		TH_LOG("hider: status %#x", wait_for(h, 1000));
+	TH_LOG("RSS: hider %ld MiB (holds %d MiB of stacks), bystander %ld MiB",
+	       hider_rss, HIDER_MB, by_rss);
+	/* The setup works: the pages are out of the hider's RSS. */
+	ASSERT_GT(by_rss, hider_rss);
+
+	ASSERT_EQ(0, es_write_file("/proc/sysrq-trigger", "f"));
+	/* sysrq 'f' runs the OOM killer from a workqueue: wait for its kill. */
+	hs = wait_for(h, 30000);
+	if (hs == -1)
+		bs = wait_for(by, 100);
+	EXPECT_TRUE(hs != -1 && WIFSIGNALED(hs) && WTERMSIG(hs) == SIGKILL)
+		TH_LOG("the hider was not OOM-killed: status %#x", hs);
+	EXPECT_EQ(-1, bs) TH_LOG("the bystander ended: status %#x", bs);
+
+	/* Both children hold the pipe open: one byte each. */
+	ASSERT_EQ(1, write(go[1], &c, 1));
+	ASSERT_EQ(1, write(go[1], &c, 1));
+	if (hs == -1) {
+		ASSERT_EQ(h, waitpid(h, &hs, 0));
+		TH_LOG("hider: status %#x", hs);
+	}
+	if (bs == -1) {
+		ASSERT_EQ(by, waitpid(by, &bs, 0));
+		EXPECT_TRUE(WIFEXITED(bs) && WEXITSTATUS(bs) == 0)
+			TH_LOG("bystander: status %#x", bs);
+	}
+	EXPECT_EQ(self->in_use, es_stat("stacks_in_use"));
+	close(ready[0]);
+	close(go[0]);
+	close(go[1]);
+}
+
+/*
+ * A child that sleeps until killed, the OOM killer's first choice; back
+ * once it is (its oom_score_adj is set), -1 on error.
+ */
+static pid_t sacrifice(void)
+{
+	int ready[2];
+	pid_t pid;
+	char c = 0;
+
+	if (pipe(ready))
+		return -1;
+	pid = fork();
+	if (!pid) {
+		if (set_oom_score_adj("1000"))
+			_exit(90);
+		close(ready[0]);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() == 1)
+			_exit(89);
+		if (write(ready[1], &c, 1) != 1)
+			_exit(95);
+		for (;;)
+			pause();
+	}
+	close(ready[1]);
+	if (pid > 0 && read(ready[0], &c, 1) != 1) {
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
+	close(ready[0]);
+	return pid;
+}
+
+/*
+ * What the notifier maps back is what the process had: a live stack's
+ * data, and a stack of the mapped cache that must read as zero when ALLOC
+ * takes it again (the zap marked its written page dirty).
+ */
+TEST_F_TIMEOUT(hidden, mapped_back_pages_keep_their_data, 300)
+{
+	size_t len = (size_t)STACK_MB << 20, small = 8192, i;
+	struct estack_alloc a[4], c, again;
+	struct estack_info info;
+	long before, after;
+	int fd, status;
+	char *p;
+	pid_t victim;
+
+	if (self->skip)
+		return;
+	/*
+	 * The notifier walks at most once per twice the length of its last
+	 * walk: let the walk of an OOM started just before (the test above)
+	 * age.
+	 */
+	sleep(2);
+	ASSERT_EQ(0, set_oom_score_adj("-1000"));
+	fd = es_open();
+	ASSERT_LE(0, fd);
+	before = rss_mb();
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(0, es_alloc(fd, len, &a[i]));
+		p = (char *)(unsigned long)a[i].lo;
+		memset(p, 0x40 + i, len);
+		ASSERT_EQ(0, madvise(p, len, MADV_DONTNEED));
+	}
+	/* A small stack written, freed into the mapped cache, dropped. */
+	ASSERT_EQ(0, es_alloc(fd, small, &c));
+	memset((void *)(unsigned long)c.lo, 0x77, small);
+	ASSERT_EQ(0, es_free(fd, c.id));
+	ASSERT_EQ(0, madvise((void *)(unsigned long)c.lo, small, MADV_DONTNEED));
+	after = rss_mb();
+	ASSERT_GT(before + 4 * STACK_MB / 2, after);
+
+	victim = sacrifice();
+	ASSERT_LE(0, victim);
+	ASSERT_EQ(0, es_write_file("/proc/sysrq-trigger", "f"));
+	status = wait_for(victim, 30000);
+	if (status == -1)
+		kill(victim, SIGKILL);
+	ASSERT_TRUE(status != -1 && WIFSIGNALED(status))
+		TH_LOG("the sacrifice was not OOM-killed: status %#x", status);
+
+	/* In the RSS again, without a touch, and every page resident. */
+	after = rss_mb();
+	EXPECT_LE(before + 4 * STACK_MB, after)
+		TH_LOG("RSS %ld MiB, %ld MiB before the stacks", after, before);
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(0, es_info(fd, a[i].id, &info));
+		EXPECT_EQ(len, info.resident);
+	}
+	for (i = 0; i < 4; i++) {
+		size_t j;
+
+		p = (char *)(unsigned long)a[i].lo;
+		for (j = 0; j < len && p[j] == (char)(0x40 + i); j++)
+			;
+		EXPECT_EQ(len, j) TH_LOG("stack %zu: byte %zu lost", i, j);
+	}
+	/* The mapped cache gives the small stack back, cleared. */
+	ASSERT_EQ(0, es_alloc(fd, small, &again));
+	EXPECT_EQ(c.lo, again.lo);
+	EXPECT_EQ(1, es_zero(again.lo, again.hi));
+	for (i = 0; i < 4; i++)
+		EXPECT_EQ(0, es_free(fd, a[i].id));
+	EXPECT_EQ(0, es_free(fd, again.id));
+	close(fd);
+	EXPECT_EQ(self->in_use, es_stat("stacks_in_use"));
+}
+
+TEST_HARNESS_MAIN
