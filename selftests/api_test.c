@@ -70,7 +70,7 @@ TEST(device_node_is_world_rw_misc)
 	struct stat st;
 
 	if (stat(DEV_PATH, &st) && errno == ENOENT)
-		SKIP(return, ES_ABSENT);
+		ES_SKIP(ES_ABSENT);
 	ASSERT_EQ(0, stat(DEV_PATH, &st));
 	EXPECT_TRUE(S_ISCHR(st.st_mode));
 	EXPECT_EQ(0666, st.st_mode & 0777);
@@ -309,7 +309,7 @@ TEST(exec_without_cloexec_eperm)
 
 	fd = open(DEV_PATH, O_RDWR);
 	if (fd < 0 && errno == ENOENT)
-		SKIP(return, ES_ABSENT);
+		ES_SKIP(ES_ABSENT);
 	ASSERT_LE(0, fd);
 
 	pid = fork();
@@ -399,7 +399,7 @@ TEST_F(dev, params_bounded)
 	unsigned int i;
 
 	if (geteuid())
-		SKIP(return, "writing module parameters needs root");
+		ES_SKIP("writing module parameters needs root");
 
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		before = es_param(cases[i].name);

@@ -27,7 +27,7 @@ FIXTURE_SETUP(bat)
 			       ESTACK_FEATURE_BATCH, "ALLOC_BATCH/FREE_BATCH"))
 		return;
 	if (fi_setup() || access(FF_DIR, F_OK))
-		SKIP(return, "no fault injection (needs the debug kernel)");
+		ES_SKIP("no fault injection (needs the debug kernel)");
 	self->in_use = es_stat("stacks_in_use");
 	ASSERT_LE(0, self->in_use);
 }

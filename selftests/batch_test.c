@@ -333,7 +333,7 @@ TEST_F(bat, alloc_enospc_mid_batch)
 	__u32 done;
 
 	if (geteuid())
-		SKIP(return, "needs root to lower the limits");
+		ES_SKIP("needs root to lower the limits");
 	ASSERT_LT(0, bytes);
 	ASSERT_LE(0, cache);
 	/* A file of its own: nothing live or cached counts against it. */

@@ -74,7 +74,7 @@ FIXTURE_SETUP(core)
 		return;
 	close(fd);
 	if (geteuid())
-		SKIP(return, "needs root to set " CORE_PATTERN);
+		ES_SKIP("needs root to set " CORE_PATTERN);
 	ASSERT_EQ(0, es_read_file(CORE_PATTERN, self->old_pattern,
 				  sizeof(self->old_pattern)));
 	self->saved = true;

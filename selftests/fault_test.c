@@ -30,7 +30,7 @@ FIXTURE_SETUP(faults)
 	if (!es_test_open(_metadata, &self->fd))
 		return;
 	if (fi_setup())
-		SKIP(return, "no fault injection (needs the debug kernel)");
+		ES_SKIP("no fault injection (needs the debug kernel)");
 	self->nth = fi_open();
 	ASSERT_LE(0, self->nth);
 }

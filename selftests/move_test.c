@@ -147,7 +147,7 @@ static void move_takes_pages(struct __test_metadata *_metadata, int fd,
 	struct estack_move m;
 
 	if (geteuid())
-		SKIP(return, "page frame numbers need CAP_SYS_ADMIN");
+		ES_SKIP("page frame numbers need CAP_SYS_ADMIN");
 	ASSERT_GE(ARRAY_SIZE(pfn), n + 1);
 	ASSERT_EQ(0, es_alloc(fd, size, &a));
 	es_fill(a.lo, a.hi);
@@ -641,7 +641,7 @@ TEST_F(mv, efbig_at_max_stack_intact)
 	struct estack_move m = {};
 
 	if (geteuid())
-		SKIP(return, "needs root to lower max_stack");
+		ES_SKIP("needs root to lower max_stack");
 	ASSERT_EQ(0, es_alloc(self->fd, 8192, &a));
 	es_fill(a.lo, a.hi);
 	ASSERT_EQ(0, es_set_param("max_stack", 16384));
@@ -665,7 +665,7 @@ TEST_F(mv, enospc_intact)
 	struct estack_move m = {};
 
 	if (geteuid())
-		SKIP(return, "needs root to lower the limits");
+		ES_SKIP("needs root to lower the limits");
 	ASSERT_EQ(0, es_alloc(self->fd, 8192, &a));
 	es_fill(a.lo, a.hi);
 	ASSERT_EQ(0, es_set_param("max_bytes_per_fd", 12288));

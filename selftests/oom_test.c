@@ -101,7 +101,7 @@ FIXTURE_SETUP(oom)
 	if (!es_test_present(_metadata))
 		return;
 	if (geteuid())
-		SKIP(return, "needs root to start processes of another uid");
+		ES_SKIP("needs root to start processes of another uid");
 	self->in_use = es_stat("stacks_in_use");
 	self->bytes = in_use_bytes();
 	ASSERT_LE(0, self->in_use);

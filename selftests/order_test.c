@@ -764,7 +764,7 @@ TEST_F(ord, alloc_efbig_before_enospc)
 	char what[80];
 
 	if (geteuid())
-		SKIP(return, "needs root to lower the limits");
+		ES_SKIP("needs root to lower the limits");
 	for (i = 0; i < ARRAY_SIZE(limits); i++) {
 		old = es_param(limits[i].name);
 		ASSERT_EQ(0, es_set_param(limits[i].name, limits[i].alloc_val));
@@ -804,7 +804,7 @@ TEST_F(ord, grow_efbig_before_enospc)
 	char what[80];
 
 	if (geteuid())
-		SKIP(return, "needs root to lower the limits");
+		ES_SKIP("needs root to lower the limits");
 	for (i = 0; i < ARRAY_SIZE(limits); i++) {
 		if (!limits[i].grow_val)
 			continue;

@@ -50,7 +50,7 @@ FIXTURE_SETUP(reclaim)
 			       ESTACK_FEATURE_STACKS, "ALLOC/FREE/INFO"))
 		return;
 	if (geteuid())
-		SKIP(return, "needs root for drop_caches and cgroups");
+		ES_SKIP("needs root for drop_caches and cgroups");
 	/* What the files keep mapped is not the shrinker's: keep none. */
 	self->mapped_cache = es_param("mapped_cache");
 	ASSERT_LE(0, self->mapped_cache);
@@ -124,7 +124,7 @@ TEST_F_TIMEOUT(reclaim, cgroup_limit_reclaims_own_cache, 600)
 
 	ASSERT_LE(0, freed);
 	if (access(CG_ROOT "/cgroup.controllers", R_OK))
-		SKIP(return, "no cgroup v2 at " CG_ROOT);
+		ES_SKIP("no cgroup v2 at " CG_ROOT);
 	es_write_file(CG_ROOT "/cgroup.subtree_control", "+memory");
 	rmdir(CG);
 	ASSERT_EQ(0, mkdir(CG, 0755));

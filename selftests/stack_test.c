@@ -617,7 +617,7 @@ TEST_F(stk, alloc_unmappable_arena_enomem)
 	pid_t pid;
 
 	if (geteuid())
-		SKIP(return, "needs root to switch to an unprivileged uid");
+		ES_SKIP("needs root to switch to an unprivileged uid");
 	for (how = 0; how < 2; how++) {
 		pid = fork();
 		ASSERT_LE(0, pid);
@@ -769,7 +769,7 @@ TEST_F(stk, alloc_max_stack)
 	long long old = es_param("max_stack");
 
 	if (geteuid())
-		SKIP(return, "needs root to lower max_stack");
+		ES_SKIP("needs root to lower max_stack");
 	ASSERT_EQ(0, es_set_param("max_stack", 1 << 24));
 	EXPECT_EQ(0, es_alloc(self->fd, 1 << 24, &a));
 	EXPECT_EQ(1 << 24, a.hi - a.lo);
@@ -789,7 +789,7 @@ TEST_F(stk, limits_enospc)
 	int fd2;
 
 	if (geteuid())
-		SKIP(return, "needs root to lower the limits");
+		ES_SKIP("needs root to lower the limits");
 
 	/* Freed stacks are freed: the mapped cache has its own test. */
 	ASSERT_LE(0, cache);
@@ -1152,7 +1152,7 @@ TEST_F(stk, rmmod_refused_while_in_use)
 	int fd;
 
 	if (geteuid())
-		SKIP(return, "needs root to try delete_module");
+		ES_SKIP("needs root to try delete_module");
 	EXPECT_EQ(-1, syscall(SYS_delete_module, "estack", O_NONBLOCK));
 	EXPECT_TRUE(errno == EWOULDBLOCK || errno == EBUSY);
 

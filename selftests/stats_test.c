@@ -192,7 +192,7 @@ TEST_F(st, tracepoints_fire_with_fields)
 	int i;
 
 	if (geteuid())
-		SKIP(return, "tracefs needs root");
+		ES_SKIP("tracefs needs root");
 	/* The churn below must reach the per-CPU caches and the pools. */
 	ASSERT_LE(0, mapped_cache);
 	ASSERT_EQ(0, es_set_param("mapped_cache", 0));
@@ -272,7 +272,7 @@ TEST_F(st, debugfs_root_only_sysfs_for_all)
 	struct stat st;
 
 	if (geteuid())
-		SKIP(return, "needs root to compare");
+		ES_SKIP("needs root to compare");
 	ASSERT_EQ(0, es_alloc(self->fd, 65536, &a));
 	ASSERT_EQ(0, stat(DEBUGFS_CTX, &st));
 	EXPECT_EQ(0400, st.st_mode & 0777);
