@@ -23,9 +23,8 @@ FIXTURE(bat) {
 
 FIXTURE_SETUP(bat)
 {
-	if (!es_test_open_with(_metadata, &self->fd, &self->api,
-			       ESTACK_FEATURE_BATCH, "ALLOC_BATCH/FREE_BATCH"))
-		return;
+	es_test_open_with(_metadata, &self->fd, &self->api,
+			  ESTACK_FEATURE_BATCH, "ALLOC_BATCH/FREE_BATCH");
 	if (fi_setup() || access(FF_DIR, F_OK))
 		ES_SKIP("no fault injection (needs the debug kernel)");
 	self->in_use = es_stat("stacks_in_use");

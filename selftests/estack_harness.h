@@ -4,18 +4,14 @@
  * /dev/estack or skip. Everything else is in the helper library,
  * tools/lib/util/estack_util.h.
  *
- * Each helper returns false when the test cannot go on, having marked it
- * skipped (no module, a module without a feature) or failed; the caller
- * then returns:
- *
- *	if (!es_test_open(_metadata, &self->fd))
- *		return;
+ * A helper that cannot go on skips the test (no module, a module without
+ * a feature) or fails it, and in both cases leaves it through the
+ * harness's jump: a caller goes on only when it succeeded.
  */
 #ifndef ESTACK_HARNESS_H
 #define ESTACK_HARNESS_H
 
 #include <errno.h>
-#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -36,40 +32,36 @@
 	SKIP(longjmp(_metadata->env, 1), fmt, ##__VA_ARGS__)
 
 /* Skip the test when the module is not loaded. */
-static inline bool es_test_present(struct __test_metadata *_metadata)
+static inline void es_test_present(struct __test_metadata *_metadata)
 {
 	if (access(DEV_PATH, F_OK))
 		ES_SKIP(ES_ABSENT);
-	return true;
 }
 
 /*
  * Open /dev/estack into *@fd: skip the test when the module is not loaded,
  * fail it on any other error.
  */
-static inline bool es_test_open(struct __test_metadata *_metadata, int *fd)
+static inline void es_test_open(struct __test_metadata *_metadata, int *fd)
 {
 	*fd = es_open();
 	if (*fd < 0 && errno == ENOENT)
 		ES_SKIP(ES_ABSENT);
 	ASSERT_LE(0, *fd) TH_LOG("open " DEV_PATH ": %s", strerror(errno));
-	return true;
 }
 
 /*
  * es_test_open(), then the handshake into *@api; skip the test when the
  * module lacks the ESTACK_FEATURE_* bits @feat (@what names them).
  */
-static inline bool es_test_open_with(struct __test_metadata *_metadata,
+static inline void es_test_open_with(struct __test_metadata *_metadata,
 				     int *fd, struct estack_api *api,
 				     __u64 feat, const char *what)
 {
-	if (!es_test_open(_metadata, fd))
-		return false;
+	es_test_open(_metadata, fd);
 	ASSERT_EQ(0, es_api(*fd, api));
 	if ((api->features & feat) != feat)
 		ES_SKIP("module without %s", what);
-	return true;
 }
 
 /*
