@@ -82,7 +82,10 @@ results=$ESTACK_RESULTS/results-$name.log
 dmesg=$ESTACK_RESULTS/dmesg-$name.log
 rm -f "$console" "$results" "$dmesg"
 
-qemu=(qemu-system-x86_64 -machine q35 -cpu max -smp 2 -m "$mem"
+# VM_CPU: the guest's CPU model (QEMU's -cpu), "max" unless set, e.g.
+# "max,-erms,-fsrm" to see what TCG's byte-at-a-time emulation of
+# rep stosb and rep movsb costs the kernel's clear_page() and copies.
+qemu=(qemu-system-x86_64 -machine q35 -cpu "${VM_CPU:-max}" -smp 2 -m "$mem"
       -no-reboot -kernel "$kernel" -initrd "$cpio_file"
       -nic none)
 cmdline="console=ttyS0 panic=-1 nokaslr $append"
