@@ -219,6 +219,8 @@ int estack_ctx_try_each(void (*fn)(struct estack_ctx *ctx, void *arg),
 		}
 		/* The last user's exit_mmap() runs elsewhere, not here. */
 		mmput_async(mm);
+		/* Files are cheap to open: many of them are a long list. */
+		cond_resched();
 	}
 	mutex_unlock(&estack_ctx_list_lock);
 	return skipped;

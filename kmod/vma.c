@@ -143,18 +143,34 @@ static vm_fault_t estack_vm_fault(struct vm_fault *vmf)
 	return ret;
 }
 
-/* Pages between two reschedule points of the OOM notifier's walk. */
+/*
+ * Steps (a page, a slot of the tree, an arena) between two reschedule
+ * points of the OOM notifier's walk.
+ */
 #define ESTACK_MAP_BACK_BATCH	256
 
 /**
  * struct estack_map_back - what one run of the OOM notifier did
  * @mapped: pages mapped back
- * @done: pages looked at since the last reschedule point
+ * @done: steps since the last reschedule point
  */
 struct estack_map_back {
 	unsigned long mapped;
 	unsigned long done;
 };
+
+/*
+ * One step of the walk. Every step counts, not only the pages: a file
+ * whose tree holds millions of free slots (freed stacks leave them) must
+ * not keep the CPU, with oom_lock held, between two pages.
+ */
+static void estack_map_back_step(struct estack_map_back *mb)
+{
+	if (++mb->done >= ESTACK_MAP_BACK_BATCH) {
+		mb->done = 0;
+		cond_resched();
+	}
+}
 
 /*
  * Map back, at their own addresses, the pages of @ctx's stacks that are
@@ -179,11 +195,13 @@ static void estack_vma_map_back_locked(struct estack_ctx *ctx, void *arg)
 	lockdep_assert_held(&ctx->lock);
 	old = set_active_memcg(ctx->memcg);
 	list_for_each_entry(arena, &ctx->arenas, node) {
+		estack_map_back_step(mb);
 		vma = estack_arena_vma_locked(arena);
 		if (!vma)
 			continue;
 		index = 0;
 		mt_for_each(&arena->stacks, stack, index, ULONG_MAX) {
+			estack_map_back_step(mb);
 			if (!stack->span)
 				continue;
 			for (i = 0; i < estack_span_nr_pages(stack->span); i++) {
@@ -193,10 +211,7 @@ static void estack_vma_map_back_locked(struct estack_ctx *ctx, void *arg)
 				    !vm_insert_page(vma, stack->lo + (i << PAGE_SHIFT),
 						    page))
 					mb->mapped++;
-				if (++mb->done >= ESTACK_MAP_BACK_BATCH) {
-					mb->done = 0;
-					cond_resched();
-				}
+				estack_map_back_step(mb);
 			}
 		}
 	}
@@ -230,8 +245,13 @@ static unsigned long estack_vma_oom_next;
  * MADV_DONTNEED does not free) may dip into the reserves but never enters
  * reclaim, which could come back to the OOM killer. out_of_memory() runs
  * the notifiers on each of its calls, before it checks for a victim still
- * exiting: after a walk, the next waits twice its length, at least
- * 100 ms, so that at most a third of the time goes to walks. The memory
+ * exiting: after a walk that found nothing to map back, the next waits
+ * twice its length, so that at most a third of the time goes to walks
+ * that find nothing. A walk that mapped pages back holds off nothing: a
+ * process that drops them again at once, as soon as it sees the OOM
+ * killer's choice, must not find the next OOM blind (and the pages it
+ * keeps dropping put it first in line). Nor does a list found busy. The
+ * memory
  * cgroup's OOM killer calls no notifier: within one cgroup at its limit,
  * the pages stay out of the RSS until they are touched or freed (the
  * cgroup is charged for them, and the limits bound them).
@@ -249,8 +269,9 @@ static int estack_vma_oom_notify(struct notifier_block *nb,
 	noreclaim = memalloc_noreclaim_save();
 	skipped = estack_ctx_try_each(estack_vma_map_back_locked, &mb);
 	memalloc_noreclaim_restore(noreclaim);
-	WRITE_ONCE(estack_vma_oom_next,
-		   jiffies + max_t(unsigned long, HZ / 10, 2 * (jiffies - start)));
+	if (skipped >= 0 && !mb.mapped)
+		WRITE_ONCE(estack_vma_oom_next,
+			   jiffies + 2 * (jiffies - start));
 	if (skipped < 0)
 		pr_info_ratelimited("OOM: file list busy, no stack page mapped back\n");
 	else if (mb.mapped || skipped)

@@ -10,8 +10,9 @@
  * killer chooses, the module maps those pages back.
  *
  * That is the case the module's OOM notifier covers: a process that drops
- * its pages and waits. One that keeps dropping them from another thread,
- * or keeps its locks busy, can still evade it (the admin guide says so).
+ * its pages and waits, or drops them again as soon as it has seen an OOM
+ * kill. One that keeps dropping them from another thread, or keeps its
+ * locks busy, can still evade it (the admin guide says so).
  *
  * The OOM killer is started with sysrq 'f', which kills one task, the one
  * with the highest badness, without any real shortage of memory. The test
@@ -297,12 +298,7 @@ TEST_F_TIMEOUT(hidden, mapped_back_pages_keep_their_data, 300)
 	char *p;
 	pid_t victim;
 
-	/*
-	 * The notifier walks at most once per twice the length of its last
-	 * walk: let the walk of an OOM started just before (the test above)
-	 * age.
-	 */
-	sleep(2);
+	/* The walk of the test above mapped pages back: no wait after it. */
 	ASSERT_EQ(0, set_oom_score_adj("-1000"));
 	fd = es_open();
 	ASSERT_LE(0, fd);
@@ -353,6 +349,74 @@ TEST_F_TIMEOUT(hidden, mapped_back_pages_keep_their_data, 300)
 	for (i = 0; i < 4; i++)
 		EXPECT_EQ(0, es_free(fd, a[i].id));
 	EXPECT_EQ(0, es_free(fd, again.id));
+	close(fd);
+	EXPECT_EQ(self->in_use, es_stat("stacks_in_use"));
+}
+
+/*
+ * Wait up to @ms for one of the test process's children to end, polling
+ * every millisecond: as fast as a process that watches for the OOM kill.
+ * Its pid, with its status in *@status, or -1.
+ */
+static pid_t wait_any(int ms, int *status)
+{
+	pid_t pid;
+	int i;
+
+	for (i = 0; i < ms; i++) {
+		pid = waitpid(-1, status, WNOHANG);
+		if (pid)
+			return pid;
+		usleep(1000);
+	}
+	return -1;
+}
+
+/*
+ * A process that drops its pages again as soon as the OOM killer has
+ * chosen must not find the next OOM blind: a walk that mapped pages back
+ * does not hold off the next walk, however soon it comes.
+ */
+TEST_F_TIMEOUT(hidden, dropped_again_right_after_a_walk, 300)
+{
+	size_t len = (size_t)STACK_MB << 20, i;
+	struct estack_alloc a[4];
+	int fd, round, status;
+	long before, after;
+	pid_t v[2], pid;
+
+	ASSERT_EQ(0, set_oom_score_adj("-1000"));
+	fd = es_open();
+	ASSERT_LE(0, fd);
+	before = rss_mb();
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(0, es_alloc(fd, len, &a[i]));
+		memset((void *)(unsigned long)a[i].lo, 0x40 + i, len);
+	}
+	/* One for each OOM: the OOM killer's first choice each time. */
+	for (i = 0; i < 2; i++) {
+		v[i] = sacrifice();
+		ASSERT_LE(0, v[i]);
+	}
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < 4; i++)
+			ASSERT_EQ(0, madvise((void *)(unsigned long)a[i].lo,
+					     len, MADV_DONTNEED));
+		after = rss_mb();
+		ASSERT_GT(before + 4 * STACK_MB / 2, after);
+		ASSERT_EQ(0, es_write_file("/proc/sysrq-trigger", "f"));
+		pid = wait_any(30000, &status);
+		ASSERT_TRUE(pid == v[0] || pid == v[1])
+			TH_LOG("round %d: no sacrifice ended (%d)", round, pid);
+		EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+			TH_LOG("round %d: status %#x", round, status);
+		after = rss_mb();
+		EXPECT_LE(before + 4 * STACK_MB, after)
+			TH_LOG("round %d: RSS %ld MiB, %ld MiB before the stacks",
+			       round, after, before);
+	}
+	for (i = 0; i < 4; i++)
+		EXPECT_EQ(0, es_free(fd, a[i].id));
 	close(fd);
 	EXPECT_EQ(self->in_use, es_stat("stacks_in_use"));
 }
