@@ -206,6 +206,9 @@ extern const struct bench_group alloc_group, breakdown_group, grow_group,
  * @prep: untimed, sets up what @op needs for @n operations, or NULL
  * @op: timed, does operation @i
  * @done: untimed, cleans up after @n operations, or NULL
+ * @batch: instead of the three above, a batch of @n operations timed
+ *	elsewhere (another process, scale.c): its time per operation in
+ *	nanoseconds, or a negative value with errno set
  *
  * Each gets the group's state as @ctx. A callback that cannot go on
  * returns non-zero with errno set: the case is reported as failed with
@@ -215,6 +218,7 @@ struct bench_case {
 	int (*prep)(void *ctx, unsigned int n);
 	int (*op)(void *ctx, unsigned int i);
 	int (*done)(void *ctx, unsigned int n);
+	double (*batch)(void *ctx, unsigned int n);
 };
 
 /**
@@ -240,6 +244,8 @@ unsigned int bench_new_set(struct bench *b, unsigned int nr);
 void bench_record(struct bench *b, struct bench_id id, unsigned int set,
 		  const double *t, unsigned int n, unsigned int batch);
 void bench_fail(struct bench *b, struct bench_id id, int err);
+double bench_time_batch(const struct bench_case *c, void *ctx,
+			unsigned int n);
 double now_ns(void);
 void die(const char *what);
 

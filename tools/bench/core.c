@@ -146,13 +146,18 @@ void bench_fail(struct bench *b, struct bench_id id, int err)
 	fprintf(stderr, "estack-bench: %s: %s\n", c->key, c->result.error);
 }
 
-/* One batch of @n operations of @c, in ns per operation; < 0 on failure. */
-static double time_batch(const struct bench_case *c, void *ctx,
-			 unsigned int n)
+/*
+ * One batch of @n operations of @c: the time of one, in nanoseconds, or a
+ * negative value with errno set.
+ */
+double bench_time_batch(const struct bench_case *c, void *ctx,
+			unsigned int n)
 {
 	unsigned int i;
 	double t0, t;
 
+	if (c->batch)
+		return c->batch(ctx, n);
 	if (c->prep && c->prep(ctx, n))
 		return -1;
 	t0 = now_ns();
@@ -177,7 +182,7 @@ static int time_floors(struct bench *b, double floor[][MAX_REPS],
 	unsigned int f, n = b->batch / 4 ? b->batch / 4 : 1;
 
 	for (f = 0; f < NR_FLOORS; f++) {
-		floor[f][rep] = time_batch(&floors[f], &env, n);
+		floor[f][rep] = bench_time_batch(&floors[f], &env, n);
 		if (floor[f][rep] < 0)
 			return -1;
 	}
@@ -224,7 +229,7 @@ void bench_run_set(struct bench *b, const struct bench_entry *e,
 				err[i] = errno;
 				continue;
 			}
-			x = time_batch(e[i].c, e[i].ctx, e[i].n);
+			x = bench_time_batch(e[i].c, e[i].ctx, e[i].n);
 			if (x < 0)
 				err[i] = errno ? errno : EIO;
 			else if (rep)

@@ -12,13 +12,24 @@
  * mapped cache. The picks come from a fixed-seed generator, restarted for
  * each case: every kind and every run sees the same sequence.
  *
- * State: a struct scale_state, on a file of the group's own.
+ * The levels of a kind are compared as every other ratio is, interleaved
+ * (one batch at each level in turn, repetition by repetition), so that
+ * "1 M live / 1 k live" is not a quotient of medians taken minutes apart.
+ * For that all of a kind's levels are live at once, each in a process of
+ * its own (struct scale_level): its own address space, VMAs and page
+ * tables, and for estack its own file, tree and arenas, as if it were the
+ * only one. The parent asks each for a batch over a pipe and times the
+ * floors next to it, as for any case.
+ *
+ * State: a struct scale_state in each level's process.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -373,20 +384,212 @@ static void scale_describe(struct bench_table *t)
 			scale_ratio_side(t, side_by_side[k]->name, ends[i]);
 }
 
-static void scale_one(struct bench *b, struct scale_state *s,
-		      const struct scale_kind *k, unsigned long n)
-{
-	struct bench_case c = { .op = k->replace };
-	struct bench_id id = BENCH_ID(GROUP, k->kind->name, n);
+/**
+ * struct scale_level - one level of one kind, live in a process of its own
+ * @pid: the process, or 0 when it could not be started
+ * @req: the parent's end of the pipe of requests (a batch size)
+ * @rep: the parent's end of the pipe of replies (struct scale_reply)
+ */
+struct scale_level {
+	pid_t pid;
+	int req;
+	int rep;
+};
 
-	if (k->setup(s, n)) {
-		bench_fail(b, id, errno);
-		return;
+/**
+ * struct scale_reply - what a level's process answers
+ * @t: the time of one operation of the batch, in nanoseconds
+ * @err: 0, or the errno of the setup or of the batch
+ */
+struct scale_reply {
+	double t;
+	int err;
+};
+
+static int scale_read(int fd, void *buf, size_t len)
+{
+	ssize_t r;
+
+	do
+		r = read(fd, buf, len);
+	while (r < 0 && errno == EINTR);
+	if (r == (ssize_t)len)
+		return 0;
+	/* A process that died (or answered half) ends the case. */
+	errno = r < 0 ? errno : ECHILD;
+	return -1;
+}
+
+static int scale_write(int fd, const void *buf, size_t len)
+{
+	ssize_t r;
+
+	do
+		r = write(fd, buf, len);
+	while (r < 0 && errno == EINTR);
+	if (r == (ssize_t)len)
+		return 0;
+	errno = r < 0 ? errno : EIO;
+	return -1;
+}
+
+/*
+ * The body of a level's process: make @n stacks of @k live, say whether
+ * that worked, then time a batch of replacements for each request until
+ * the parent closes the pipe, give everything back and exit: it never
+ * returns.
+ */
+static void scale_serve(const struct scale_kind *k, unsigned long n,
+			unsigned long page, int req, int rep)
+{
+	struct scale_state s = {
+		.env = { .dev = -1, .size = 8 * KIB, .page = page },
+	};
+	struct bench_case c = { .op = k->replace };
+	struct scale_reply r = { 0 };
+	unsigned int batch;
+
+	s.ids = calloc(n, sizeof(*s.ids));
+	s.ptrs = calloc(n, sizeof(*s.ptrs));
+	if (k->kind == &stack_estack)
+		s.env.dev = es_open();
+	if (!s.ids || !s.ptrs)
+		r.err = ENOMEM;
+	else if (k->kind == &stack_estack && s.env.dev < 0)
+		r.err = errno;
+	else if (k->setup(&s, n))
+		r.err = errno ? errno : EIO;
+	if (scale_write(rep, &r, sizeof(r)) || r.err)
+		_exit(0);
+	s.nr = n;
+	s.rng = SCALE_SEED;
+	while (!scale_read(req, &batch, sizeof(batch))) {
+		r.t = bench_time_batch(&c, &s, batch);
+		r.err = r.t < 0 ? (errno ? errno : EIO) : 0;
+		if (scale_write(rep, &r, sizeof(r)))
+			break;
 	}
-	s->nr = n;
-	s->rng = SCALE_SEED;
-	bench_run(b, id, &c, s, b->batch);
-	k->teardown(s, s->nr);
+	k->teardown(&s, s.nr);
+	/* _exit: the parent's buffered output is not the child's to flush. */
+	_exit(0);
+}
+
+/* bench_case.batch of every level: ask its process for a batch. */
+static double scale_batch(void *ctx, unsigned int n)
+{
+	struct scale_level *lv = ctx;
+	struct scale_reply r;
+
+	if (scale_write(lv->req, &n, sizeof(n)) ||
+	    scale_read(lv->rep, &r, sizeof(r)))
+		return -1;
+	if (r.err) {
+		errno = r.err;
+		return -1;
+	}
+	return r.t;
+}
+
+/*
+ * Start the process of level @i of @k, in @lv[@i]; on failure, say why in
+ * errno. The setup is untimed and happens before any batch of the kind is
+ * timed.
+ */
+static int scale_start(struct bench *b, const struct scale_kind *k,
+		       struct scale_level *lv, unsigned int i)
+{
+	struct scale_level *me = &lv[i];
+	struct scale_reply r;
+	int req[2], rep[2];
+	unsigned int j;
+
+	me->pid = 0;
+	if (pipe(req))
+		return -1;
+	if (pipe(rep)) {
+		close(req[0]);
+		close(req[1]);
+		return -1;
+	}
+	fflush(NULL);
+	me->pid = fork();
+	if (me->pid < 0) {
+		me->pid = 0;
+		close(req[0]);
+		close(req[1]);
+		close(rep[0]);
+		close(rep[1]);
+		return -1;
+	}
+	if (!me->pid) {
+		close(req[1]);
+		close(rep[0]);
+		/*
+		 * The parent's ends of the levels started before: the parent
+		 * closing one must be the last close, which that level's
+		 * process sees as the end.
+		 */
+		for (j = 0; j < i; j++) {
+			if (lv[j].pid) {
+				close(lv[j].req);
+				close(lv[j].rep);
+			}
+		}
+		scale_serve(k, levels[i], b->page, req[0], rep[1]);
+	}
+	close(req[0]);
+	close(rep[1]);
+	me->req = req[1];
+	me->rep = rep[0];
+	if (scale_read(me->rep, &r, sizeof(r)))
+		return -1;
+	if (r.err) {
+		errno = r.err;
+		return -1;
+	}
+	return 0;
+}
+
+/* Close the pipes: the process gives its stacks back and exits. */
+static void scale_stop(struct scale_level *lv)
+{
+	if (!lv->pid)
+		return;
+	close(lv->req);
+	close(lv->rep);
+	while (waitpid(lv->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	lv->pid = 0;
+}
+
+/* Every level of @k up to @most, live at once, timed as one set. */
+static void scale_kind(struct bench *b, const struct scale_kind *k,
+		       unsigned long most)
+{
+	static const struct bench_case remote = { .batch = scale_batch };
+	struct scale_level lv[ARRAY_SIZE(levels)] = { };
+	struct bench_entry e[ARRAY_SIZE(levels)];
+	unsigned int i, nr = 0;
+
+	for (i = 0; i < ARRAY_SIZE(levels) && levels[i] <= most; i++) {
+		struct bench_id id = BENCH_ID(GROUP, k->kind->name, levels[i]);
+
+		/* --only: no million stacks for a case that is not run. */
+		if (b->only && !strstr(table_find(&b->table, id)->key, b->only))
+			continue;
+		if (scale_start(b, k, lv, i)) {
+			bench_fail(b, id, errno);
+			scale_stop(&lv[i]);
+			continue;
+		}
+		e[nr++] = (struct bench_entry){
+			.id = id, .c = &remote, .ctx = &lv[i], .n = b->batch,
+		};
+	}
+	if (nr)
+		bench_run_set(b, e, nr);
+	for (i = 0; i < ARRAY_SIZE(levels); i++)
+		scale_stop(&lv[i]);
 }
 
 /*
@@ -421,30 +624,22 @@ static void scale_limits_set(char saved[][32], bool lift)
 
 static void scale_run(struct bench *b)
 {
-	struct scale_state s = {
-		.env = { .dev = es_open(), .size = 8 * KIB,
-			 .page = b->page },
-	};
 	char saved[ARRAY_SIZE(scale_limits)][32] = { "" };
+	struct sigaction ign = { .sa_handler = SIG_IGN }, was;
 	unsigned long most = 0;
 	unsigned int i, k;
 
 	for (i = 0; i < ARRAY_SIZE(levels) && levels[i] <= b->max_live; i++)
 		most = levels[i];
-	if (s.env.dev < 0)
+	if (access(DEV_PATH, F_OK))
 		die("open /dev/estack");
-	s.ids = calloc(most, sizeof(*s.ids));
-	s.ptrs = calloc(most, sizeof(*s.ptrs));
-	if (!s.ids || !s.ptrs)
-		die("calloc");
+	/* A level's process that died is an error of its case, not a signal. */
+	sigaction(SIGPIPE, &ign, &was);
 	scale_limits_set(saved, true);
-	for (i = 0; i < ARRAY_SIZE(levels) && levels[i] <= most; i++)
-		for (k = 0; k < ARRAY_SIZE(scale_kinds); k++)
-			scale_one(b, &s, &scale_kinds[k], levels[i]);
+	for (k = 0; k < ARRAY_SIZE(scale_kinds); k++)
+		scale_kind(b, &scale_kinds[k], most);
 	scale_limits_set(saved, false);
-	free(s.ids);
-	free(s.ptrs);
-	close(s.env.dev);
+	sigaction(SIGPIPE, &was, NULL);
 }
 
 const struct bench_group scale_group = {
