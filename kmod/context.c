@@ -36,6 +36,7 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uidgid.h>
+#include <linux/user_namespace.h>
 #include <linux/xarray.h>
 
 #include "context.h"
@@ -86,6 +87,26 @@ static void estack_user_put(struct estack_user *user, kuid_t kuid)
 	mutex_unlock(&estack_users_lock);
 }
 
+/*
+ * The uid that answers for @cred's stacks besides its own: the owner of
+ * the outermost user namespace @cred lives in, a uid of the initial
+ * namespace; INVALID_UID in the initial namespace itself. Subordinate uids
+ * (/etc/subuid, mapped by newuidmap) are uids of their own: without this a
+ * user given 65536 of them would hold 65536 times max_bytes_per_user.
+ * Namespaces nest only within their creators' uids, so the outermost
+ * owner answers for every level. The namespaces are pinned by @cred.
+ */
+static kuid_t estack_owner_uid(const struct cred *cred)
+{
+	const struct user_namespace *ns = cred->user_ns;
+
+	if (ns == &init_user_ns)
+		return INVALID_UID;
+	while (ns->parent != &init_user_ns)
+		ns = ns->parent;
+	return ns->owner;
+}
+
 /**
  * estack_ctx_create() - context for an open by the current task
  * @file: the file being opened
@@ -111,6 +132,15 @@ struct estack_ctx *estack_ctx_create(struct file *file,
 	if (!ctx->user) {
 		kfree(ctx);
 		return ERR_PTR(-ENOMEM);
+	}
+	ctx->owner_uid = estack_owner_uid(current_cred());
+	if (uid_valid(ctx->owner_uid) && !uid_eq(ctx->owner_uid, ctx->uid)) {
+		ctx->owner = estack_user_get(ctx->owner_uid);
+		if (!ctx->owner) {
+			estack_user_put(ctx->user, ctx->uid);
+			kfree(ctx);
+			return ERR_PTR(-ENOMEM);
+		}
 	}
 	mutex_init(&ctx->lock);
 	xa_init_flags(&ctx->ids, XA_FLAGS_ACCOUNT);
@@ -150,6 +180,8 @@ void estack_ctx_destroy(struct estack_ctx *ctx)
 	xa_destroy(&ctx->pending);
 	if (ctx->memcg)
 		css_put(&ctx->memcg->css);
+	if (ctx->owner)
+		estack_user_put(ctx->owner, ctx->owner_uid);
 	estack_user_put(ctx->user, ctx->uid);
 	mmdrop(ctx->mm);
 	mutex_destroy(&ctx->lock);
@@ -254,6 +286,15 @@ noinline int estack_limits_charge_locked(struct estack_ctx *ctx,
 		atomic_long_sub(size, &ctx->user->bytes);
 		return -ENOSPC;
 	}
+	/* The owner of the user's namespace, for all of its uids together. */
+	if (ctx->owner) {
+		user_bytes = atomic_long_add_return(size, &ctx->owner->bytes);
+		if (user_bytes > estack_tunable_get(&t->max_bytes_per_user)) {
+			atomic_long_sub(size, &ctx->owner->bytes);
+			atomic_long_sub(size, &ctx->user->bytes);
+			return -ENOSPC;
+		}
+	}
 	ctx->nr_stacks += new_stack;
 	ctx->bytes += size;
 	return 0;
@@ -277,6 +318,8 @@ void estack_limits_release_locked(struct estack_ctx *ctx, unsigned long size,
 	ctx->nr_stacks -= stack;
 	ctx->bytes -= size;
 	atomic_long_sub(size, &ctx->user->bytes);
+	if (ctx->owner)
+		atomic_long_sub(size, &ctx->owner->bytes);
 }
 
 /**

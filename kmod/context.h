@@ -34,6 +34,10 @@ struct estack_user {
  *	file's stacks is charged to it and cached under it
  * @user: the opener's per-user accounting
  * @uid: the opener's uid, the key of @user
+ * @owner: the per-user accounting of the owner of the opener's outermost
+ *	user namespace, charged with @user; NULL in the initial namespace or
+ *	when that owner is @uid
+ * @owner_uid: its uid, the key of @owner
  * @alloc: the allocator
  * @file: the file; arenas map it
  * @lock: protects the fields below, the arenas and their stacks; taken
@@ -48,19 +52,21 @@ struct estack_user {
  * @nr_mapped: the length of each @mapped list
  * @nr_stacks: live stacks (max_stacks_per_fd)
  * @bytes: usable bytes of the live stacks and of those in @mapped
- *	(max_bytes_per_fd; the same bytes count in @user)
+ *	(max_bytes_per_fd; the same bytes count in @user and @owner)
  * @node: in the list of all contexts (context.c), for debugfs
  * @tgid: the opener's process id, for debugfs
  * @comm: the opener's command name, for debugfs
  *
- * @mm, @memcg, @user, @uid, @alloc, @file, @tgid and @comm are set at
- * open and never change.
+ * @mm, @memcg, @user, @uid, @owner, @owner_uid, @alloc, @file, @tgid and
+ * @comm are set at open and never change.
  */
 struct estack_ctx {
 	struct mm_struct *mm;
 	struct mem_cgroup *memcg;
 	struct estack_user *user;
 	kuid_t uid;
+	struct estack_user *owner;
+	kuid_t owner_uid;
 	struct estack_allocator *alloc;
 	struct file *file;
 	struct mutex lock;	/* see above */

@@ -9,7 +9,9 @@
 #define _FILE_OFFSET_BITS 64
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -1250,6 +1253,107 @@ TEST_F(stk, threads_race)
 		ASSERT_EQ(0, pthread_join(t[i], NULL));
 		EXPECT_EQ(0, r[i].bad);
 	}
+}
+
+/* Stacks of 256 KiB under a per-user limit of 1 MiB: four at most. */
+#define NS_STACK	(256 << 10)
+#define NS_LIMIT	(4 * NS_STACK)
+#define NS_UIDS		4
+#define NS_OWNER	1000
+#define NS_SUBUID	200000
+
+/*
+ * One uid of the namespace: as many stacks as the limits allow, their
+ * number written to @res, then held until the process is killed.
+ */
+static void ns_hoarder(uid_t uid, int res)
+{
+	struct estack_alloc a;
+	int fd, n = 0;
+
+	if (setresuid(uid, uid, uid) || prctl(PR_SET_PDEATHSIG, SIGKILL))
+		_exit(3);
+	fd = es_open();
+	while (fd >= 0 && n < 64 && !es_alloc(fd, NS_STACK, &a))
+		n++;
+	if (write(res, &n, sizeof(n)) != sizeof(n))
+		_exit(4);
+	for (;;)
+		pause();
+}
+
+/*
+ * Subordinate uids (/etc/subuid, mapped by newuidmap) are uids of their
+ * own. A user given a range of them must not get the per-user limit once
+ * per uid: the owner of their user namespace answers for them too.
+ */
+TEST(user_namespace_owner_answers_for_its_uids)
+{
+	long long saved = es_param("max_bytes_per_user"), in_use;
+	int ready[2], go[2], res[2], i, n, total = 0, status;
+	char map[64], path[64], c = 0;
+	pid_t owner;
+
+	es_test_present(_metadata);
+	if (geteuid())
+		ES_SKIP("needs root to map subordinate uids");
+	if (access("/proc/self/ns/user", F_OK))
+		ES_SKIP("no user namespaces (CONFIG_USER_NS)");
+	ASSERT_LT(0, saved);
+	in_use = es_stat("stacks_in_use");
+	ASSERT_EQ(0, es_set_param("max_bytes_per_user", NS_LIMIT));
+	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(res));
+	owner = fork();
+	ASSERT_LE(0, owner);
+	if (!owner) {
+		/* An unprivileged user that makes a user namespace. */
+		close(ready[0]);
+		close(go[1]);
+		close(res[0]);
+		if (setgroups(0, NULL) || setresgid(NS_OWNER, NS_OWNER, NS_OWNER) ||
+		    setresuid(NS_OWNER, NS_OWNER, NS_OWNER) ||
+		    prctl(PR_SET_PDEATHSIG, SIGKILL) || unshare(CLONE_NEWUSER))
+			_exit(2);
+		if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(5);
+		/* Its subordinate uids, each holding what it can, at once. */
+		for (i = 0; i < NS_UIDS; i++)
+			if (!fork())
+				ns_hoarder(i, res[1]);
+		for (;;)
+			pause();
+	}
+	close(ready[1]);
+	close(go[0]);
+	close(res[1]);
+	ASSERT_EQ(1, read(ready[0], &c, 1))
+		TH_LOG("the owner could not make its namespace");
+	/* What newuidmap does with /etc/subuid: NS_UIDS uids of its own. */
+	snprintf(path, sizeof(path), "/proc/%d/uid_map", owner);
+	snprintf(map, sizeof(map), "0 %d %d\n", NS_SUBUID, NS_UIDS);
+	ASSERT_EQ(0, es_write_file(path, map));
+	ASSERT_EQ(1, write(go[1], &c, 1));
+	for (i = 0; i < NS_UIDS; i++) {
+		ASSERT_EQ(sizeof(n), read(res[0], &n, sizeof(n)))
+			TH_LOG("uid %d of the namespace gave no count", i);
+		total += n;
+	}
+	TH_LOG("%d uids of one owner's namespace hold %d stacks of %d KiB",
+	       NS_UIDS, total, NS_STACK >> 10);
+	EXPECT_GE(NS_LIMIT / NS_STACK, total);
+	EXPECT_LT(0, total);
+	/* The hoarders die with the owner, and their files with them. */
+	kill(owner, SIGKILL);
+	ASSERT_EQ(owner, waitpid(owner, &status, 0));
+	for (i = 0; i < 500 && es_stat("stacks_in_use") != in_use; i++)
+		usleep(10000);
+	EXPECT_EQ(in_use, es_stat("stacks_in_use"));
+	EXPECT_EQ(0, es_set_param("max_bytes_per_user", saved));
+	close(ready[0]);
+	close(go[1]);
+	close(res[0]);
 }
 
 int main(int argc, char **argv)
