@@ -89,22 +89,25 @@ static void estack_user_put(struct estack_user *user, kuid_t kuid)
 
 /*
  * The uid that answers for @cred's stacks besides its own: the owner of
- * the outermost user namespace @cred lives in, a uid of the initial
- * namespace; INVALID_UID in the initial namespace itself. Subordinate uids
- * (/etc/subuid, mapped by newuidmap) are uids of their own: without this a
- * user given 65536 of them would hold 65536 times max_bytes_per_user.
- * Namespaces nest only within their creators' uids, so the outermost
- * owner answers for every level. The namespaces are pinned by @cred.
+ * the outermost user namespace @cred lives in whose owner is not root, or
+ * INVALID_UID. Subordinate uids (/etc/subuid, mapped by newuidmap) are
+ * uids of their own: without this a user given 65536 of them would hold
+ * 65536 times max_bytes_per_user. Namespaces nest only within their
+ * creators' uids, so that owner answers for every level below. A
+ * namespace root made (a container's) charges nobody else: root delegated
+ * its uids, and sharing root's limit would let one container starve the
+ * others and the host; its memory cgroup bounds it. The namespaces are
+ * pinned by @cred.
  */
 static kuid_t estack_owner_uid(const struct cred *cred)
 {
-	const struct user_namespace *ns = cred->user_ns;
+	const struct user_namespace *ns;
+	kuid_t owner = INVALID_UID;
 
-	if (ns == &init_user_ns)
-		return INVALID_UID;
-	while (ns->parent != &init_user_ns)
-		ns = ns->parent;
-	return ns->owner;
+	for (ns = cred->user_ns; ns != &init_user_ns; ns = ns->parent)
+		if (!uid_eq(ns->owner, GLOBAL_ROOT_UID))
+			owner = ns->owner;
+	return owner;
 }
 
 /**
@@ -234,6 +237,8 @@ int estack_ctx_try_each(void (*fn)(struct estack_ctx *ctx, void *arg),
 	list_for_each_entry(ctx, &estack_ctx_list, node) {
 		struct mm_struct *mm = ctx->mm;
 
+		/* Files are cheap to open: many of them are a long list. */
+		cond_resched();
 		if (test_bit(MMF_OOM_SKIP, &mm->flags) ||
 		    test_bit(MMF_OOM_REAP_QUEUED, &mm->flags) ||
 		    !mmget_not_zero(mm))
@@ -251,8 +256,6 @@ int estack_ctx_try_each(void (*fn)(struct estack_ctx *ctx, void *arg),
 		}
 		/* The last user's exit_mmap() runs elsewhere, not here. */
 		mmput_async(mm);
-		/* Files are cheap to open: many of them are a long list. */
-		cond_resched();
 	}
 	mutex_unlock(&estack_ctx_list_lock);
 	return skipped;

@@ -144,8 +144,8 @@ static vm_fault_t estack_vm_fault(struct vm_fault *vmf)
 }
 
 /*
- * Steps (a page, a slot of the tree, an arena) between two reschedule
- * points of the OOM notifier's walk.
+ * Steps (a page, a stack) between two reschedule points of the OOM
+ * notifier's walk.
  */
 #define ESTACK_MAP_BACK_BATCH	256
 
@@ -159,16 +159,32 @@ struct estack_map_back {
 	unsigned long done;
 };
 
-/*
- * One step of the walk. Every step counts, not only the pages: a file
- * whose tree holds millions of free slots (freed stacks leave them) must
- * not keep the CPU, with oom_lock held, between two pages.
- */
 static void estack_map_back_step(struct estack_map_back *mb)
 {
 	if (++mb->done >= ESTACK_MAP_BACK_BATCH) {
 		mb->done = 0;
 		cond_resched();
+	}
+}
+
+/* Map back the pages of @stack that are not mapped. */
+static void estack_map_back_stack(struct estack_stack *stack,
+				  struct estack_map_back *mb)
+{
+	struct vm_area_struct *vma = estack_arena_vma_locked(stack->arena);
+	struct page *page;
+	unsigned long i;
+
+	estack_map_back_step(mb);
+	if (!vma || !stack->span)
+		return;
+	for (i = 0; i < estack_span_nr_pages(stack->span); i++) {
+		page = stack->span->pages[i];
+		/* A racing insert makes this -EBUSY: fine. */
+		if (!page_mapped(page) &&
+		    !vm_insert_page(vma, stack->lo + (i << PAGE_SHIFT), page))
+			mb->mapped++;
+		estack_map_back_step(mb);
 	}
 }
 
@@ -180,41 +196,28 @@ static void estack_map_back_step(struct estack_map_back *mb)
  * tables that vm_insert_page() may need are charged to the owner's
  * cgroup, not to the task that ran out of memory.
  *
+ * The walk visits the file's stacks, live (its ids) and in its mapped
+ * cache, and nothing else: the free slots of its arenas, which cost a user
+ * nothing against the limits and could be made by the million, would
+ * lengthen every walk, and with it the wait after it.
+ *
  * Context: mmap lock held for reading, ctx->lock held.
  */
 static void estack_vma_map_back_locked(struct estack_ctx *ctx, void *arg)
 {
 	struct estack_map_back *mb = arg;
-	struct estack_arena *arena;
 	struct estack_stack *stack;
-	struct vm_area_struct *vma;
 	struct mem_cgroup *old;
-	unsigned long index, i;
-	struct page *page;
+	unsigned long id;
+	unsigned int order;
 
 	lockdep_assert_held(&ctx->lock);
 	old = set_active_memcg(ctx->memcg);
-	list_for_each_entry(arena, &ctx->arenas, node) {
-		estack_map_back_step(mb);
-		vma = estack_arena_vma_locked(arena);
-		if (!vma)
-			continue;
-		index = 0;
-		mt_for_each(&arena->stacks, stack, index, ULONG_MAX) {
-			estack_map_back_step(mb);
-			if (!stack->span)
-				continue;
-			for (i = 0; i < estack_span_nr_pages(stack->span); i++) {
-				page = stack->span->pages[i];
-				/* A racing insert makes this -EBUSY: fine. */
-				if (!page_mapped(page) &&
-				    !vm_insert_page(vma, stack->lo + (i << PAGE_SHIFT),
-						    page))
-					mb->mapped++;
-				estack_map_back_step(mb);
-			}
-		}
-	}
+	xa_for_each(&ctx->ids, id, stack)
+		estack_map_back_stack(stack, mb);
+	for (order = 0; order < ESTACK_NR_SMALL; order++)
+		list_for_each_entry(stack, &ctx->mapped[order], slot)
+			estack_map_back_stack(stack, mb);
 	set_active_memcg(old);
 	estack_sync_rss(ctx->mm);
 }
@@ -245,13 +248,13 @@ static unsigned long estack_vma_oom_next;
  * MADV_DONTNEED does not free) may dip into the reserves but never enters
  * reclaim, which could come back to the OOM killer. out_of_memory() runs
  * the notifiers on each of its calls, before it checks for a victim still
- * exiting: after a walk that found nothing to map back, the next waits
- * twice its length, so that at most a third of the time goes to walks
- * that find nothing. A walk that mapped pages back holds off nothing: a
- * process that drops them again at once, as soon as it sees the OOM
- * killer's choice, must not find the next OOM blind (and the pages it
- * keeps dropping put it first in line). Nor does a list found busy. The
- * memory
+ * exiting: after a walk, the next waits twice its length, so that at
+ * most a third of the time goes to walks, however many pages a process
+ * keeps dropping for them to find. There is no floor: a process that
+ * drops its pages again as soon as it sees the OOM killer's choice is
+ * blind to no more than twice a walk, and a walk is as long as the
+ * stacks the limits let every user hold. A list found busy holds off
+ * nothing. The memory
  * cgroup's OOM killer calls no notifier: within one cgroup at its limit,
  * the pages stay out of the RSS until they are touched or freed (the
  * cgroup is charged for them, and the limits bound them).
@@ -269,7 +272,7 @@ static int estack_vma_oom_notify(struct notifier_block *nb,
 	noreclaim = memalloc_noreclaim_save();
 	skipped = estack_ctx_try_each(estack_vma_map_back_locked, &mb);
 	memalloc_noreclaim_restore(noreclaim);
-	if (skipped >= 0 && !mb.mapped)
+	if (skipped >= 0)
 		WRITE_ONCE(estack_vma_oom_next,
 			   jiffies + 2 * (jiffies - start));
 	if (skipped < 0)
