@@ -41,7 +41,14 @@
 
 #include "context.h"
 
+/*
+ * The accounts max_bytes_per_user is kept in: one per uid of the initial
+ * namespace, and one per user namespace that root made (its key is the
+ * namespace's inode number, unique while the namespace lives: each
+ * context that uses such an account pins its namespace).
+ */
 static DEFINE_XARRAY(estack_users);
+static DEFINE_XARRAY(estack_ns_users);
 static DEFINE_MUTEX(estack_users_lock);
 
 /*
@@ -51,13 +58,13 @@ static DEFINE_MUTEX(estack_users_lock);
 static LIST_HEAD(estack_ctx_list);
 static DEFINE_MUTEX(estack_ctx_list_lock);
 
-static struct estack_user *estack_user_get(kuid_t kuid)
+static struct estack_user *estack_user_get(struct xarray *xa,
+					   unsigned long key)
 {
-	unsigned long uid = from_kuid(&init_user_ns, kuid);
 	struct estack_user *user;
 
 	mutex_lock(&estack_users_lock);
-	user = xa_load(&estack_users, uid);
+	user = xa_load(xa, key);
 	if (user) {
 		user->refs++;
 		goto out;
@@ -67,7 +74,7 @@ static struct estack_user *estack_user_get(kuid_t kuid)
 		goto out;
 	user->refs = 1;
 	atomic_long_set(&user->bytes, 0);
-	if (xa_err(xa_store(&estack_users, uid, user, GFP_KERNEL))) {
+	if (xa_err(xa_store(xa, key, user, GFP_KERNEL))) {
 		kfree(user);
 		user = NULL;
 	}
@@ -76,11 +83,12 @@ out:
 	return user;
 }
 
-static void estack_user_put(struct estack_user *user, kuid_t kuid)
+static void estack_user_put(struct xarray *xa, unsigned long key,
+			    struct estack_user *user)
 {
 	mutex_lock(&estack_users_lock);
 	if (!--user->refs) {
-		xa_erase(&estack_users, from_kuid(&init_user_ns, kuid));
+		xa_erase(xa, key);
 		WARN_ON_ONCE(atomic_long_read(&user->bytes));
 		kfree(user);
 	}
@@ -88,26 +96,61 @@ static void estack_user_put(struct estack_user *user, kuid_t kuid)
 }
 
 /*
- * The uid that answers for @cred's stacks besides its own: the owner of
- * the outermost user namespace @cred lives in whose owner is not root, or
- * INVALID_UID. Subordinate uids (/etc/subuid, mapped by newuidmap) are
- * uids of their own: without this a user given 65536 of them would hold
- * 65536 times max_bytes_per_user. Namespaces nest only within their
- * creators' uids, so that owner answers for every level below. A
- * namespace root made (a container's) charges nobody else: root delegated
- * its uids, and sharing root's limit would let one container starve the
- * others and the host; its memory cgroup bounds it. The namespaces are
- * pinned by @cred.
+ * The outermost user namespace @ns is in (a child of the initial one), or
+ * NULL for the initial namespace. Namespaces nest only within the uids of
+ * their creators, so its owner, or the namespace itself, answers for every
+ * level below. The namespaces are pinned by the caller's cred.
  */
-static kuid_t estack_owner_uid(const struct cred *cred)
+static struct user_namespace *estack_outer_ns(struct user_namespace *ns)
 {
-	const struct user_namespace *ns;
-	kuid_t owner = INVALID_UID;
+	if (ns == &init_user_ns)
+		return NULL;
+	while (ns->parent != &init_user_ns)
+		ns = ns->parent;
+	return ns;
+}
 
-	for (ns = cred->user_ns; ns != &init_user_ns; ns = ns->parent)
-		if (!uid_eq(ns->owner, GLOBAL_ROOT_UID))
-			owner = ns->owner;
-	return owner;
+/*
+ * Who answers for a context's stacks besides its uid. Subordinate uids
+ * (/etc/subuid, mapped by newuidmap) are uids of their own: without this a
+ * user given 65536 of them would hold 65536 times max_bytes_per_user. So
+ * a file opened in a user namespace also charges, against the same limit,
+ * the owner of the outermost namespace; or, when root made that namespace
+ * (a container's), an account of that namespace: its uids share one
+ * budget, and share nothing with root's own processes or with other
+ * containers. Nothing more in the initial namespace, nor when the owner is
+ * the opener's own uid.
+ */
+static int estack_ctx_owner_get(struct estack_ctx *ctx)
+{
+	struct user_namespace *ns = estack_outer_ns(current_user_ns());
+
+	if (!ns)
+		return 0;
+	if (!uid_eq(ns->owner, GLOBAL_ROOT_UID)) {
+		if (uid_eq(ns->owner, ctx->uid))
+			return 0;
+		ctx->owner_xa = &estack_users;
+		ctx->owner_key = from_kuid(&init_user_ns, ns->owner);
+	} else {
+		ctx->owner_ns = get_user_ns(ns);
+		ctx->owner_xa = &estack_ns_users;
+		ctx->owner_key = ns->ns.inum;
+	}
+	ctx->owner = estack_user_get(ctx->owner_xa, ctx->owner_key);
+	if (!ctx->owner) {
+		put_user_ns(ctx->owner_ns);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void estack_ctx_owner_put(struct estack_ctx *ctx)
+{
+	if (!ctx->owner)
+		return;
+	estack_user_put(ctx->owner_xa, ctx->owner_key, ctx->owner);
+	put_user_ns(ctx->owner_ns);
 }
 
 /**
@@ -131,19 +174,17 @@ struct estack_ctx *estack_ctx_create(struct file *file,
 	if (!ctx)
 		return ERR_PTR(-ENOMEM);
 	ctx->uid = current_uid();
-	ctx->user = estack_user_get(ctx->uid);
+	ctx->user = estack_user_get(&estack_users,
+				    from_kuid(&init_user_ns, ctx->uid));
 	if (!ctx->user) {
 		kfree(ctx);
 		return ERR_PTR(-ENOMEM);
 	}
-	ctx->owner_uid = estack_owner_uid(current_cred());
-	if (uid_valid(ctx->owner_uid) && !uid_eq(ctx->owner_uid, ctx->uid)) {
-		ctx->owner = estack_user_get(ctx->owner_uid);
-		if (!ctx->owner) {
-			estack_user_put(ctx->user, ctx->uid);
-			kfree(ctx);
-			return ERR_PTR(-ENOMEM);
-		}
+	if (estack_ctx_owner_get(ctx)) {
+		estack_user_put(&estack_users,
+				from_kuid(&init_user_ns, ctx->uid), ctx->user);
+		kfree(ctx);
+		return ERR_PTR(-ENOMEM);
 	}
 	mutex_init(&ctx->lock);
 	xa_init_flags(&ctx->ids, XA_FLAGS_ACCOUNT);
@@ -183,9 +224,9 @@ void estack_ctx_destroy(struct estack_ctx *ctx)
 	xa_destroy(&ctx->pending);
 	if (ctx->memcg)
 		css_put(&ctx->memcg->css);
-	if (ctx->owner)
-		estack_user_put(ctx->owner, ctx->owner_uid);
-	estack_user_put(ctx->user, ctx->uid);
+	estack_ctx_owner_put(ctx);
+	estack_user_put(&estack_users, from_kuid(&init_user_ns, ctx->uid),
+			ctx->user);
 	mmdrop(ctx->mm);
 	mutex_destroy(&ctx->lock);
 	kfree(ctx);
@@ -289,7 +330,7 @@ noinline int estack_limits_charge_locked(struct estack_ctx *ctx,
 		atomic_long_sub(size, &ctx->user->bytes);
 		return -ENOSPC;
 	}
-	/* The owner of the user's namespace, for all of its uids together. */
+	/* Who answers for all the uids of the user's namespace together. */
 	if (ctx->owner) {
 		user_bytes = atomic_long_add_return(size, &ctx->owner->bytes);
 		if (user_bytes > estack_tunable_get(&t->max_bytes_per_user)) {

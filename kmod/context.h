@@ -16,9 +16,12 @@
 
 #include "alloc.h"
 
+struct user_namespace;
+
 /**
- * struct estack_user - accounting of one user's stacks across its files
- * @refs: contexts of this user; under estack_users_lock (context.c)
+ * struct estack_user - accounting of one user's stacks across its files,
+ *	or of those of the uids of one user namespace root made
+ * @refs: contexts charged to it; under estack_users_lock (context.c)
  * @bytes: usable bytes of the user's live and mapped-cache stacks
  */
 struct estack_user {
@@ -34,10 +37,12 @@ struct estack_user {
  *	file's stacks is charged to it and cached under it
  * @user: the opener's per-user accounting
  * @uid: the opener's uid, the key of @user
- * @owner: the per-user accounting of the owner of the opener's outermost
- *	user namespace, charged with @user; NULL in the initial namespace or
- *	when that owner is @uid
- * @owner_uid: its uid, the key of @owner
+ * @owner: the accounting charged with @user for the opener's user
+ *	namespace (context.c: estack_ctx_owner_get()), or NULL
+ * @owner_xa: the accounts @owner is one of
+ * @owner_key: its key there
+ * @owner_ns: the namespace @owner is the account of, pinned; NULL when
+ *	@owner is a uid's
  * @alloc: the allocator
  * @file: the file; arenas map it
  * @lock: protects the fields below, the arenas and their stacks; taken
@@ -57,8 +62,8 @@ struct estack_user {
  * @tgid: the opener's process id, for debugfs
  * @comm: the opener's command name, for debugfs
  *
- * @mm, @memcg, @user, @uid, @owner, @owner_uid, @alloc, @file, @tgid and
- * @comm are set at open and never change.
+ * @mm, @memcg, @user, @uid, @owner, @owner_xa, @owner_key, @owner_ns,
+ * @alloc, @file, @tgid and @comm are set at open and never change.
  */
 struct estack_ctx {
 	struct mm_struct *mm;
@@ -66,7 +71,9 @@ struct estack_ctx {
 	struct estack_user *user;
 	kuid_t uid;
 	struct estack_user *owner;
-	kuid_t owner_uid;
+	struct xarray *owner_xa;
+	unsigned long owner_key;
+	struct user_namespace *owner_ns;
 	struct estack_allocator *alloc;
 	struct file *file;
 	struct mutex lock;	/* see above */

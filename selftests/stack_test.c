@@ -1282,43 +1282,45 @@ static void ns_hoarder(uid_t uid, int res)
 		pause();
 }
 
-/*
- * Subordinate uids (/etc/subuid, mapped by newuidmap) are uids of their
- * own. A user given a range of them must not get the per-user limit once
- * per uid: the owner of their user namespace answers for them too.
+/**
+ * struct ns_run - a user namespace whose uids hoard stacks
+ * @owner: the process that made it, parent of the hoarders
+ * @total: the stacks its NS_UIDS uids hold between them
  */
-TEST(user_namespace_owner_answers_for_its_uids)
-{
-	long long saved = es_param("max_bytes_per_user"), in_use;
-	int ready[2], go[2], res[2], i, n, total = 0, status;
-	char map[64], path[64], c = 0;
+struct ns_run {
 	pid_t owner;
+	int total;
+};
 
-	es_test_present(_metadata);
-	if (geteuid())
-		ES_SKIP("needs root to map subordinate uids");
-	if (access("/proc/self/ns/user", F_OK))
-		ES_SKIP("no user namespaces (CONFIG_USER_NS)");
-	ASSERT_LT(0, saved);
-	in_use = es_stat("stacks_in_use");
-	ASSERT_EQ(0, es_set_param("max_bytes_per_user", NS_LIMIT));
+/*
+ * As @owner_uid (root included), make a user namespace and map into it
+ * NS_UIDS uids from @subuid up (what newuidmap does with /etc/subuid, or a
+ * container manager as root), then have each of them hold as many stacks
+ * as the limits allow, all at once. They hold them until ns_end().
+ */
+static void ns_hoard(struct __test_metadata *_metadata, uid_t owner_uid,
+		     int subuid, struct ns_run *run)
+{
+	int ready[2], go[2], res[2], i, n;
+	char map[64], path[64], c = 0;
+
 	ASSERT_EQ(0, pipe(ready));
 	ASSERT_EQ(0, pipe(go));
 	ASSERT_EQ(0, pipe(res));
-	owner = fork();
-	ASSERT_LE(0, owner);
-	if (!owner) {
-		/* An unprivileged user that makes a user namespace. */
+	run->total = 0;
+	run->owner = fork();
+	ASSERT_LE(0, run->owner);
+	if (!run->owner) {
 		close(ready[0]);
 		close(go[1]);
 		close(res[0]);
-		if (setgroups(0, NULL) || setresgid(NS_OWNER, NS_OWNER, NS_OWNER) ||
-		    setresuid(NS_OWNER, NS_OWNER, NS_OWNER) ||
+		if (setgroups(0, NULL) ||
+		    setresgid(owner_uid, owner_uid, owner_uid) ||
+		    setresuid(owner_uid, owner_uid, owner_uid) ||
 		    prctl(PR_SET_PDEATHSIG, SIGKILL) || unshare(CLONE_NEWUSER))
 			_exit(2);
 		if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 1)
 			_exit(5);
-		/* Its subordinate uids, each holding what it can, at once. */
 		for (i = 0; i < NS_UIDS; i++)
 			if (!fork())
 				ns_hoarder(i, res[1]);
@@ -1329,31 +1331,104 @@ TEST(user_namespace_owner_answers_for_its_uids)
 	close(go[0]);
 	close(res[1]);
 	ASSERT_EQ(1, read(ready[0], &c, 1))
-		TH_LOG("the owner could not make its namespace");
-	/* What newuidmap does with /etc/subuid: NS_UIDS uids of its own. */
-	snprintf(path, sizeof(path), "/proc/%d/uid_map", owner);
-	snprintf(map, sizeof(map), "0 %d %d\n", NS_SUBUID, NS_UIDS);
+		TH_LOG("uid %d could not make a namespace", owner_uid);
+	snprintf(path, sizeof(path), "/proc/%d/uid_map", run->owner);
+	snprintf(map, sizeof(map), "0 %d %d\n", subuid, NS_UIDS);
 	ASSERT_EQ(0, es_write_file(path, map));
 	ASSERT_EQ(1, write(go[1], &c, 1));
 	for (i = 0; i < NS_UIDS; i++) {
 		ASSERT_EQ(sizeof(n), read(res[0], &n, sizeof(n)))
 			TH_LOG("uid %d of the namespace gave no count", i);
-		total += n;
+		run->total += n;
 	}
-	TH_LOG("%d uids of one owner's namespace hold %d stacks of %d KiB",
-	       NS_UIDS, total, NS_STACK >> 10);
-	EXPECT_GE(NS_LIMIT / NS_STACK, total);
-	EXPECT_LT(0, total);
-	/* The hoarders die with the owner, and their files with them. */
-	kill(owner, SIGKILL);
-	ASSERT_EQ(owner, waitpid(owner, &status, 0));
-	for (i = 0; i < 500 && es_stat("stacks_in_use") != in_use; i++)
-		usleep(10000);
-	EXPECT_EQ(in_use, es_stat("stacks_in_use"));
-	EXPECT_EQ(0, es_set_param("max_bytes_per_user", saved));
+	TH_LOG("%d uids of a namespace uid %d made hold %d stacks of %d KiB",
+	       NS_UIDS, owner_uid, run->total, NS_STACK >> 10);
 	close(ready[0]);
 	close(go[1]);
 	close(res[0]);
+}
+
+/*
+ * The hoarders die with the owner, and their files with them; then, unless
+ * @in_use is negative, the module holds @in_use stacks again.
+ */
+static void ns_end(struct __test_metadata *_metadata, struct ns_run *run,
+		   long long in_use)
+{
+	int status, i;
+
+	kill(run->owner, SIGKILL);
+	ASSERT_EQ(run->owner, waitpid(run->owner, &status, 0));
+	if (in_use < 0)
+		return;
+	for (i = 0; i < 500 && es_stat("stacks_in_use") != in_use; i++)
+		usleep(10000);
+	EXPECT_EQ(in_use, es_stat("stacks_in_use"));
+}
+
+FIXTURE(userns) {
+	long long saved;
+	long long in_use;
+};
+
+FIXTURE_SETUP(userns)
+{
+	es_test_present(_metadata);
+	if (geteuid())
+		ES_SKIP("needs root to map subordinate uids");
+	if (access("/proc/self/ns/user", F_OK))
+		ES_SKIP("no user namespaces (CONFIG_USER_NS)");
+	self->saved = es_param("max_bytes_per_user");
+	ASSERT_LT(0, self->saved);
+	self->in_use = es_stat("stacks_in_use");
+	ASSERT_EQ(0, es_set_param("max_bytes_per_user", NS_LIMIT));
+}
+
+FIXTURE_TEARDOWN(userns)
+{
+	if (self->saved > 0)
+		es_set_param("max_bytes_per_user", self->saved);
+}
+
+/*
+ * Subordinate uids (/etc/subuid, mapped by newuidmap) are uids of their
+ * own. A user given a range of them must not get the per-user limit once
+ * per uid: the owner of their user namespace answers for them too.
+ */
+TEST_F(userns, owner_answers_for_its_uids)
+{
+	struct ns_run run;
+
+	ns_hoard(_metadata, NS_OWNER, NS_SUBUID, &run);
+	EXPECT_GE(NS_LIMIT / NS_STACK, run.total);
+	EXPECT_LT(0, run.total);
+	ns_end(_metadata, &run, self->in_use);
+}
+
+/*
+ * A namespace root made (a container's) is one user: its uids share one
+ * budget, and share it neither with root's own processes nor with another
+ * such namespace.
+ */
+TEST_F(userns, root_made_namespace_is_one_user)
+{
+	struct ns_run run[2];
+	struct estack_alloc a;
+	int fd;
+
+	ns_hoard(_metadata, 0, NS_SUBUID, &run[0]);
+	EXPECT_GE(NS_LIMIT / NS_STACK, run[0].total);
+	EXPECT_LT(0, run[0].total);
+	ns_hoard(_metadata, 0, NS_SUBUID + NS_UIDS, &run[1]);
+	EXPECT_EQ(run[0].total, run[1].total);
+	/* Root itself, outside: its own budget is untouched. */
+	fd = es_open();
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, es_alloc(fd, NS_STACK, &a));
+	close(fd);
+	es_unmap_arenas();
+	ns_end(_metadata, &run[1], -1);
+	ns_end(_metadata, &run[0], self->in_use);
 }
 
 int main(int argc, char **argv)
