@@ -251,8 +251,28 @@ void estack_ctx_for_each(void (*fn)(struct estack_ctx *ctx, void *arg),
 	mutex_unlock(&estack_ctx_list_lock);
 }
 
+/*
+ * A context that holds no stack, live or in its mapped cache: read without
+ * ctx->lock, whose holder may be anywhere. Its count only moves under that
+ * lock, and a stack made meanwhile is mapped whole when it is made.
+ */
+static bool estack_ctx_idle(const struct estack_ctx *ctx)
+{
+	unsigned int order;
+
+	/* Racy, as above: a stale count costs at most a visit or a miss. */
+	if (data_race(ctx->nr_stacks))
+		return false;
+	for (order = 0; order < ESTACK_NR_SMALL; order++) {
+		/* Racy, as above. */
+		if (data_race(ctx->nr_mapped[order]))
+			return false;
+	}
+	return true;
+}
+
 /**
- * estack_ctx_try_each() - call @fn for every context that is free now
+ * estack_ctx_try_each() - call @fn for every context with stacks, free now
  * @fn: called with the context's mm alive, its mmap lock held for reading
  *	and ctx->lock held
  * @arg: passed to @fn
@@ -261,7 +281,8 @@ void estack_ctx_for_each(void (*fn)(struct estack_ctx *ctx, void *arg),
  * maybe while it held one of these locks: each lock is only tried, and a
  * context whose lock is busy is skipped. So is one whose mm is exiting or
  * is already the OOM killer's victim: holding a reference on it would
- * leave its teardown to a worker.
+ * leave its teardown to a worker. A context that holds no stack, live or
+ * cached, has nothing for @fn and is not visited.
  *
  * Context: may sleep; no estack lock held.
  * Return: the number of contexts skipped because a lock was busy, or -1
@@ -278,8 +299,14 @@ int estack_ctx_try_each(void (*fn)(struct estack_ctx *ctx, void *arg),
 	list_for_each_entry(ctx, &estack_ctx_list, node) {
 		struct mm_struct *mm = ctx->mm;
 
-		/* Files are cheap to open: many of them are a long list. */
+		/*
+		 * Files are cheap to open: many of them are a long list, and
+		 * one that holds nothing is passed over without a reference
+		 * or a lock.
+		 */
 		cond_resched();
+		if (estack_ctx_idle(ctx))
+			continue;
 		if (test_bit(MMF_OOM_SKIP, &mm->flags) ||
 		    test_bit(MMF_OOM_REAP_QUEUED, &mm->flags) ||
 		    !mmget_not_zero(mm))
