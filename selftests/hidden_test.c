@@ -298,7 +298,11 @@ TEST_F_TIMEOUT(hidden, mapped_back_pages_keep_their_data, 300)
 	char *p;
 	pid_t victim;
 
-	/* The walk of the test above mapped pages back: no wait after it. */
+	/*
+	 * After a walk the notifier waits twice that walk's length: let the
+	 * walk of the OOM the test above started (256 MiB) age.
+	 */
+	sleep(2);
 	ASSERT_EQ(0, set_oom_score_adj("-1000"));
 	fd = es_open();
 	ASSERT_LE(0, fd);
