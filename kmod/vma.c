@@ -31,6 +31,7 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/ktime.h>
 #include <linux/maple_tree.h>
 #include <linux/mm.h>
 #include <linux/oom.h>
@@ -153,10 +154,19 @@ static vm_fault_t estack_vm_fault(struct vm_fault *vmf)
  * struct estack_map_back - what one run of the OOM notifier did
  * @mapped: pages mapped back
  * @done: steps since the last reschedule point
+ * @arena: the arena of the last stack visited in the current file
+ * @vma: its VMA, or NULL if it is no longer mapped
+ *
+ * The file's mmap lock is held for reading across its whole walk, so an
+ * arena's VMA found once stays what it was until the walk leaves the
+ * file: a file's stacks are looked up once per run of one arena, not once
+ * each.
  */
 struct estack_map_back {
 	unsigned long mapped;
 	unsigned long done;
+	struct estack_arena *arena;
+	struct vm_area_struct *vma;
 };
 
 static void estack_map_back_step(struct estack_map_back *mb)
@@ -171,11 +181,16 @@ static void estack_map_back_step(struct estack_map_back *mb)
 static void estack_map_back_stack(struct estack_stack *stack,
 				  struct estack_map_back *mb)
 {
-	struct vm_area_struct *vma = estack_arena_vma_locked(stack->arena);
+	struct vm_area_struct *vma;
 	struct page *page;
 	unsigned long i;
 
 	estack_map_back_step(mb);
+	if (stack->arena != mb->arena) {
+		mb->arena = stack->arena;
+		mb->vma = estack_arena_vma_locked(stack->arena);
+	}
+	vma = mb->vma;
 	if (!vma || !stack->span)
 		return;
 	for (i = 0; i < estack_span_nr_pages(stack->span); i++) {
@@ -212,6 +227,7 @@ static void estack_vma_map_back_locked(struct estack_ctx *ctx, void *arg)
 	unsigned int order;
 
 	lockdep_assert_held(&ctx->lock);
+	mb->arena = NULL;
 	old = set_active_memcg(ctx->memcg);
 	xa_for_each(&ctx->ids, id, stack)
 		estack_map_back_stack(stack, mb);
@@ -254,10 +270,10 @@ static unsigned long estack_vma_oom_next;
  * drops its pages again as soon as it sees the OOM killer's choice is
  * blind to no more than twice a walk, and a walk is as long as the
  * stacks the limits let every user hold. A list found busy holds off
- * nothing. The memory
- * cgroup's OOM killer calls no notifier: within one cgroup at its limit,
- * the pages stay out of the RSS until they are touched or freed (the
- * cgroup is charged for them, and the limits bound them).
+ * nothing. The memory cgroup's OOM killer calls no notifier: within one
+ * cgroup at its limit, the pages stay out of the RSS until they are
+ * touched or freed (the cgroup is charged for them, and the limits bound
+ * them).
  */
 static int estack_vma_oom_notify(struct notifier_block *nb,
 				 unsigned long unused, void *freed)
@@ -265,10 +281,12 @@ static int estack_vma_oom_notify(struct notifier_block *nb,
 	struct estack_map_back mb = {};
 	unsigned long start = jiffies;
 	unsigned int noreclaim;
+	ktime_t t0;
 	int skipped;
 
 	if (time_before(start, READ_ONCE(estack_vma_oom_next)))
 		return NOTIFY_OK;
+	t0 = ktime_get();
 	noreclaim = memalloc_noreclaim_save();
 	skipped = estack_ctx_try_each(estack_vma_map_back_locked, &mb);
 	memalloc_noreclaim_restore(noreclaim);
@@ -278,8 +296,9 @@ static int estack_vma_oom_notify(struct notifier_block *nb,
 	if (skipped < 0)
 		pr_info_ratelimited("OOM: file list busy, no stack page mapped back\n");
 	else if (mb.mapped || skipped)
-		pr_info_ratelimited("OOM: mapped back %lu stack pages dropped by MADV_DONTNEED; %d busy files skipped\n",
-				    mb.mapped, skipped);
+		pr_info_ratelimited("OOM: mapped back %lu stack pages dropped by MADV_DONTNEED in %lld us; %d busy files skipped\n",
+				    mb.mapped,
+				    ktime_us_delta(ktime_get(), t0), skipped);
 	/* Nothing was freed: the OOM killer goes on, and now sees them. */
 	return NOTIFY_OK;
 }
