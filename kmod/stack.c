@@ -211,7 +211,12 @@ int estack_stack_create(struct estack_ctx *ctx, unsigned long size,
 	int ret;
 
 	ret = estack_stack_create_mapped(ctx, order, out);
-	if (ret <= 0)
+	/*
+	 * -ENOSPC there is a limit lowered below what the file holds, its
+	 * cache included: the slow path empties the cache and tries again,
+	 * within the new limit.
+	 */
+	if (ret <= 0 && ret != -ENOSPC)
 		return ret;
 	ret = estack_limits_charge(ctx, size);
 	/* Stacks the file keeps mapped count: give them up first. */

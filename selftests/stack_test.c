@@ -412,6 +412,53 @@ TEST_F(stk, dofork_child_maps_nothing_no_cache)
 }
 
 /*
+ * A limit lowered below what a file holds in its mapped cache: ALLOC
+ * empties the cache and makes the stack afresh, within the new limit,
+ * instead of failing for the bytes of stacks nobody uses. Then the file
+ * holds one stack's bytes and no more.
+ */
+TEST_F(stk, limits_lowered_below_mapped_cache)
+{
+	long long user = es_param("max_bytes_per_user");
+	long long bytes = es_param("max_bytes_per_fd");
+	long long cache = es_param("mapped_cache");
+	static const char * const limit[] = { "max_bytes_per_user",
+					       "max_bytes_per_fd" };
+	struct estack_alloc a[8];
+	int i, n, err[3];
+
+	if (geteuid())
+		ES_SKIP("needs root to lower the limits");
+	ASSERT_LE(0, user);
+	ASSERT_LE(0, bytes);
+	ASSERT_LE(65536, cache);
+	for (i = 0; i < 2; i++) {
+		/* 64 KiB of 8 KiB stacks, written, then all in the cache. */
+		for (n = 0; n < 8; n++) {
+			ASSERT_EQ(0, es_alloc(self->fd, 8192, &a[n]));
+			es_poke(a[n].lo, 1);
+		}
+		for (n = 0; n < 8; n++)
+			ASSERT_EQ(0, es_free(self->fd, a[n].id));
+		ASSERT_EQ(0, es_set_param(limit[i], 16384));
+		for (n = 0; n < 3; n++)
+			err[n] = es_alloc(self->fd, 8192, &a[n]);
+		/* The limit goes back before anything is checked. */
+		ASSERT_EQ(0, es_set_param(limit[i], i ? bytes : user));
+		/* The rest of the cache is gone: one more fits, no third. */
+		EXPECT_EQ(0, err[0]);
+		EXPECT_EQ(0, err[1]);
+		EXPECT_EQ(ENOSPC, err[2]);
+		for (n = 0; n < 3; n++) {
+			if (err[n])
+				continue;
+			EXPECT_EQ(0, es_peek(a[n].lo));
+			EXPECT_EQ(0, es_free(self->fd, a[n].id));
+		}
+	}
+}
+
+/*
  * Every byte a file holds counts against the limits, the stacks it keeps
  * mapped for reuse included: 8 files of one user, each filling the user's
  * limit and freeing everything, hold no more than the limit together.
