@@ -329,6 +329,22 @@ int estack_ctx_try_each(void (*fn)(struct estack_ctx *ctx, void *arg),
 	return skipped;
 }
 
+/*
+ * Take @size bytes from @acct within @max. Zero bytes only checks, with a
+ * plain read: an ALLOC from the mapped cache would otherwise write the
+ * one cache line that all the user's files share.
+ */
+static bool estack_user_charge(struct estack_user *acct, unsigned long size,
+			       unsigned long max)
+{
+	if (!size)
+		return atomic_long_read(&acct->bytes) <= max;
+	if (atomic_long_add_return(size, &acct->bytes) <= max)
+		return true;
+	atomic_long_sub(size, &acct->bytes);
+	return false;
+}
+
 /**
  * estack_limits_charge_locked() - take @size bytes, and a stack, from the limits
  * @ctx: the context
@@ -345,26 +361,19 @@ noinline int estack_limits_charge_locked(struct estack_ctx *ctx,
 					 unsigned long size, bool new_stack)
 {
 	const struct estack_tunables *t = &estack_tunables;
-	long user_bytes;
+	unsigned long max = estack_tunable_get(&t->max_bytes_per_user);
 
 	lockdep_assert_held(&ctx->lock);
 	if (ctx->nr_stacks + new_stack >
 	    estack_tunable_get(&t->max_stacks_per_fd) ||
 	    ctx->bytes + size > estack_tunable_get(&t->max_bytes_per_fd))
 		return -ENOSPC;
-	user_bytes = atomic_long_add_return(size, &ctx->user->bytes);
-	if (user_bytes > estack_tunable_get(&t->max_bytes_per_user)) {
+	if (!estack_user_charge(ctx->user, size, max))
+		return -ENOSPC;
+	/* Who answers for all the uids of the user's namespace together. */
+	if (ctx->owner && !estack_user_charge(ctx->owner, size, max)) {
 		atomic_long_sub(size, &ctx->user->bytes);
 		return -ENOSPC;
-	}
-	/* Who answers for all the uids of the user's namespace together. */
-	if (ctx->owner) {
-		user_bytes = atomic_long_add_return(size, &ctx->owner->bytes);
-		if (user_bytes > estack_tunable_get(&t->max_bytes_per_user)) {
-			atomic_long_sub(size, &ctx->owner->bytes);
-			atomic_long_sub(size, &ctx->user->bytes);
-			return -ENOSPC;
-		}
 	}
 	ctx->nr_stacks += new_stack;
 	ctx->bytes += size;
@@ -388,6 +397,8 @@ void estack_limits_release_locked(struct estack_ctx *ctx, unsigned long size,
 	lockdep_assert_held(&ctx->lock);
 	ctx->nr_stacks -= stack;
 	ctx->bytes -= size;
+	if (!size)
+		return;
 	atomic_long_sub(size, &ctx->user->bytes);
 	if (ctx->owner)
 		atomic_long_sub(size, &ctx->owner->bytes);
