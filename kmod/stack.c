@@ -212,9 +212,10 @@ int estack_stack_create(struct estack_ctx *ctx, unsigned long size,
 
 	ret = estack_stack_create_mapped(ctx, order, out);
 	/*
-	 * -ENOSPC there is a limit lowered below what the file holds, its
-	 * cache included: the slow path empties the cache and tries again,
-	 * within the new limit.
+	 * -ENOSPC there is a limit the file's own cache keeps it above (one
+	 * lowered below what it holds), or the end of its ids: the slow path
+	 * empties the cache and charges again, within the limit, and fails
+	 * the same way for ids.
 	 */
 	if (ret <= 0 && ret != -ENOSPC)
 		return ret;

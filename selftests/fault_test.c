@@ -580,7 +580,7 @@ TEST_F_TIMEOUT(faults, fatal_signal_sweep, 600)
  * charge for a cached stack sends ALLOC the slow way; the slow way and
  * GROW, with a stack in the file's cache, give it up and charge again.
  * Only when every charge fails is the answer -ENOSPC, and then nothing
- * else has changed.
+ * has changed but the cache, given up.
  */
 TEST_F(faults, enospc_exits)
 {
