@@ -67,8 +67,9 @@ static int estack_id_assign_locked(struct estack_ctx *ctx,
 }
 
 /*
- * ALLOC from the mapped cache. Return 1 when it has no stack of @order
- * (the caller takes the slow path), else 0 or a negative errno.
+ * ALLOC from the mapped cache. Return 1 when it has no stack of @order, or
+ * when the file is at a limit (the caller takes the slow path, which
+ * empties the cache and charges again), else 0 or a negative errno.
  */
 static int estack_stack_create_mapped(struct estack_ctx *ctx,
 				      unsigned int order,
@@ -87,10 +88,15 @@ static int estack_stack_create_mapped(struct estack_ctx *ctx,
 	stack = estack_mapped_take_locked(ctx, order, &spans);
 	if (!stack)
 		goto out_unlock;
-	/* Its bytes are charged already: it counts as a stack again. */
-	ret = estack_limits_charge_locked(ctx, 0, true);
-	if (ret)
+	/*
+	 * Its bytes are charged already: it counts as a stack again. A file
+	 * its own cache keeps above a limit (one lowered below what it
+	 * holds) goes the slow way, which gives the cache up.
+	 */
+	if (estack_limits_charge_locked(ctx, 0, true)) {
+		ret = 1;
 		goto err_put_back;
+	}
 	ret = estack_id_assign_locked(ctx, stack);
 	if (ret)
 		goto err_uncharge;
@@ -211,13 +217,7 @@ int estack_stack_create(struct estack_ctx *ctx, unsigned long size,
 	int ret;
 
 	ret = estack_stack_create_mapped(ctx, order, out);
-	/*
-	 * -ENOSPC there is a limit the file's own cache keeps it above (one
-	 * lowered below what it holds), or the end of its ids: the slow path
-	 * empties the cache and charges again, within the limit, and fails
-	 * the same way for ids.
-	 */
-	if (ret <= 0 && ret != -ENOSPC)
+	if (ret <= 0)
 		return ret;
 	ret = estack_limits_charge(ctx, size);
 	/* Stacks the file keeps mapped count: give them up first. */

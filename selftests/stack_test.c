@@ -415,7 +415,7 @@ TEST_F(stk, dofork_child_maps_nothing_no_cache)
  * A limit lowered below what a file holds in its mapped cache: ALLOC
  * empties the cache and makes the stack afresh, within the new limit,
  * instead of failing for the bytes of stacks nobody uses. Then the file
- * holds one stack's bytes and no more.
+ * holds what the new limit allows, two stacks, and no more.
  */
 TEST_F(stk, limits_lowered_below_mapped_cache)
 {
