@@ -715,6 +715,26 @@ TEST_F(stk, unknown_id_enoent)
 	EXPECT_EQ(ENOENT, es_info(self->fd, UINT32_MAX, &i));
 }
 
+/*
+ * The id after the last one handed out is held in the tree for the next
+ * ALLOC (stack.c): it is no stack, and FREE and INFO of it say ENOENT
+ * and leave it for that ALLOC.
+ */
+TEST_F(stk, next_id_enoent)
+{
+	struct estack_alloc a, b;
+	struct estack_info i;
+
+	ASSERT_EQ(0, es_alloc(self->fd, 0, &a));
+	EXPECT_EQ(ENOENT, es_free(self->fd, a.id + 1));
+	EXPECT_EQ(ENOENT, es_info(self->fd, a.id + 1, &i));
+	ASSERT_EQ(0, es_alloc(self->fd, 0, &b));
+	EXPECT_EQ(0, es_info(self->fd, b.id, &i));
+	EXPECT_EQ(0, es_free(self->fd, b.id));
+	EXPECT_EQ(0, es_free(self->fd, a.id));
+	EXPECT_EQ(ENOENT, es_free(self->fd, b.id));
+}
+
 /* Ids are per file: another file's id is unknown here. */
 TEST_F(stk, ids_per_file)
 {
