@@ -286,7 +286,11 @@ static const char usage[] =
 	"                       group runs its threads together and ignores it\n"
 	"  -l, --list           print the case table (with -j, as JSON) and\n"
 	"                       exit; needs no module\n"
-	"  -h, --help           this text\n";
+	"  -h, --help           this text\n"
+	"Environment: ESTACK_BENCH_PERF_CTL=FIFO, the control FIFO of a\n"
+	"  perf record --delay=-1 --control=fifo:FIFO around estack-bench: the\n"
+	"  scale group turns perf on once its levels are set up and off once\n"
+	"  they are timed (its processes are named scale-N).\n";
 
 static int parse_count(const char *arg, long *val)
 {

@@ -10,6 +10,12 @@
 # their own share of the samples, then with what they call. Kernel and
 # module symbols come from the guest's /proc/kallsyms.
 #
+# A scale case (PROFILE_CASES=scale/estack/ profiles every level of
+# estack) sets up its live stacks with the events off: estack-bench turns
+# perf on through its control FIFO (ESTACK_BENCH_PERF_CTL) only once every
+# level is live, and off before they are given back, and each level is
+# reported on its own (its process is named scale-N).
+#
 # PROFILE_FIBERS="-n 10000 -d 40" profiles the fiber rows instead:
 # estack-demo -P and the Go peer (estack-gopeer) with those arguments,
 # each alone under perf, to see where a fiber's time goes on each side.
@@ -70,26 +76,63 @@ echo -1 > /proc/sys/kernel/perf_event_paranoid
 for c in '"$cases"'; do
 	echo "### profile $c"
 	'"$run"'
-	/usr/bin/perf record -q -e cpu-clock -g -o /tmp/perf.data -- \
-		"$@" > /dev/null
-	echo "### self $c"
+	ctl= comms=
+	case $c in
+	scale/*)
+		rm -f /tmp/perf.ctl
+		mkfifo /tmp/perf.ctl
+		ctl="-D -1 --control fifo:/tmp/perf.ctl"
+		comms="scale-1000 scale-10000 scale-100000 scale-1000000" ;;
+	esac
+	ESTACK_BENCH_PERF_CTL=${ctl:+/tmp/perf.ctl} /usr/bin/perf record -q \
+		-e cpu-clock -g $ctl -o /tmp/perf.data -- "$@" > /dev/null
+	if [ -z "$comms" ]; then
+		echo "### self $c"
+		/usr/bin/perf --no-pager report -i /tmp/perf.data --stdio \
+			--no-children --sort sym --percent-limit 1 -g none \
+			2>/dev/null | grep -v "^#" | grep -v "^$"
+		echo "### children $c"
+		/usr/bin/perf --no-pager report -i /tmp/perf.data --stdio \
+			--children --sort sym --percent-limit 4 -g none \
+			2>/dev/null | grep -v "^#" | grep -v "^$"
+		continue
+	fi
+	# Per level: sorted by process and symbol, each share scaled to the
+	# samples of its level (perf report --comms drops samples here).
+	echo "### processes $c"
 	/usr/bin/perf --no-pager report -i /tmp/perf.data --stdio \
-		--no-children --sort sym --percent-limit 1 -g none 2>/dev/null |
-		grep -v "^#" | grep -v "^$"
-	echo "### children $c"
+		--no-children --sort comm -g none 2>/dev/null |
+		grep -v "^#" | grep -v "^$" | tee /tmp/perf.comms
 	/usr/bin/perf --no-pager report -i /tmp/perf.data --stdio \
-		--children --sort sym --percent-limit 4 -g none 2>/dev/null |
-		grep -v "^#" | grep -v "^$"
+		--no-children --sort comm,sym -g none 2>/dev/null > /tmp/perf.self
+	/usr/bin/perf --no-pager report -i /tmp/perf.data --stdio \
+		--children --sort comm,sym -g none 2>/dev/null > /tmp/perf.children
+	for comm in $comms; do
+		tot=$(awk -v c="$comm" '"'"'$2 == c { sub("%", "", $1); print $1 }'"'"' /tmp/perf.comms)
+		[ -n "$tot" ] || continue
+		echo "### level $comm ($tot% of the samples)"
+		echo "### self $c"
+		awk -v c="$comm" -v t="$tot" '"'"'$2 == c { sub("%", "", $1); p = 100 * $1 / t
+			if (p >= 1) printf "%9.2f%%  %s %s\n", p, $3, $4 }'"'"' /tmp/perf.self
+		echo "### children $c"
+		awk -v c="$comm" -v t="$tot" '"'"'$3 == c { sub("%", "", $1); sub("%", "", $2)
+			p = 100 * $1 / t; if (p >= 4) printf "%9.2f%% %9.2f%%  %s %s\n", p, 100 * $2 / t, $4, $5 }'"'"' /tmp/perf.children
+	done
 done
 echo "### end-profile"'
 
+# A million 8 KiB stacks live at once need 8 GiB in the guest.
+mem=4096
+case " $cases" in
+*" scale/"*) mem=12288 ;;
+esac
 tools=()
 for f in "$ESTACK_BUILD"/tools/*; do tools+=("$f"); done
 out=$ESTACK_RESULTS/profile-$kernel.txt
 mkdir -p "$ESTACK_RESULTS"
 bash "$ESTACK_TOP/tools/rig/vm.sh" -k "/boot/vmlinuz-$rel" -n profile \
 	-m "$ESTACK_BUILD/kmod-$kernel/kmod/estack.ko" -b "${tools[*]}" \
-	-t "" -M cmd -c "$cmd" -r "${VM_MEM:-4096}" -T "${VM_TIMEOUT:-1800}" \
+	-t "" -M cmd -c "$cmd" -r "${VM_MEM:-$mem}" -T "${VM_TIMEOUT:-1800}" \
 	-R "$sysroot" > "$out.raw"
 sed -n '/^### profile /,/^### end-profile/p' "$out.raw" > "$out"
 grep -q '^### end-profile' "$out" || rig_die "the profile run did not finish: $out.raw"

@@ -21,14 +21,25 @@
  * only one. The parent asks each for a batch over a pipe and times the
  * floors next to it, as for any case.
  *
+ * Profiling: with ESTACK_BENCH_PERF_CTL naming the control FIFO of a
+ * `perf record --delay=-1 --control=fifo:FIFO` that runs estack-bench, the
+ * parent enables the events once every level of a kind is set up and
+ * disables them before the levels give their stacks back, so that a
+ * profile holds the timed replacements only; each level's process is
+ * named scale-N (perf report --comms scale-N). make bench-profile does
+ * this for PROFILE_CASES=scale/...
+ *
  * State: a struct scale_state in each level's process.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -448,7 +459,11 @@ static void scale_serve(const struct scale_kind *k, unsigned long n,
 	struct bench_case c = { .op = k->replace };
 	struct scale_reply r = { 0 };
 	unsigned int batch;
+	char comm[16];
 
+	/* For perf report --comms: the level, not the parent's name. */
+	snprintf(comm, sizeof(comm), "scale-%lu", n);
+	prctl(PR_SET_NAME, comm);
 	s.ids = calloc(n, sizeof(*s.ids));
 	s.ptrs = calloc(n, sizeof(*s.ptrs));
 	if (k->kind == &stack_estack)
@@ -562,6 +577,28 @@ static void scale_stop(struct scale_level *lv)
 	lv->pid = 0;
 }
 
+/*
+ * Tell the perf record whose control FIFO ESTACK_BENCH_PERF_CTL names, if
+ * any, to @cmd ("enable" or "disable"). A FIFO that cannot be written is
+ * said once: the profile would hold the setup too, or nothing.
+ */
+static void scale_perf_ctl(const char *cmd)
+{
+	const char *path = getenv("ESTACK_BENCH_PERF_CTL");
+	char line[16];
+	int fd, len;
+
+	if (!path || !*path)
+		return;
+	len = snprintf(line, sizeof(line), "%s\n", cmd);
+	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || write(fd, line, len) != len)
+		fprintf(stderr, "estack-bench: perf control %s: %s: %s\n",
+			path, cmd, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 /* Every level of @k up to @most, live at once, timed as one set. */
 static void scale_kind(struct bench *b, const struct scale_kind *k,
 		       unsigned long most)
@@ -586,8 +623,11 @@ static void scale_kind(struct bench *b, const struct scale_kind *k,
 			.id = id, .c = &remote, .ctx = &lv[i], .n = b->batch,
 		};
 	}
-	if (nr)
+	if (nr) {
+		scale_perf_ctl("enable");
 		bench_run_set(b, e, nr);
+		scale_perf_ctl("disable");
+	}
 	for (i = 0; i < ARRAY_SIZE(levels); i++)
 		scale_stop(&lv[i]);
 }
