@@ -275,6 +275,7 @@ void table_print_results(FILE *out, const struct bench_table *t);
  * @pool_free: its free list
  * @pool_nr: stacks on @pool_free
  * @lib: the libestack pool of the "libestack" kind, in kernel mode
+ * @clear_page: a page of @page bytes that stack_floor_once() clears
  */
 struct stack_env {
 	int dev;
@@ -285,6 +286,7 @@ struct stack_env {
 	char **pool_free;
 	unsigned long pool_nr;
 	struct estack_pool *lib;
+	char *clear_page;
 };
 
 /**
@@ -336,5 +338,6 @@ int stack_estack_notouch_once(void *env, unsigned int i);
 int stack_ioctl2_once(void *env, unsigned int i);
 int stack_getppid_once(void *env, unsigned int i);
 int stack_getppid2_once(void *env, unsigned int i);
+int stack_floor_once(void *env, unsigned int i);
 
 #endif /* ESTACK_BENCH_H */
