@@ -26,7 +26,8 @@
 #                        build/results/profile-6.1.txt
 #   make vm [CMD=...]    a stock kernel (VM_KERNEL=6.1|6.1-rt|6.12|6.12-rt, default
 #                        6.1) in QEMU with the module loaded (VM_MEM in MiB,
-#                        VM_CPU the -cpu model, default max)
+#                        VM_CPU the -cpu model, default max; VM_ACCEL
+#                        QEMU's accelerator, default tcg)
 #   make check           every test; ends with "N passed, N failed"
 #   make kunit           the KUnit suites under the kernel's kunit.py, in a
 #                        copy of linux-source-6.12 with estack in it (not in

@@ -89,7 +89,14 @@ def host_facts():
         qemu = ''
     return {'host_cpu': cpu, 'host_cpus': os.cpu_count(),
             'host_kernel': platform.release(), 'qemu': qemu,
-            'accel': 'tcg'}
+            # What tools/rig/vm.sh booted the guest with.
+            'accel': os.environ.get('VM_ACCEL') or 'tcg',
+            'cpu_model': os.environ.get('VM_CPU') or 'max'}
+
+
+def vm_setup(doc):
+    m = doc['machine']
+    return m.get('accel', 'tcg'), m.get('cpu_model', 'max')
 
 
 # ---- ratio rows -------------------------------------------------------------
@@ -612,6 +619,26 @@ def write_rst(docs, path):
             for i, d in enumerate(docs)]
     m = docs[0]['machine']
     b = docs[0]['bench']
+    accel, cpu_model = vm_setup(docs[0])
+    for d in docs:
+        if vm_setup(d) != (accel, cpu_model):
+            sys.exit('report.py: runs under different accelerators or CPU '
+                     'models (%s, %s against %s, %s) are not one table'
+                     % (vm_setup(d) + (accel, cpu_model)))
+    if accel == 'tcg':
+        warning = [
+           '   These figures were measured under QEMU with TCG (software '
+           'emulation, no KVM).', '   Under TCG absolute times mean little, '
+           'and some operations are distorted', '   (a page clear with '
+           '``rep stosb`` and every CR3 switch are far more', '   expensive '
+           'than on hardware); only ratios between cases of the same',
+           '   run mean anything, and every figure below is such a ratio.']
+    else:
+        warning = [
+           '   These figures were measured in a QEMU guest with %s '
+           '(hardware' % accel, '   virtualisation): closer to hardware '
+           'than TCG, but only ratios between', '   cases of the same run '
+           'mean anything, and every figure below is such a', '   ratio.']
     when = ', '.join('%s: %s' % (run_label(d, i, nref),
                                  d.get('time', d['date']))
                      for i, d in enumerate(docs))
@@ -626,16 +653,11 @@ def write_rst(docs, path):
            'estack against what a fiber library would use instead, and '
            'against the physical limits, in ``make bench``.',
            '',
-           '.. warning::', '',
-           '   These figures were measured under QEMU with TCG (software '
-           'emulation, no KVM).', '   Under TCG absolute times mean little, '
-           'and some operations are distorted', '   (a page clear with '
-           '``rep stosb`` and every CR3 switch are far more', '   expensive '
-           'than on hardware); only ratios between cases of the same',
-           '   run mean anything, and every figure below is such a ratio.',
+           '.. warning::', ''] + warning + [
            '',
            'Method', '======', '',
-           'The stock Debian kernel (%s) boots under QEMU (%s, %d vCPUs, %s '
+           'The stock Debian kernel (%s) boots under QEMU (%s, %s, '
+           '``-cpu %s``, %d vCPUs, %s '
            'KiB) on the build machine (%s, %s host CPUs); estack.ko is '
            'loaded and ``estack-bench -j`` runs every case, then the Go '
            'peer (``estack-gopeer``, built static with Debian\'s Go 1.19) '
@@ -644,7 +666,7 @@ def write_rst(docs, path):
            'operations unless the case needs less (GROW and SHRINK prepare '
            'a few hundred stacks per batch).'
            % (m.get('guest_kernel', '?'), m.get('qemu', '?'),
-              b.get('cpus', 2), m.get('guest_mem_kib', '?'),
+              accel.upper(), cpu_model, b.get('cpus', 2), m.get('guest_mem_kib', '?'),
               m.get('host_cpu', '?'), m.get('host_cpus', '?'),
               b.get('reps', 0), b.get('batch', 0)),
            '',

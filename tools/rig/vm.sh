@@ -85,7 +85,11 @@ rm -f "$console" "$results" "$dmesg"
 # VM_CPU: the guest's CPU model (QEMU's -cpu), "max" unless set, e.g.
 # "max,-erms,-fsrm" to see what TCG's byte-at-a-time emulation of
 # rep stosb and rep movsb costs the kernel's clear_page() and copies.
-qemu=(qemu-system-x86_64 -machine q35 -cpu "${VM_CPU:-max}" -smp 2 -m "$mem"
+# VM_ACCEL: QEMU's accelerator, "tcg" unless set: "kvm" (with VM_CPU=host)
+# where KVM runs full guests. It is never guessed: this project's machines
+# have a /dev/kvm that runs only paravirtualised guests.
+qemu=(qemu-system-x86_64 -machine q35 -accel "${VM_ACCEL:-tcg}"
+      -cpu "${VM_CPU:-max}" -smp 2 -m "$mem"
       -no-reboot -kernel "$kernel" -initrd "$cpio_file"
       -nic none)
 cmdline="console=ttyS0 panic=-1 nokaslr $append"
