@@ -19,12 +19,16 @@
  * workers of a batch wait for each other, spinning, once awake, so that
  * the wake-up of the second is not timed either.
  *
+ * Each worker is pinned to a CPU of its own (pin_worker()).
+ *
  * State: a struct cpus_run, with two workers kept for the whole group;
  * each worker has, for each loop, its own struct stack_env, on its own
  * /dev/estack file or on the one the group shares.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -173,6 +177,34 @@ static void cpus_describe(struct bench_table *t)
 }
 
 /*
+ * Each worker on a CPU of its own, the index-th the process may use, as
+ * will-it-scale pins its tasks. A batch of the cheapest loops (libestack's
+ * cache hits, malloc) lasts well under a millisecond, less than the
+ * scheduler takes to pull apart two threads woken together onto one CPU;
+ * unpinned, their speed-up would be where the wake-ups landed. With fewer
+ * CPUs than workers, none is pinned.
+ */
+static void pin_worker(const struct cpus_worker *w)
+{
+	unsigned int cpu, seen = 0;
+	cpu_set_t allowed, one;
+
+	if (sched_getaffinity(0, sizeof(allowed), &allowed))
+		die("sched_getaffinity");
+	if (CPU_COUNT(&allowed) < MAX_THREADS)
+		return;
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &allowed) || seen++ != w->index)
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		if (sched_setaffinity(0, sizeof(one), &one))
+			die("sched_setaffinity");
+		return;
+	}
+}
+
+/*
  * Each batch starts and ends on a barrier with the main thread; the
  * worker times its own loop, so that the barriers are not timed.
  */
@@ -185,6 +217,7 @@ static void *worker_main(void *arg)
 	unsigned int i;
 	int *err;
 
+	pin_worker(w);
 	for (;;) {
 		pthread_barrier_wait(&r->start_line);
 		if (r->stop)
