@@ -54,7 +54,7 @@ static void floor_ratios(struct bench_table *t, const char *est)
 		.den = { case_key(BENCH_ID(GROUP, stack_mmap_guard.name,
 					   TARGET_KIB)) },
 		.reading =
-			"the least ALLOC + FREE can do takes {percent}%% of mmap + guard + munmap",
+			"the least ALLOC + FREE can do takes {percent}% of mmap + guard + munmap",
 	});
 	table_ratio(t, &(struct bench_ratio){
 		.group = GROUP,
