@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -181,20 +182,26 @@ static void cpus_describe(struct bench_table *t)
  * will-it-scale pins its tasks. A batch of the cheapest loops (libestack's
  * cache hits, malloc) lasts well under a millisecond, less than the
  * scheduler takes to pull apart two threads woken together onto one CPU;
- * unpinned, their speed-up would be where the wake-ups landed. With fewer
- * CPUs than workers, none is pinned.
+ * unpinned, their speed-up would be where the wake-ups landed. Pinned,
+ * a thread never migrates, so the rows say nothing of what migration
+ * costs. With fewer usable CPUs than workers (or more than a cpu_set_t
+ * holds), none is pinned, and stderr says so.
  */
 static void pin_worker(const struct cpus_worker *w)
 {
 	unsigned int cpu, seen = 0;
 	cpu_set_t allowed, one;
 
-	if (sched_getaffinity(0, sizeof(allowed), &allowed))
-		die("sched_getaffinity");
-	if (CPU_COUNT(&allowed) < MAX_THREADS)
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) ||
+	    CPU_COUNT(&allowed) < MAX_THREADS) {
+		fprintf(stderr, "[bench] cpus: worker %u not pinned\n",
+			w->index);
 		return;
+	}
 	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
-		if (!CPU_ISSET(cpu, &allowed) || seen++ != w->index)
+		if (!CPU_ISSET(cpu, &allowed))
+			continue;
+		if (seen++ < w->index)
 			continue;
 		CPU_ZERO(&one);
 		CPU_SET(cpu, &one);

@@ -263,6 +263,7 @@ static enum clear_kind clear_kind(void)
 	return kind;
 }
 
+/* @len: a multiple of 64, at least 64 (a page). */
 static void clear_page_like_kernel(void *page, unsigned long len)
 {
 	unsigned long n;
@@ -271,12 +272,12 @@ static void clear_page_like_kernel(void *page, unsigned long len)
 	case CLEAR_ERMS:
 		n = len;
 		__asm__ volatile("rep stosb"
-				 : "+D"(page), "+c"(n) : "a"(0) : "memory");
+				 : "+D"(page), "+c"(n) : "a"(0UL) : "memory");
 		break;
 	case CLEAR_REP:
 		n = len / 8;
 		__asm__ volatile("rep stosq"
-				 : "+D"(page), "+c"(n) : "a"(0) : "memory");
+				 : "+D"(page), "+c"(n) : "a"(0UL) : "memory");
 		break;
 	default:
 		n = len / 64;
