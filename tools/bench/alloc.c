@@ -32,8 +32,9 @@ static const struct stack_kind *const alloc_kinds[] = {
 
 /*
  * What the uAPI's zeroing alone costs against the two targets, in the same
- * repetitions: if the floor misses a target, no fast path can meet it on
- * this machine.
+ * repetitions: where the floor misses a target, no fast path that clears
+ * the page in line can meet it on that CPU model; where it does not, the
+ * rest of the gap is the fast path's.
  */
 static void floor_ratios(struct bench_table *t, const char *est)
 {
