@@ -156,11 +156,27 @@ void estack_allocator_destroy(struct estack_allocator *a)
 }
 EXPORT_SYMBOL_IF_KUNIT(estack_allocator_destroy);
 
+/*
+ * Hand a recycled @span to @owner. The PG_dirty marks of its pages say
+ * which may hold data only to the owner that held it last; for any other,
+ * and for the anonymous owner 0, every page of a dirty span is marked, so
+ * that all of it is cleared before it is handed out.
+ */
+static void estack_span_claim(struct estack_span *span, u64 owner)
+{
+	unsigned long i;
+
+	if (span->dirty && (!owner || span->owner != owner))
+		for (i = 0; i < estack_span_nr_pages(span); i++)
+			SetPageDirty(span->pages[i]);
+	span->owner = owner;
+}
+
 /* The layers in turn; fresh pages from the allocator zeroed if @zero. */
 static struct estack_span *__estack_span_alloc(struct estack_allocator *a,
 					       unsigned int order,
 					       struct mem_cgroup *memcg,
-					       bool zero)
+					       bool zero, u64 owner)
 {
 	struct estack_span *span = NULL;
 	LIST_HEAD(one);
@@ -189,6 +205,7 @@ static struct estack_span *__estack_span_alloc(struct estack_allocator *a,
 	if (IS_ERR(span))
 		return span;
 out:
+	estack_span_claim(span, owner);
 	this_cpu_inc(a->stats->allocs[order]);
 	return span;
 }
@@ -199,20 +216,23 @@ out:
  * @order: up to ESTACK_MAX_ORDER
  * @memcg: the caller's cgroup: pages come from its caches or are charged
  *	to it (NULL without memcg)
+ * @owner: the caller's file (estack_ctx.serial), 0 for none
  *
  * The pages may hold a previous user's data when ->dirty is set: one of
  * the same cgroup for a recycled span, anyone's for a fresh one, which the
- * page allocator did not clear. The caller clears every page before it
- * exposes it (GROW and SHRINK clear the part they do not copy over).
+ * page allocator did not clear. Those that may are marked PG_dirty. The
+ * caller clears every marked page before it exposes it (GROW and SHRINK
+ * clear the part they do not copy over).
  *
  * Context: process context, may sleep; takes no lock of the caller's.
  * Return: the span, or ERR_PTR(-ENOMEM).
  */
 struct estack_span *estack_span_alloc_unzeroed(struct estack_allocator *a,
 					       unsigned int order,
-					       struct mem_cgroup *memcg)
+					       struct mem_cgroup *memcg,
+					       u64 owner)
 {
-	return __estack_span_alloc(a, order, memcg, false);
+	return __estack_span_alloc(a, order, memcg, false, owner);
 }
 EXPORT_SYMBOL_IF_KUNIT(estack_span_alloc_unzeroed);
 
@@ -222,6 +242,8 @@ EXPORT_SYMBOL_IF_KUNIT(estack_span_alloc_unzeroed);
  * @order: up to ESTACK_MAX_ORDER
  * @memcg: the caller's cgroup: pages come from its caches or are charged
  *	to it (NULL without memcg)
+ * @owner: the caller's file (estack_ctx.serial), 0 for none: of a span
+ *	the same file held last, only the pages it wrote are cleared
  *
  * Context: process context, may sleep; takes no lock of the caller's.
  * Return: the span, ERR_PTR(-ENOMEM), or ERR_PTR(-EINTR) when a fatal
@@ -229,9 +251,10 @@ EXPORT_SYMBOL_IF_KUNIT(estack_span_alloc_unzeroed);
  */
 struct estack_span *estack_span_alloc(struct estack_allocator *a,
 				      unsigned int order,
-				      struct mem_cgroup *memcg)
+				      struct mem_cgroup *memcg, u64 owner)
 {
-	struct estack_span *span = __estack_span_alloc(a, order, memcg, true);
+	struct estack_span *span = __estack_span_alloc(a, order, memcg, true,
+						       owner);
 	int ret;
 
 	if (IS_ERR(span) || !span->dirty)
@@ -252,7 +275,10 @@ static void estack_span_recycle(struct estack_allocator *a,
 				struct estack_span *span,
 				struct mem_cgroup *memcg)
 {
-	/* It has been the user's: assume every page was written. */
+	/*
+	 * It has been the user's: the pages it wrote are marked PG_dirty
+	 * (struct estack_span), for its owner's next claim.
+	 */
 	span->dirty = true;
 
 	if (!estack_span_recyclable(span)) {

@@ -10,10 +10,12 @@
 #ifndef _ESTACK_ALLOC_H
 #define _ESTACK_ALLOC_H
 
+#include <linux/highmem.h>
 #include <linux/jump_label.h>
 #include <linux/list.h>
 #include <linux/list_lru.h>
 #include <linux/memcontrol.h>
+#include <linux/page-flags.h>
 #include <linux/percpu.h>
 #include <linux/shrinker.h>
 #include <linux/spinlock.h>
@@ -48,10 +50,25 @@ static inline bool estack_resched_point(unsigned long n)
  *	pool's list_lru (under its lock); unused while the stack is in use
  * @pages: the 2^@order pages, each holding its own reference
  * @order: log2 of the number of pages; fixed for the span's life
- * @dirty: the pages may hold a previous user's data and are zeroed before
- *	the span is handed out again; false for pages known to be zero
+ * @dirty: some pages may hold a previous user's data, and are cleared
+ *	before they are handed out again: those marked PG_dirty, when the
+ *	span is claimed by the owner that last held it, else all of them
+ *	(estack_span_claim()); false when every page is known to be zero
+ * @owner: estack_ctx.serial of the file that last held the span, 0 for
+ *	none (fresh, or a caller with no file)
  * @inline_pages: @pages of a small span; large spans use a kvmalloc'ed
  *	array
+ *
+ * A page of a span that no one maps, marked clean (PG_dirty clear), reads
+ * as zero for the owner that held it last: every write leaves a mark. A
+ * store through the mapping sets the PTE's dirty bit, which the zap that
+ * unmaps the page moves to PG_dirty; a write through GUP ends with
+ * set_page_dirty(); the module's own copies mark what they write, and
+ * fresh pages that the page allocator did not clear come marked. The
+ * marks are trusted for that owner alone: a write with no mark (a
+ * long-term pin released without set_page_dirty(), as io_uring's fixed
+ * buffers are) could then show its bytes only to the file that wrote
+ * them, never to another process.
  *
  * Allocated with kmem_cache_alloc_lru() and GFP_KERNEL_ACCOUNT while the
  * owner's memcg is the active one, so that the descriptor and its pages are
@@ -64,12 +81,28 @@ struct estack_span {
 	struct page **pages;
 	u8 order;
 	bool dirty;
+	u64 owner;
 	struct page *inline_pages[1 << (ESTACK_NR_SMALL - 1)];
 };
 
 static inline unsigned long estack_span_nr_pages(const struct estack_span *span)
 {
 	return 1UL << span->order;
+}
+
+/**
+ * estack_page_clear() - make a page of a claimed span read as zero
+ * @page: the page, mapped nowhere
+ *
+ * Return: 1 when it was marked and is cleared now, 0 when it read as zero.
+ */
+static inline unsigned int estack_page_clear(struct page *page)
+{
+	if (!PageDirty(page))
+		return 0;
+	clear_highpage(page);
+	ClearPageDirty(page);
+	return 1;
 }
 
 /* Counters, per CPU, summed on read (stats.c). */
@@ -188,10 +221,11 @@ int estack_allocator_init(struct estack_allocator *a, const char *name,
 void estack_allocator_destroy(struct estack_allocator *a);
 struct estack_span *estack_span_alloc(struct estack_allocator *a,
 				      unsigned int order,
-				      struct mem_cgroup *memcg);
+				      struct mem_cgroup *memcg, u64 owner);
 struct estack_span *estack_span_alloc_unzeroed(struct estack_allocator *a,
 					       unsigned int order,
-					       struct mem_cgroup *memcg);
+					       struct mem_cgroup *memcg,
+					       u64 owner);
 void estack_span_free(struct estack_allocator *a, struct estack_span *span,
 		      struct mem_cgroup *memcg);
 void estack_span_keep(struct estack_allocator *a, struct estack_span *span);

@@ -26,6 +26,7 @@
  * Copyright (C) 2026 The estack authors
  */
 
+#include <linux/atomic.h>
 #include <linux/cred.h>
 #include <linux/error-injection.h>
 #include <linux/memcontrol.h>
@@ -57,6 +58,8 @@ static DEFINE_MUTEX(estack_users_lock);
  */
 static LIST_HEAD(estack_ctx_list);
 static DEFINE_MUTEX(estack_ctx_list_lock);
+/* estack_ctx.serial: 64 bits never wrap, so no two files share one. */
+static atomic64_t estack_ctx_serial = ATOMIC64_INIT(0);
 
 static struct estack_user *estack_user_get(struct xarray *xa,
 					   unsigned long key)
@@ -200,6 +203,7 @@ struct estack_ctx *estack_ctx_create(struct file *file,
 	ctx->mm = current->mm;
 	ctx->tgid = task_tgid_nr(current);
 	get_task_comm(ctx->comm, current);
+	ctx->serial = atomic64_inc_return(&estack_ctx_serial);
 	mutex_lock(&estack_ctx_list_lock);
 	list_add_tail(&ctx->node, &estack_ctx_list);
 	mutex_unlock(&estack_ctx_list_lock);

@@ -61,9 +61,11 @@ struct estack_user {
  * @node: in the list of all contexts (context.c), for debugfs
  * @tgid: the opener's process id, for debugfs
  * @comm: the opener's command name, for debugfs
+ * @serial: unique among all contexts ever opened (never 0): the owner the
+ *	allocator remembers in the spans this file frees
  *
  * @mm, @memcg, @user, @uid, @owner, @owner_xa, @owner_key, @owner_ns,
- * @alloc, @file, @tgid and @comm are set at open and never change.
+ * @alloc, @file, @tgid, @comm and @serial are set at open and never change.
  */
 struct estack_ctx {
 	struct mm_struct *mm;
@@ -88,6 +90,7 @@ struct estack_ctx {
 	struct list_head node;
 	pid_t tgid;
 	char comm[TASK_COMM_LEN];
+	u64 serial;
 };
 
 struct estack_ctx *estack_ctx_create(struct file *file,

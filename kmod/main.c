@@ -29,7 +29,7 @@ MODULE_PARM_DESC(rig_leak, "check-rig: leak one stack's page at load");
 
 static void estack_rig_leak(void)
 {
-	if (rig_leak && !IS_ERR(estack_span_alloc(&estack_allocator, 0, NULL)))
+	if (rig_leak && !IS_ERR(estack_span_alloc(&estack_allocator, 0, NULL, 0)))
 		pr_warn("check-rig: one span leaked on purpose\n");
 }
 #else

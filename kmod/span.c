@@ -105,8 +105,12 @@ static int estack_span_fill(struct estack_allocator *a,
 			page = alloc_page(gfp);
 		if (!page)
 			goto err_put_pages;
-		for (j = 0; j < (1UL << chunk); j++)
+		for (j = 0; j < (1UL << chunk); j++) {
+			/* Whatever the last user left: marked, to be cleared. */
+			if (!zero)
+				SetPageDirty(page + j);
 			span->pages[i++] = page + j;
+		}
 		atomic_long_add(1UL << chunk, &a->pages);
 
 		if (nr > ESTACK_RESCHED_PAGES && estack_resched_point(i)) {
@@ -212,25 +216,25 @@ unsigned long estack_span_release_list(struct estack_allocator *a,
 /**
  * estack_span_zero() - clear a dirty span before it is handed out again
  * @a: the allocator
- * @span: the span
+ * @span: the span, claimed (estack_span_claim()): its pages that may hold
+ *	data are the ones marked PG_dirty
  *
  * Return: 0, or -EINTR when a fatal signal stopped a large clear (the span
  * stays dirty).
  */
 int estack_span_zero(struct estack_allocator *a, struct estack_span *span)
 {
-	unsigned long nr = estack_span_nr_pages(span), i;
+	unsigned long nr = estack_span_nr_pages(span), i, n = 0;
 
 	for (i = 0; i < nr; i++) {
-		clear_highpage(span->pages[i]);
-		ClearPageDirty(span->pages[i]);
+		n += estack_page_clear(span->pages[i]);
 		if (nr > ESTACK_RESCHED_PAGES && estack_resched_point(i + 1)) {
-			estack_stat_add(a, ESTACK_STAT_PAGES_ZEROED, i + 1);
+			estack_stat_add(a, ESTACK_STAT_PAGES_ZEROED, n);
 			return -EINTR;
 		}
 	}
 	span->dirty = false;
-	estack_stat_add(a, ESTACK_STAT_PAGES_ZEROED, nr);
+	estack_stat_add(a, ESTACK_STAT_PAGES_ZEROED, n);
 	return 0;
 }
 

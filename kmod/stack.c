@@ -137,8 +137,10 @@ struct estack_span *estack_stack_span_alloc(struct estack_ctx *ctx,
 	lockdep_assert_not_held(&ctx->lock);
 	lockdep_assert_not_held(&ctx->mm->mmap_lock);
 	if (zeroed)
-		return estack_span_alloc(ctx->alloc, order, ctx->memcg);
-	return estack_span_alloc_unzeroed(ctx->alloc, order, ctx->memcg);
+		return estack_span_alloc(ctx->alloc, order, ctx->memcg,
+					 ctx->serial);
+	return estack_span_alloc_unzeroed(ctx->alloc, order, ctx->memcg,
+					  ctx->serial);
 }
 
 /*

@@ -132,8 +132,9 @@ bool estack_move_log(struct estack_move_plan *m, u64 addr)
  * Only the pages below the live part, and the part of the page sp cuts
  * below sp, are cleared: the rest is copied over or taken from the old
  * stack. The lowest @m->clean pages are clear already (a large span has
- * them cleared with no lock held, before the move takes its locks), and a
- * span that is not dirty needs nothing.
+ * them cleared with no lock held, before the move takes its locks), a
+ * span that is not dirty needs nothing, and of a dirty one only the pages
+ * marked PG_dirty (the span is claimed: see struct estack_span).
  *
  * Return: 0, or -EINTR when a fatal signal stopped a long clear.
  */
@@ -147,16 +148,25 @@ int estack_move_clear_new(struct estack_move_plan *m)
 	if (!span->dirty)
 		return 0;
 	for (i = m->clean; i < first; i++) {
-		clear_user_highpage(span->pages[i], m->new_lo + (i << PAGE_SHIFT));
-		if (estack_resched_point(++n)) {
+		if (estack_resched_point(i - m->clean + 1)) {
 			ret = -EINTR;
 			break;
 		}
+		if (!PageDirty(span->pages[i]))
+			continue;
+		clear_user_highpage(span->pages[i], m->new_lo + (i << PAGE_SHIFT));
+		ClearPageDirty(span->pages[i]);
+		n++;
 	}
-	/* The page sp cuts, unless it lies in the clean part. */
-	if (!ret && offset_in_page(new_sp) && first >= m->clean) {
+	/*
+	 * The page sp cuts, unless it lies in the clean part: the copy marks
+	 * it again when it writes the part above sp.
+	 */
+	if (!ret && offset_in_page(new_sp) && first >= m->clean &&
+	    PageDirty(span->pages[first])) {
 		clear_user_highpage(span->pages[first],
 				    m->new_lo + (first << PAGE_SHIFT));
+		ClearPageDirty(span->pages[first]);
 		n++;
 	}
 	m->cleared += n;
@@ -171,7 +181,9 @@ int estack_move_clear_new(struct estack_move_plan *m)
  *	below the live part
  *
  * Called with no lock held: under ctx->lock, clearing megabytes would
- * stall every other call on the file.
+ * stall every other call on the file. Of a dirty span, claimed, only the
+ * pages marked PG_dirty are cleared: the bottom of a stack that grew is
+ * seldom written, and its span comes back to the file that grows next.
  *
  * Return: how many of the lowest pages are clear (all of them when the
  * span was not dirty), or -EINTR when a fatal signal stopped the clear.
@@ -179,19 +191,19 @@ int estack_move_clear_new(struct estack_move_plan *m)
 long estack_move_clear_bottom(struct estack_allocator *a,
 			      struct estack_span *span, unsigned long below)
 {
-	unsigned long i;
+	unsigned long i, n = 0;
 
 	might_sleep();
 	if (!span->dirty)
 		return estack_span_nr_pages(span);
 	for (i = 0; i < below; i++) {
-		clear_highpage(span->pages[i]);
+		n += estack_page_clear(span->pages[i]);
 		if (estack_resched_point(i + 1)) {
-			estack_stat_add(a, ESTACK_STAT_PAGES_ZEROED, i + 1);
+			estack_stat_add(a, ESTACK_STAT_PAGES_ZEROED, n);
 			return -EINTR;
 		}
 	}
-	estack_stat_add(a, ESTACK_STAT_PAGES_ZEROED, below);
+	estack_stat_add(a, ESTACK_STAT_PAGES_ZEROED, n);
 	return below;
 }
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -200,6 +201,143 @@ TEST_F(mv, grow_takes_whole_pages)
 TEST_F(mv, shrink_takes_whole_pages)
 {
 	move_takes_pages(_metadata, self->fd, ESTACK_IOC_SHRINK, 262144, 40960);
+}
+
+/*
+ * The span a grown stack leaves at FREE comes back to the next GROW of
+ * that size on the same file with its bottom still clear: of the pages
+ * below the live part, only those the stack wrote are cleared again,
+ * however they were written. On another file, every page is. The pages
+ * are proved to be the same ones by their frames, and the clearing by
+ * pages_zeroed. Needs root (page frames, drop_caches).
+ */
+enum bottom_write {
+	BOTTOM_STORE,		/* a store: the PTE's dirty bit, moved by the zap */
+	BOTTOM_PROC_MEM,	/* /proc/self/mem: GUP, set_page_dirty_lock() */
+	BOTTOM_DONTNEED,	/* a store, then MADV_DONTNEED: zapped early */
+	BOTTOM_VM_WRITEV,	/* process_vm_writev(): pinned, unpinned dirty */
+};
+
+static void write_bottom(struct __test_metadata *_metadata, __u64 addr,
+			 enum bottom_write how)
+{
+	static char buf[4096];
+	struct iovec local = { buf, sizeof(buf) };
+	struct iovec remote = { U2P(addr), sizeof(buf) };
+	int fd;
+
+	memset(buf, 0xa5, sizeof(buf));
+	switch (how) {
+	case BOTTOM_STORE:
+		memcpy(U2P(addr), buf, sizeof(buf));
+		break;
+	case BOTTOM_PROC_MEM:
+		fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ((ssize_t)sizeof(buf),
+			  pwrite64(fd, buf, sizeof(buf), addr));
+		close(fd);
+		break;
+	case BOTTOM_DONTNEED:
+		memcpy(U2P(addr), buf, sizeof(buf));
+		ASSERT_EQ(0, madvise(U2P(addr), sizeof(buf), MADV_DONTNEED));
+		break;
+	case BOTTOM_VM_WRITEV:
+		/* No vectors: 0, unless the kernel lacks the system call. */
+		if (process_vm_writev(getpid(), NULL, 0, NULL, 0, 0))
+			ES_SKIP("process_vm_writev: %s (CONFIG_CROSS_MEMORY_ATTACH)",
+				strerror(errno));
+		ASSERT_EQ((ssize_t)sizeof(buf),
+			  process_vm_writev(getpid(), &local, 1, &remote, 1, 0));
+		break;
+	}
+}
+
+/* GROW a new 512 KiB stack of @fd to 1 MiB, one page live: @m, @id. */
+static void grow_one_page_live(struct __test_metadata *_metadata, int fd,
+			       struct estack_move *m, __u32 *id)
+{
+	struct estack_alloc a;
+
+	ASSERT_EQ(0, es_alloc(fd, 524288, &a));
+	*id = a.id;
+	es_fill(a.hi - 4096, a.hi);
+	memset(m, 0, sizeof(*m));
+	m->id = a.id;
+	m->sp = a.hi - 4096;
+	ASSERT_EQ(0, es_move(fd, ESTACK_IOC_GROW, m));
+	ASSERT_EQ(1048576, m->hi - m->lo);
+}
+
+static void grow_bottom_reuse(struct __test_metadata *_metadata, int fd,
+			      bool other_file, enum bottom_write how)
+{
+	long long zeroed;
+	struct estack_move m;
+	__u64 pfn;
+	__u32 id;
+	int fd2 = fd;
+
+	if (geteuid())
+		ES_SKIP("page frame numbers need CAP_SYS_ADMIN");
+	/*
+	 * The pools hand out their oldest span first: empty them (the
+	 * shrinker), so that the one this GROW leaves is the next one out.
+	 */
+	ASSERT_EQ(0, es_write_file("/proc/sys/vm/drop_caches", "2"));
+	grow_one_page_live(_metadata, fd, &m, &id);
+	pfn = pfn_at(m.lo);
+	ASSERT_NE(0, pfn);
+	write_bottom(_metadata, m.lo, how);
+	ASSERT_EQ(0, es_free(fd, id));
+
+	if (other_file) {
+		fd2 = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+		ASSERT_LE(0, fd2);
+	}
+	zeroed = es_stat("pages_zeroed");
+	grow_one_page_live(_metadata, fd2, &m, &id);
+	zeroed = es_stat("pages_zeroed") - zeroed;
+	ASSERT_LE(0, zeroed);
+	ASSERT_EQ(pfn, pfn_at(m.lo)) TH_LOG("the span did not come back");
+	EXPECT_TRUE(es_zero(m.lo, m.hi - 4096));
+	EXPECT_EQ(0, es_check_pat(m.hi - 4096, m.hi, m.delta));
+	/*
+	 * On the same file, the ALLOC clears the page its span got from the
+	 * first GROW in exchange for the live one, and the GROW the bottom
+	 * page written. On another file, the GROW alone clears all 255 pages
+	 * below the live one.
+	 */
+	EXPECT_TRUE(other_file ? zeroed >= 255 : zeroed <= 8)
+		TH_LOG("%lld pages cleared", zeroed);
+	EXPECT_EQ(0, es_free(fd2, id));
+	if (other_file)
+		close(fd2);
+}
+
+TEST_F(mv, grow_bottom_reuse_store)
+{
+	grow_bottom_reuse(_metadata, self->fd, false, BOTTOM_STORE);
+}
+
+TEST_F(mv, grow_bottom_reuse_proc_mem)
+{
+	grow_bottom_reuse(_metadata, self->fd, false, BOTTOM_PROC_MEM);
+}
+
+TEST_F(mv, grow_bottom_reuse_dontneed)
+{
+	grow_bottom_reuse(_metadata, self->fd, false, BOTTOM_DONTNEED);
+}
+
+TEST_F(mv, grow_bottom_reuse_vm_writev)
+{
+	grow_bottom_reuse(_metadata, self->fd, false, BOTTOM_VM_WRITEV);
+}
+
+TEST_F(mv, grow_bottom_other_file_cleared)
+{
+	grow_bottom_reuse(_metadata, self->fd, true, BOTTOM_STORE);
 }
 
 /*

@@ -75,7 +75,7 @@ static struct estack_span *get(struct kunit *test, unsigned int order,
 			       struct mem_cgroup *memcg)
 {
 	struct estack_span *span = estack_span_alloc(test_alloc(test), order,
-						     memcg);
+						     memcg, 0);
 
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, span);
 	KUNIT_EXPECT_EQ(test, (unsigned int)span->order, order);
@@ -260,7 +260,7 @@ static int cpu_fill_fn(void *data)
 	unsigned int i;
 
 	for (i = 0; i < f->n; i++)
-		spans[i] = estack_span_alloc(f->a, 0, NULL);
+		spans[i] = estack_span_alloc(f->a, 0, NULL, 0);
 	for (i = 0; i < f->n; i++)
 		if (!IS_ERR(spans[i]))
 			estack_span_free(f->a, spans[i], NULL);
@@ -366,10 +366,13 @@ static void estack_pool_fresh_unzeroed_is_dirty(struct kunit *test)
 	u64 zeroed = stat(test, ESTACK_STAT_PAGES_ZEROED);
 	struct estack_span *s;
 
-	s = estack_span_alloc_unzeroed(a, 1, NULL);
+	s = estack_span_alloc_unzeroed(a, 1, NULL, 0);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, s);
 	KUNIT_EXPECT_EQ(test, pages + 2, stat(test, ESTACK_STAT_PAGES_ALLOCATED));
 	KUNIT_EXPECT_TRUE(test, s->dirty);
+	/* Each page marked: the move clears what it does not copy over. */
+	KUNIT_EXPECT_TRUE(test, PageDirty(s->pages[0]));
+	KUNIT_EXPECT_TRUE(test, PageDirty(s->pages[1]));
 	KUNIT_EXPECT_EQ(test, zeroed, stat(test, ESTACK_STAT_PAGES_ZEROED));
 	estack_span_free(a, s, NULL);
 
@@ -405,6 +408,89 @@ static void estack_pool_zero_before_reuse(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, span_is_zero(s2));
 	KUNIT_EXPECT_EQ(test, zeroed + (1U << order),
 			stat(test, ESTACK_STAT_PAGES_ZEROED));
+	estack_span_free(a, s2, NULL);
+}
+
+/* A store through the mapping, once the zap moved its mark to PG_dirty. */
+static void write_page_marked(struct page *page, u8 byte)
+{
+	memset_page(page, 0, byte, PAGE_SIZE);
+	SetPageDirty(page);
+}
+
+/*
+ * Of a span the same owner held last, only the pages it wrote (marked
+ * PG_dirty) are cleared. Another owner gets every page cleared, even one
+ * written with no mark: the marks are never trusted across files.
+ */
+static void estack_pool_owner_trusts_marks(struct kunit *test)
+{
+	unsigned int order = *(const unsigned int *)test->param_value;
+	struct estack_allocator *a = test_alloc(test);
+	unsigned long nr = 1UL << order;
+	struct estack_span *s1, *s2, *s3;
+	u64 zeroed;
+
+	migrate_disable();
+	s1 = estack_span_alloc(a, order, NULL, 7);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, s1);
+	KUNIT_EXPECT_TRUE(test, span_is_zero(s1));
+	write_page_marked(s1->pages[nr - 1], 0xa5);
+	estack_span_free(a, s1, NULL);
+	zeroed = stat(test, ESTACK_STAT_PAGES_ZEROED);
+	s2 = estack_span_alloc(a, order, NULL, 7);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, s2);
+	KUNIT_EXPECT_PTR_EQ(test, s1, s2);
+	KUNIT_EXPECT_TRUE(test, span_is_zero(s2));
+	KUNIT_EXPECT_EQ(test, zeroed + 1, stat(test, ESTACK_STAT_PAGES_ZEROED));
+
+	/* A write that left no mark, then another owner. */
+	memset_page(s2->pages[0], 0, 0x5a, PAGE_SIZE);
+	estack_span_free(a, s2, NULL);
+	zeroed = stat(test, ESTACK_STAT_PAGES_ZEROED);
+	s3 = estack_span_alloc(a, order, NULL, 8);
+	migrate_enable();
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, s3);
+	KUNIT_EXPECT_PTR_EQ(test, s1, s3);
+	KUNIT_EXPECT_TRUE(test, span_is_zero(s3));
+	KUNIT_EXPECT_EQ(test, zeroed + nr, stat(test, ESTACK_STAT_PAGES_ZEROED));
+	estack_span_free(a, s3, NULL);
+}
+
+/*
+ * A span for a move is not cleared on the way: its pages come marked as
+ * they are, for the move to clear. For the owner that held it, only what
+ * it wrote; for any other, or none, all of it.
+ */
+static void estack_pool_unzeroed_marks_by_owner(struct kunit *test)
+{
+	unsigned int order = *(const unsigned int *)test->param_value;
+	struct estack_allocator *a = test_alloc(test);
+	unsigned long nr = 1UL << order, i, marked;
+	struct estack_span *s1, *s2;
+
+	migrate_disable();
+	s1 = estack_span_alloc(a, order, NULL, 7);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, s1);
+	write_page_marked(s1->pages[nr - 1], 0xa5);
+	estack_span_free(a, s1, NULL);
+	s2 = estack_span_alloc_unzeroed(a, order, NULL, 7);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, s2);
+	KUNIT_EXPECT_PTR_EQ(test, s1, s2);
+	KUNIT_EXPECT_TRUE(test, s2->dirty);
+	for (i = 0, marked = 0; i < nr; i++)
+		marked += PageDirty(s2->pages[i]);
+	KUNIT_EXPECT_EQ(test, 1UL, marked);
+	KUNIT_EXPECT_TRUE(test, PageDirty(s2->pages[nr - 1]));
+	estack_span_free(a, s2, NULL);
+
+	s2 = estack_span_alloc_unzeroed(a, order, NULL, 0);
+	migrate_enable();
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, s2);
+	KUNIT_EXPECT_PTR_EQ(test, s1, s2);
+	for (i = 0, marked = 0; i < nr; i++)
+		marked += PageDirty(s2->pages[i]);
+	KUNIT_EXPECT_EQ(test, nr, marked);
 	estack_span_free(a, s2, NULL);
 }
 
@@ -494,6 +580,8 @@ static struct kunit_case estack_pool_cases[] = {
 	KUNIT_CASE(estack_pool_empty_falls_back),
 	KUNIT_CASE(estack_pool_fresh_unzeroed_is_dirty),
 	KUNIT_CASE_PARAM(estack_pool_zero_before_reuse, reuse_gen_params),
+	KUNIT_CASE_PARAM(estack_pool_owner_trusts_marks, reuse_gen_params),
+	KUNIT_CASE_PARAM(estack_pool_unzeroed_marks_by_owner, reuse_gen_params),
 	KUNIT_CASE(estack_pool_pinned_not_recycled),
 	KUNIT_CASE(estack_pool_reserve_bounds),
 	KUNIT_CASE(estack_pool_pages_refcounted),
@@ -570,7 +658,7 @@ static void estack_large_fault_sweep(struct kunit *test)
 	WRITE_ONCE(test_tun(test)->pool_reserve.val, 0);
 	for (n = 1; n < 100; n++) {
 		current->fail_nth = n;
-		s = estack_span_alloc(a, order, NULL);
+		s = estack_span_alloc(a, order, NULL, 0);
 		left = current->fail_nth;
 		current->fail_nth = 0;
 		if (IS_ERR(s)) {
@@ -864,7 +952,8 @@ static int churn_fn(void *data)
 			live[slot] = NULL;
 			continue;
 		}
-		live[slot] = estack_span_alloc(c->a, get_random_u32() % 6, NULL);
+		live[slot] = estack_span_alloc(c->a, get_random_u32() % 6,
+					       NULL, 0);
 		if (IS_ERR(live[slot])) {
 			live[slot] = NULL;
 			c->errors++;
