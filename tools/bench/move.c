@@ -11,7 +11,9 @@
  *           memcpy and by rep movsq, the kernel's copy_page; and the
  *           kernel's clear_page, rep stosb, of as many bytes), mremap
  *           (MREMAP_MAYMOVE) and mmap + copy + munmap; with 0 KiB live,
- *           what is left is estack's own overhead
+ *           what is left is estack's own overhead. Then GROW at 512 KiB
+ *           once more, each grown stack written whole before FREE: the
+ *           span comes back with its lower half to clear again
  *   shrink  SHRINK of a stack using an eighth of itself, against
  *           madvise(MADV_DONTNEED) of the unused half
  *
@@ -40,6 +42,7 @@
  * @live: bytes in use at the top of each stack
  * @from_size: size of each stack before the move
  * @moving: the estack stacks of a batch
+ * @grown_lo: the lowest byte of each after its GROW
  * @fp: the saved frame pointer of each (0: no frame)
  * @slots: the addresses of each one's saved registers, at its sp
  * @maps: the mappings of a batch (the alternatives)
@@ -51,6 +54,7 @@ struct move_state {
 	unsigned long page;
 	unsigned long live, from_size;
 	struct estack_alloc moving[MOVE_MAX];
+	__u64 grown_lo[MOVE_MAX];
 	__u64 fp[MOVE_MAX];
 	__u64 slots[MOVE_MAX][SWITCH_SLOTS];
 	char *maps[MOVE_MAX];
@@ -168,7 +172,10 @@ static int grow_op(void *ctx, unsigned int i)
 		m.nr_slots = SWITCH_SLOTS;
 		m.slots = (unsigned long)s->slots[i];
 	}
-	return ioctl(s->dev, ESTACK_IOC_GROW, &m);
+	if (ioctl(s->dev, ESTACK_IOC_GROW, &m))
+		return -1;
+	s->grown_lo[i] = m.lo;
+	return 0;
 }
 
 static int shrink_op(void *ctx, unsigned int i)
@@ -187,6 +194,20 @@ static int moving_done(void *ctx, unsigned int n)
 			return -1;
 	}
 	return 0;
+}
+
+/*
+ * FREE after the fiber wrote all of its grown stack: the spans the next
+ * batch's GROWs take back must then be cleared below the live part.
+ */
+static int moving_done_written(void *ctx, unsigned int n)
+{
+	struct move_state *s = ctx;
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		memset(U2P(s->grown_lo[i]), 0x5a, 2 * s->from_size - s->live);
+	return moving_done(ctx, n);
 }
 
 static int memcpy_op(void *ctx, unsigned int i)
@@ -350,6 +371,17 @@ static const struct move_kind {
 	  { maps_prep, mmap_copy_op, maps_done_2x } },
 };
 
+/*
+ * GROW at the largest size once more, on its own, with each grown stack
+ * written whole before FREE: what a fiber that used all of its new stack
+ * costs the next GROW, which gets its span back dirty.
+ */
+#define GROW_WRITTEN_KIB	512
+
+static const struct bench_case grow_written = {
+	grow_prep, grow_op, moving_done_written,
+};
+
 static void grow_ratios(struct bench_table *t, unsigned long kib)
 {
 	const char *est = case_key(BENCH_ID("grow", "estack", kib));
@@ -392,6 +424,18 @@ static void grow_ratios(struct bench_table *t, unsigned long kib)
 			.reading =
 				"the kernel's clear of the new stack's lower half against its copy of as many bytes; under TCG rep stosb is emulated a byte at a time, rep movsq eight",
 		});
+	if (kib == GROW_WRITTEN_KIB)
+		table_ratio(t, &(struct bench_ratio){
+			.group = "grow",
+			.name = xasprintf("%lu KiB live, grown stack written: %s",
+					  kib, "GROW / (null syscall + rep-movsq)"),
+			.num = { case_key(BENCH_ID("grow", "estack-written",
+						   kib)) },
+			.den = { FLOOR_PREFIX "getppid",
+				 case_key(BENCH_ID("grow", "rep-movsq", kib)) },
+			.reading =
+				"GROW when every fiber wrote all of its grown stack before FREE, so that each span comes back with its lower half to clear again (run on its own: a quotient of medians)",
+		});
 	for (i = 0; i < ARRAY_SIZE(grow_kinds); i++) {
 		const struct move_kind *k = &grow_kinds[i];
 
@@ -419,6 +463,9 @@ static void grow_describe(struct bench_table *t)
 			table_case(t, BENCH_ID("grow", grow_kinds[k].name,
 					       grow_kib[i]),
 				   "KiB live", grow_kinds[k].measures);
+	table_case(t, BENCH_ID("grow", "estack-written", GROW_WRITTEN_KIB),
+		   "KiB live",
+		   "GROW of a stack to twice its size, each grown stack then written whole before FREE");
 	for (i = 0; i < ARRAY_SIZE(grow_kib); i++)
 		grow_ratios(t, grow_kib[i]);
 }
@@ -460,6 +507,10 @@ static void grow_run(struct bench *b)
 			};
 		bench_run_set(b, e, ARRAY_SIZE(e));
 	}
+	s->live = GROW_WRITTEN_KIB * KIB;
+	s->from_size = pow2_at_least(s->live, s->page);
+	bench_run(b, BENCH_ID("grow", "estack-written", GROW_WRITTEN_KIB),
+		  &grow_written, s, move_batch(s->live));
 	free(s->copy_src);
 	free(s->copy_dst);
 	move_state_free(s);
