@@ -164,11 +164,16 @@ EXPORT_SYMBOL_IF_KUNIT(estack_allocator_destroy);
  */
 static void estack_span_claim(struct estack_span *span, u64 owner)
 {
-	unsigned long i;
+	unsigned long nr = estack_span_nr_pages(span), i;
 
-	if (span->dirty && (!owner || span->owner != owner))
-		for (i = 0; i < estack_span_nr_pages(span); i++)
+	if (span->dirty && (!owner || span->owner != owner)) {
+		for (i = 0; i < nr; i++) {
 			SetPageDirty(span->pages[i]);
+			/* A 1 GiB span has 262144 pages. */
+			if (!((i + 1) % ESTACK_RESCHED_PAGES))
+				cond_resched();
+		}
+	}
 	span->owner = owner;
 }
 

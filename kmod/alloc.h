@@ -60,15 +60,16 @@ static inline bool estack_resched_point(unsigned long n)
  *	array
  *
  * A page of a span that no one maps, marked clean (PG_dirty clear), reads
- * as zero for the owner that held it last: every write leaves a mark. A
+ * as zero for the owner that held it last: the writes leave a mark. A
  * store through the mapping sets the PTE's dirty bit, which the zap that
- * unmaps the page moves to PG_dirty; a write through GUP ends with
+ * unmaps the page moves to PG_dirty; most writes through GUP end with
  * set_page_dirty(); the module's own copies mark what they write, and
  * fresh pages that the page allocator did not clear come marked. The
- * marks are trusted for that owner alone: a write with no mark (a
- * long-term pin released without set_page_dirty(), as io_uring's fixed
- * buffers are) could then show its bytes only to the file that wrote
- * them, never to another process.
+ * marks are trusted for that owner alone: a write with no mark (through
+ * get_user_pages_fast() and put_page() or unpin_user_page(), as AF_ALG
+ * output, kTLS receive and io_uring's fixed buffers do) can then show
+ * its bytes only to the file whose stack received them, never to
+ * another process.
  *
  * Allocated with kmem_cache_alloc_lru() and GFP_KERNEL_ACCOUNT while the
  * owner's memcg is the active one, so that the descriptor and its pages are

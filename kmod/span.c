@@ -153,6 +153,7 @@ struct estack_span *estack_span_new(struct estack_allocator *a,
 	INIT_LIST_HEAD(&span->node);
 	span->order = order;
 	span->dirty = !zero;
+	span->owner = 0;
 	if (order < ESTACK_NR_SMALL) {
 		span->pages = span->inline_pages;
 	} else {
