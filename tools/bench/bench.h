@@ -244,6 +244,7 @@ unsigned int bench_new_set(struct bench *b, unsigned int nr);
 void bench_record(struct bench *b, struct bench_id id, unsigned int set,
 		  const double *t, unsigned int n, unsigned int batch);
 void bench_fail(struct bench *b, struct bench_id id, int err);
+void bench_perf_ctl(const char *cmd);
 double bench_time_batch(const struct bench_case *c, void *ctx,
 			unsigned int n);
 double now_ns(void);

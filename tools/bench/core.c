@@ -43,6 +43,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -147,6 +148,46 @@ void bench_fail(struct bench *b, struct bench_id id, int err)
 }
 
 /*
+ * Tell the perf record whose control FIFO ESTACK_BENCH_PERF_CTL names, if
+ * any, to @cmd ("enable" or "disable"), and when ESTACK_BENCH_PERF_ACK
+ * names its ack FIFO, wait until perf has done it. perf opens both FIFOs
+ * read-write, so neither open blocks. A FIFO that cannot be used is said:
+ * the profile would hold the setup too, or nothing.
+ */
+void bench_perf_ctl(const char *cmd)
+{
+	const char *path = getenv("ESTACK_BENCH_PERF_CTL");
+	const char *ack = getenv("ESTACK_BENCH_PERF_ACK");
+	char line[16];
+	int fd, len;
+
+	if (!path || !*path)
+		return;
+	len = snprintf(line, sizeof(line), "%s\n", cmd);
+	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || write(fd, line, len) != len)
+		fprintf(stderr, "estack-bench: perf control %s: %s: %s\n",
+			path, cmd, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	if (!ack || !*ack)
+		return;
+	fd = open(ack, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || read(fd, line, sizeof(line)) <= 0)
+		fprintf(stderr, "estack-bench: perf ack %s: %s: %s\n",
+			ack, cmd, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
+ * Set by bench_run_set() around the timed batches: with a perf control
+ * FIFO, perf records only their operations, not the preparation, the
+ * warm-up, the floors or the cleanup around them.
+ */
+static bool perf_timed;
+
+/*
  * One batch of @n operations of @c: the time of one, in nanoseconds, or a
  * negative value with errno set.
  */
@@ -160,11 +201,15 @@ double bench_time_batch(const struct bench_case *c, void *ctx,
 		return c->batch(ctx, n);
 	if (c->prep && c->prep(ctx, n))
 		return -1;
+	if (perf_timed)
+		bench_perf_ctl("enable");
 	t0 = now_ns();
 	for (i = 0; i < n; i++)
 		if (c->op(ctx, i))
 			return -1;
 	t = (now_ns() - t0) / n;
+	if (perf_timed)
+		bench_perf_ctl("disable");
 	if (c->done && c->done(ctx, n))
 		return -1;
 	return t;
@@ -229,7 +274,9 @@ void bench_run_set(struct bench *b, const struct bench_entry *e,
 				err[i] = errno;
 				continue;
 			}
+			perf_timed = rep;
 			x = bench_time_batch(e[i].c, e[i].ctx, e[i].n);
+			perf_timed = false;
 			if (x < 0)
 				err[i] = errno ? errno : EIO;
 			else if (rep)
@@ -287,10 +334,11 @@ static const char usage[] =
 	"  -l, --list           print the case table (with -j, as JSON) and\n"
 	"                       exit; needs no module\n"
 	"  -h, --help           this text\n"
-	"Environment: ESTACK_BENCH_PERF_CTL=FIFO, the control FIFO of a\n"
-	"  perf record --delay=-1 --control=fifo:FIFO around estack-bench: the\n"
-	"  scale group turns perf on once its levels are set up and off once\n"
-	"  they are timed (its processes are named scale-N).\n";
+	"Environment: ESTACK_BENCH_PERF_CTL=FIFO and ESTACK_BENCH_PERF_ACK=ACK,\n"
+	"  the control and ack FIFOs of a perf record --delay=-1\n"
+	"  --control=fifo:FIFO,ACK around estack-bench: perf is on only while\n"
+	"  timed operations run (the scale group: once its levels are set up,\n"
+	"  until they are timed; its processes are named scale-N).\n";
 
 static int parse_count(const char *arg, long *val)
 {

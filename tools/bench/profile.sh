@@ -10,11 +10,14 @@
 # their own share of the samples, then with what they call. Kernel and
 # module symbols come from the guest's /proc/kallsyms.
 #
-# A scale case (PROFILE_CASES=scale/estack/ profiles every level of
-# estack) sets up its live stacks with the events off: estack-bench turns
-# perf on through its control FIFO (ESTACK_BENCH_PERF_CTL) only once every
-# level is live, and off before they are given back, and each level is
-# reported on its own (its process is named scale-N).
+# perf records only the timed operations: estack-bench turns it on
+# through its control FIFO (ESTACK_BENCH_PERF_CTL, acknowledged on
+# ESTACK_BENCH_PERF_ACK) around each timed batch, so that the untimed
+# preparation, warm-up, floors and cleanup stay out of the profile. A
+# move case also gets the samples of its ioctl alone, by caller. A scale
+# case (PROFILE_CASES=scale/estack/ profiles every level of estack) turns
+# perf on once every level is live, and off before they are given back,
+# and each level is reported on its own (its process is named scale-N).
 #
 # PROFILE_FIBERS="-n 10000 -d 40" profiles the fiber rows instead:
 # estack-demo -P and the Go peer (estack-gopeer) with those arguments,
@@ -78,13 +81,18 @@ for c in '"$cases"'; do
 	'"$run"'
 	ctl= comms=
 	case $c in
+	demo|gopeer) ;;
+	*)
+		rm -f /tmp/perf.ctl /tmp/perf.ack
+		mkfifo /tmp/perf.ctl /tmp/perf.ack
+		ctl="-D -1 --control fifo:/tmp/perf.ctl,/tmp/perf.ack" ;;
+	esac
+	case $c in
 	scale/*)
-		rm -f /tmp/perf.ctl
-		mkfifo /tmp/perf.ctl
-		ctl="-D -1 --control fifo:/tmp/perf.ctl"
 		comms="scale-1000 scale-10000 scale-100000 scale-1000000" ;;
 	esac
-	ESTACK_BENCH_PERF_CTL=${ctl:+/tmp/perf.ctl} /usr/bin/perf record -q \
+	ESTACK_BENCH_PERF_CTL=${ctl:+/tmp/perf.ctl} \
+	ESTACK_BENCH_PERF_ACK=${ctl:+/tmp/perf.ack} /usr/bin/perf record -q \
 		-e cpu-clock -g $ctl -o /tmp/perf.data -- "$@" > /dev/null
 	if [ -z "$comms" ]; then
 		echo "### self $c"
@@ -95,6 +103,24 @@ for c in '"$cases"'; do
 		/usr/bin/perf --no-pager report -i /tmp/perf.data --stdio \
 			--children --sort sym --percent-limit 4 -g none \
 			2>/dev/null | grep -v "^#" | grep -v "^$"
+		case $c in
+		grow/*|shrink/*)
+			# The ioctl alone (GROW and SHRINK share
+			# estack_ioctl_move), without the call around it;
+			# shares of all samples.
+			echo "### within the move $c"
+			/usr/bin/perf --no-pager report -i /tmp/perf.data \
+				--stdio --no-children --sort sym \
+				-p "^estack_ioctl_move\$" -x \
+				--percent-limit 0.3 -g none 2>/dev/null |
+				grep -v "^#" | grep -v "^$"
+			echo "### within the move, by caller $c"
+			/usr/bin/perf --no-pager report -i /tmp/perf.data \
+				--stdio --no-children --sort sym \
+				-p "^estack_ioctl_move\$" -x \
+				--percent-limit 2 -g caller,1,callee,function \
+				2>/dev/null | grep -v "^#" | grep -v "^$" ;;
+		esac
 		continue
 	fi
 	# Per level: sorted by process and symbol, each share scaled to the

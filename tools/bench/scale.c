@@ -22,7 +22,7 @@
  * floors next to it, as for any case.
  *
  * Profiling: with ESTACK_BENCH_PERF_CTL naming the control FIFO of a
- * `perf record --delay=-1 --control=fifo:FIFO` that runs estack-bench, the
+ * `perf record --delay=-1 --control=fifo:FIFO,ACK` that runs estack-bench, the
  * parent enables the events once every level of a kind is set up and
  * disables them before the levels give their stacks back, so that a
  * profile holds the timed replacements only; each level's process is
@@ -577,28 +577,6 @@ static void scale_stop(struct scale_level *lv)
 	lv->pid = 0;
 }
 
-/*
- * Tell the perf record whose control FIFO ESTACK_BENCH_PERF_CTL names, if
- * any, to @cmd ("enable" or "disable"). A FIFO that cannot be written is
- * said once: the profile would hold the setup too, or nothing.
- */
-static void scale_perf_ctl(const char *cmd)
-{
-	const char *path = getenv("ESTACK_BENCH_PERF_CTL");
-	char line[16];
-	int fd, len;
-
-	if (!path || !*path)
-		return;
-	len = snprintf(line, sizeof(line), "%s\n", cmd);
-	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0 || write(fd, line, len) != len)
-		fprintf(stderr, "estack-bench: perf control %s: %s: %s\n",
-			path, cmd, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-}
-
 /* Every level of @k up to @most, live at once, timed as one set. */
 static void scale_kind(struct bench *b, const struct scale_kind *k,
 		       unsigned long most)
@@ -624,9 +602,9 @@ static void scale_kind(struct bench *b, const struct scale_kind *k,
 		};
 	}
 	if (nr) {
-		scale_perf_ctl("enable");
+		bench_perf_ctl("enable");
 		bench_run_set(b, e, nr);
-		scale_perf_ctl("disable");
+		bench_perf_ctl("disable");
 	}
 	for (i = 0; i < ARRAY_SIZE(levels); i++)
 		scale_stop(&lv[i]);
