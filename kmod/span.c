@@ -6,10 +6,10 @@
  * of up to ESTACK_CHUNK_ORDER and split at once with split_page(), falling
  * back to single pages when no block is free: physical contiguity is an
  * optimisation, never a requirement, so a 64 MiB stack succeeds on a
- * fragmented machine. Pages come zeroed (__GFP_ZERO) unless the caller will
- * clear or copy over every byte itself (a move), and are charged with
- * GFP_KERNEL_ACCOUNT to the memcg the caller names, by making it the active
- * memcg for the allocation.
+ * fragmented machine. Pages come zeroed (__GFP_ZERO, or init_on_alloc)
+ * unless the caller will clear or copy over every byte itself (a move), and
+ * are charged with GFP_KERNEL_ACCOUNT to the memcg the caller names, by
+ * making it the active memcg for the allocation.
  *
  * Concurrency: no locks; a span being built, zeroed or released belongs to
  * the caller alone.
@@ -80,11 +80,13 @@ static void estack_span_put_pages(struct estack_allocator *a,
 	estack_stat_add(a, ESTACK_STAT_PAGES_FREED, nr);
 }
 
-/* Fill @span with pages, zeroed if @zero; -ENOMEM or -EINTR leave it empty. */
+/*
+ * Fill @span with pages from the page allocator, with @gfp; those it did
+ * not clear (@cleared false) are marked. -ENOMEM or -EINTR leave it empty.
+ */
 static int estack_span_fill(struct estack_allocator *a,
-			    struct estack_span *span, bool zero)
+			    struct estack_span *span, gfp_t gfp, bool cleared)
 {
-	const gfp_t gfp = GFP_KERNEL_ACCOUNT | (zero ? __GFP_ZERO : 0);
 	unsigned long nr = estack_span_nr_pages(span), i = 0, j;
 	unsigned int chunk = min_t(unsigned int, span->order,
 				   ESTACK_CHUNK_ORDER);
@@ -107,7 +109,7 @@ static int estack_span_fill(struct estack_allocator *a,
 			goto err_put_pages;
 		for (j = 0; j < (1UL << chunk); j++) {
 			/* Whatever the last user left: marked, to be cleared. */
-			if (!zero)
+			if (!cleared)
 				SetPageDirty(page + j);
 			span->pages[i++] = page + j;
 		}
@@ -132,8 +134,13 @@ err_put_pages:
  * @a: the allocator
  * @order: log2 of the number of pages
  * @memcg: the cgroup to charge (NULL: the caller's)
- * @zero: clear the pages; else they hold whatever the page allocator's last
- *	user left, and the span is marked dirty
+ * @zero: clear the pages; else they may hold whatever the page allocator's
+ *	last user left, and the span is marked dirty
+ *
+ * With init_on_alloc (CONFIG_INIT_ON_ALLOC_DEFAULT_ON, which Debian's
+ * kernels set, or the boot option) the page allocator clears every page it
+ * hands out, and so does init_on_free when the page was freed: the span is
+ * then clean, @zero or not, and nothing clears it a second time.
  *
  * Return: the span, ERR_PTR(-ENOMEM), or ERR_PTR(-EINTR) when a fatal
  * signal stopped a large allocation.
@@ -142,6 +149,8 @@ struct estack_span *estack_span_new(struct estack_allocator *a,
 				    unsigned int order,
 				    struct mem_cgroup *memcg, bool zero)
 {
+	const gfp_t gfp = GFP_KERNEL_ACCOUNT | (zero ? __GFP_ZERO : 0);
+	bool cleared = want_init_on_alloc(gfp);
 	struct mem_cgroup *old = set_active_memcg(memcg);
 	struct estack_span *span;
 	int ret = -ENOMEM;
@@ -152,7 +161,7 @@ struct estack_span *estack_span_new(struct estack_allocator *a,
 		goto err_restore_memcg;
 	INIT_LIST_HEAD(&span->node);
 	span->order = order;
-	span->dirty = !zero;
+	span->dirty = !cleared;
 	span->owner = 0;
 	if (order < ESTACK_NR_SMALL) {
 		span->pages = span->inline_pages;
@@ -162,7 +171,7 @@ struct estack_span *estack_span_new(struct estack_allocator *a,
 		if (!span->pages)
 			goto err_free_span;
 	}
-	ret = estack_span_fill(a, span, zero);
+	ret = estack_span_fill(a, span, gfp, cleared);
 	if (ret)
 		goto err_free_pages_array;
 	set_active_memcg(old);

@@ -75,7 +75,8 @@ if [ -n "$inject" ]; then
 fi
 
 # run_stage NAME KERNEL-IMAGE BUILT-MODULE-DIR
-# Uses the arrays modules (FILE.ko[:ARGS]), programs and suites.
+# Uses the arrays modules (FILE.ko[:ARGS]), programs and suites, and
+# kargs, kernel command-line options of the stage.
 run_stage() {
 	local name=$1 image=$2 kmods=$3 status=0 m p s
 	local mods=() tests=() args
@@ -93,7 +94,7 @@ run_stage() {
 	fi
 	bash "$ESTACK_TOP/tools/rig/vm.sh" -k "$image" -n "$name" \
 		-m "${mods[*]}" -t "${tests[*]}" -b "${tools[*]}" -r "$mem" \
-		-T "$timeout" "${ksft[@]}" || status=$?
+		-T "$timeout" -a "$kargs" "${ksft[@]}" || status=$?
 
 	# What the run must show: estack.ko always (leaving it out is a
 	# failure), every module given, every program, every KUnit suite.
@@ -134,6 +135,7 @@ stock_stage() {	# NAME
 	mapfile -t programs < <(make -s -C "$ESTACK_TOP/selftests" \
 		print-STOCK_RUN | tr ' ' '\n')
 	suites=()
+	kargs=
 	# One million 4 KiB stacks: 4 GiB of pages and their bookkeeping.
 	mem=${VM_MEM:-6144}
 	timeout=${RIG_TIMEOUT:-900}
@@ -164,6 +166,11 @@ debug_stage() {	# SERIES
 		print-DEBUG_RUN | tr ' ' '\n')
 	suites=(estack_abi estack_size estack_params estack_pcpu estack_pool
 		estack_large estack_shrinker estack_memcg estack_concurrency)
+	# Debian's kernels clear every page they allocate (init_on_alloc),
+	# the debug kernels by default do not: 6.12 runs with it, 6.1
+	# without, so that KUnit and KASAN see fresh pages both ways.
+	kargs=
+	[ "$1" = 6.12 ] && kargs=init_on_alloc=1
 	mem=${VM_MEM:-2048}
 	timeout=${RIG_TIMEOUT:-1800}
 	[ -n "$inject" ] && programs=(api_test)
