@@ -8,6 +8,9 @@
 #ifndef _ESTACK_MOVE_H
 #define _ESTACK_MOVE_H
 
+#include <linux/bitops.h>
+#include <linux/bug.h>
+
 #include "stack.h"
 
 /* The longest frame-pointer chain GROW or SHRINK follows. */
@@ -86,10 +89,43 @@ struct estack_outer_slot {
 	bool written;
 };
 
+/*
+ * Mark bit @bit of @log, unless it is set: true when it was clear. Word
+ * operations, not __test_and_set_bit(): on x86 that is a bts on memory,
+ * slow on hardware and slower under emulation, once per frame of a walk.
+ */
+static inline bool estack_log_mark(unsigned long *log, unsigned long bit)
+{
+	unsigned long *word = &log[BIT_WORD(bit)], mask = BIT_MASK(bit);
+
+	if (*word & mask)
+		return false;
+	*word |= mask;
+	return true;
+}
+
+/**
+ * estack_move_log() - mark a word relocated, unless it already is
+ * @m: the move, which relocates (it has a log)
+ * @addr: old address of the word, aligned, in [log_lo, old_hi)
+ *
+ * A word can be named several ways (a slot listed twice, a slot and the
+ * conservative scan, the chain and the scan) and, when the new stack lies
+ * less than the old size away, still point into the old stack after one
+ * relocation: it is relocated once.
+ *
+ * Return: true when the caller is to rewrite the word.
+ */
+static inline bool estack_move_log(struct estack_move_plan *m, u64 addr)
+{
+	if (WARN_ON_ONCE(!m->undo || addr < m->log_lo))
+		return false;
+	return estack_log_mark(m->undo, (addr - m->log_lo) / sizeof(u64));
+}
+
 /* take.c */
 int estack_move_take_pages(struct estack_move_plan *m);
 void estack_move_undo(struct estack_move_plan *m);
-bool estack_move_log(struct estack_move_plan *m, u64 addr);
 int estack_move_clear_new(struct estack_move_plan *m);
 long estack_move_clear_bottom(struct estack_allocator *a,
 			      struct estack_span *span, unsigned long below);

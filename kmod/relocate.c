@@ -129,29 +129,62 @@ bool estack_move_adjust_word(struct estack_move_plan *m, u64 addr)
  * one (a loop or a jump out of the stack ends it), for at most
  * ESTACK_MAX_FRAMES frames.
  *
+ * A deep stack has tens of frames per page: the walk keeps the kernel
+ * mapping of the page it is in and maps another only when a frame lies on
+ * one (delta is page-aligned, so a page of the old stack lands on one page
+ * of the new span). The mapping is dropped before each resched point.
+ *
  * Return: 0, or -EINTR when a fatal signal stopped a long walk.
  */
 int estack_move_adjust_fp(struct estack_move_plan *m)
 {
-	u64 frame = m->fp, next;
-	unsigned int depth = 0;
+	/* In locals: a store through the page could alias any field of *m. */
+	const u64 lo = m->old_lo, hi = m->old_hi, sp = m->sp, delta = m->delta;
+	const u64 log_lo = m->log_lo;
+	unsigned long *log = m->undo;
+	u64 frame = m->fp, next, page = 0, adjusted = 0, *words = NULL;
+	unsigned int depth = 0, i;
+	int ret = 0;
 
-	if (!estack_in_old(m, frame))
+	if (frame < lo || frame >= hi)
 		return 0;
-	m->fp = frame + m->delta;
-	while (estack_in_copy(m, frame) && depth++ < ESTACK_MAX_FRAMES) {
-		next = estack_read_new(m, frame);
-		if (!estack_in_old(m, next) || next <= frame)
+	m->fp = frame + delta;
+	/* No log: sp is old_hi, and no word is copied. */
+	if (!log)
+		return 0;
+	/* Each frame in the copied range, aligned, above the one before. */
+	while (frame >= sp && frame <= hi - sizeof(u64) &&
+	       IS_ALIGNED(frame, sizeof(u64)) && depth++ < ESTACK_MAX_FRAMES) {
+		if (!words || (frame & PAGE_MASK) != page) {
+			if (words)
+				kunmap_local(words);
+			page = frame & PAGE_MASK;
+			words = kmap_local_page(estack_move_page(m->new_span,
+								 m->new_lo,
+								 page + delta));
+		}
+		i = offset_in_page(frame) / sizeof(u64);
+		next = words[i];
+		if (next < lo || next >= hi || next <= frame)
 			break;
-		if (estack_move_log(m, frame)) {
-			estack_write_new(m, frame, next + m->delta);
-			m->adjusted++;
+		if (estack_log_mark(log, (frame - log_lo) / sizeof(u64))) {
+			words[i] = next + delta;
+			adjusted++;
 		}
 		frame = next;
-		if (estack_resched_point(depth))
-			return -EINTR;
+		if (!(depth % ESTACK_RESCHED_PAGES)) {
+			kunmap_local(words);
+			words = NULL;
+			if (estack_resched_point(depth)) {
+				ret = -EINTR;
+				break;
+			}
+		}
 	}
-	return 0;
+	if (words)
+		kunmap_local(words);
+	m->adjusted += adjusted;
+	return ret;
 }
 
 /**

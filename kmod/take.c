@@ -107,25 +107,6 @@ void estack_move_undo(struct estack_move_plan *m)
 }
 
 /**
- * estack_move_log() - mark a word relocated, unless it already is
- * @m: the move, which relocates (it has a log)
- * @addr: old address of the word, aligned, in [log_lo, old_hi)
- *
- * A word can be named several ways (a slot listed twice, a slot and the
- * conservative scan, the chain and the scan) and, when the new stack lies
- * less than the old size away, still point into the old stack after one
- * relocation: it is relocated once.
- *
- * Return: true when the caller is to rewrite the word.
- */
-bool estack_move_log(struct estack_move_plan *m, u64 addr)
-{
-	if (WARN_ON_ONCE(!m->undo || addr < m->log_lo))
-		return false;
-	return !__test_and_set_bit((addr - m->log_lo) / sizeof(u64), m->undo);
-}
-
-/**
  * estack_move_clear_new() - clear what the copy will not overwrite
  * @m: the move; @m->cleared counts the pages cleared
  *
