@@ -144,7 +144,11 @@ static int estack_move_build_locked(struct estack_ctx *ctx,
 	m->take_lo = min_t(u64, round_up(m->sp, PAGE_SIZE), m->old_hi);
 	m->log_lo = round_down(m->sp, PAGE_SIZE);
 	m->clean = op->clean;
-	m->fp = op->req->fp;
+	/*
+	 * fp is an input and a result: an attempt whose publish failed left
+	 * its relocated fp in op->req. Each attempt starts from the caller's.
+	 */
+	m->fp = op->orig.fp;
 
 	ret = estack_move_read_outer(m, op->slots, op->req->nr_slots, op->outer,
 				     &op->nr_outer, &op->fault);

@@ -11,8 +11,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -641,6 +643,74 @@ TEST_F(mv, relocation_once_per_word)
 	EXPECT_EQ(a.lo + 8 + m.delta, heap);
 	EXPECT_EQ(2, m.adjusted);
 	EXPECT_EQ(0, es_free(self->fd, a.id));
+}
+
+/*
+ * fp is both an input and a result of a move. An attempt whose results
+ * cannot be written without a fault is tried again (move.c), and must
+ * relocate the fp the caller passed, not the one the failed attempt
+ * computed. Here another thread forks without pause: each fork takes the
+ * mmap lock for writing and write-protects the page holding the struct,
+ * so a move that waited for it cannot publish until a write fault breaks
+ * the COW. A SHRINK's new stack lies less than the old size away, so
+ * fp + delta still points into the old stack, and was moved again.
+ */
+static int forker_stop;
+
+static void *forker(void *arg)
+{
+	pid_t pid;
+
+	(void)arg;
+	while (!__atomic_load_n(&forker_stop, __ATOMIC_RELAXED)) {
+		pid = fork();
+		if (!pid)
+			_exit(0);
+		if (pid > 0)
+			waitpid(pid, NULL, 0);
+	}
+	return NULL;
+}
+
+TEST_F(mv, fp_relocated_once_after_retry)
+{
+	struct estack_move m;
+	struct estack_alloc a;
+	unsigned int i, moved = 0, wrong = 0;
+	pthread_t t;
+	__u64 fp;
+
+	if (!IS64) {
+		compat_relocation_refused(_metadata, self->fd,
+					  ESTACK_MOVE_ADJUST_FP, 0);
+		return;
+	}
+	__atomic_store_n(&forker_stop, 0, __ATOMIC_RELAXED);
+	ASSERT_EQ(0, pthread_create(&t, NULL, forker, NULL));
+	for (i = 0; i < 400; i++) {
+		ASSERT_EQ(0, es_alloc(self->fd, 262144, &a));
+		/* A frame below sp: relocated as a value, not walked. */
+		fp = a.lo + 64;
+		memset(&m, 0, sizeof(m));
+		m.size = sizeof(m);
+		m.id = a.id;
+		m.sp = a.hi - 4096;
+		m.fp = fp;
+		m.flags = ESTACK_MOVE_ADJUST_FP;
+		if (!ioctl(self->fd, ESTACK_IOC_SHRINK, &m)) {
+			moved++;
+			/* The case that matters: fp + delta is in the old. */
+			EXPECT_TRUE(fp + m.delta >= a.lo && fp + m.delta < a.hi);
+			if (m.fp != fp + m.delta)
+				wrong++;
+		}
+		ASSERT_EQ(0, es_free(self->fd, a.id));
+	}
+	__atomic_store_n(&forker_stop, 1, __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+	TH_LOG("%u moves, %u with fp relocated more than once", moved, wrong);
+	EXPECT_LT(300, moved);
+	EXPECT_EQ(0, wrong);
 }
 
 TEST_F(mv, relocation_frame_chain)
