@@ -32,7 +32,7 @@ status=0
 bash "$ESTACK_TOP/tools/rig/vm.sh" -k "$dkdir/arch/x86/boot/bzImage" \
 	-n soak -m "$ESTACK_BUILD/kmod-debug-$series/kmod/estack.ko" \
 	-t "$ESTACK_BUILD/selftests/stress_test" -r "${VM_MEM:-2048}" \
-	-T $((secs + 900)) -e "$env" || status=$?
+	-P $((secs + 300)) -T $((secs + 900)) -e "$env" || status=$?
 python3 "$ESTACK_TOP/tools/rig/report.py" --name soak \
 	--results-dir "$ESTACK_RESULTS" --tally "$tally" --vm-status "$status" \
 	--module estack.ko --program stress_test --kmemleak || true

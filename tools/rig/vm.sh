@@ -6,6 +6,7 @@
 #
 #   vm.sh -k KERNEL -n NAME [-m "A.ko B.ko:ARG=1"] [-t "test..."] [-b "tool..."]
 #         [-M MODE] [-c CMD] [-r MEM] [-T TIMEOUT] [-a APPEND]
+#         [-P SECS]  (a program running longer is hung; default TIMEOUT / 3)
 #         [-e "VAR=VALUE ..."]   (the environment of the tests)
 #         [-K DIR]   (an installed kselftest tree, as /opt/estack/kselftest)
 #         [-R DIR]   (a tree copied onto the initramfs's root first: the
@@ -18,8 +19,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 kernel= name= modules= tests= tools= mode=check cmd= mem=2048 tmo=600
-append= env= ksft= sysroot=
-while getopts k:n:m:t:b:M:c:r:T:a:e:K:R: opt; do
+append= env= ksft= sysroot= ptmo=
+while getopts k:n:m:t:b:M:c:r:T:a:e:K:R:P: opt; do
 	case $opt in
 	k) kernel=$OPTARG ;;
 	n) name=$OPTARG ;;
@@ -34,6 +35,7 @@ while getopts k:n:m:t:b:M:c:r:T:a:e:K:R: opt; do
 	e) env=$OPTARG ;;
 	K) ksft=$OPTARG ;;
 	R) sysroot=$OPTARG ;;
+	P) ptmo=$OPTARG ;;
 	*) rig_die "usage: see the top of $0" ;;
 	esac
 done
@@ -69,8 +71,9 @@ for b in $tools; do cp "$b" "$root/opt/estack/bin/"; done
 	printf 'RIG_TESTS=%q\n' "${names# }"
 	printf 'RIG_ENV=%q\n' "$env"
 	# One program may take a third of the VM's time before the guest
-	# calls it hung (init.sh): the rest is left for the others.
-	printf 'RIG_TEST_TIMEOUT=%d\n' $((tmo / 3))
+	# calls it hung (init.sh): the rest is left for the others. A run
+	# of one long program (the soak) says how long it may take.
+	printf 'RIG_TEST_TIMEOUT=%d\n' "${ptmo:-$((tmo / 3))}"
 } > "$root/etc/rig.conf"
 
 cpio_file=$ESTACK_BUILD/initramfs-$name.cpio
