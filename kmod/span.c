@@ -138,9 +138,9 @@ err_put_pages:
  *	last user left, and the span is marked dirty
  *
  * With init_on_alloc (CONFIG_INIT_ON_ALLOC_DEFAULT_ON, which Debian's
- * kernels set, or the boot option) the page allocator clears every page it
- * hands out, and so does init_on_free when the page was freed: the span is
- * then clean, @zero or not, and nothing clears it a second time.
+ * kernels set, or the boot option) every page the page allocator hands out
+ * is clear (cleared then, or when it was freed if init_on_free is on too):
+ * the span is then clean, @zero or not, and nothing clears it again.
  *
  * Return: the span, ERR_PTR(-ENOMEM), or ERR_PTR(-EINTR) when a fatal
  * signal stopped a large allocation.
