@@ -141,7 +141,7 @@ int estack_move_adjust_fp(struct estack_move_plan *m)
 	/* In locals: a store through the page could alias any field of *m. */
 	const u64 lo = m->old_lo, hi = m->old_hi, sp = m->sp, delta = m->delta;
 	const u64 log_lo = m->log_lo;
-	unsigned long *log = m->undo;
+	struct estack_undo_log *log = m->undo;
 	u64 frame = m->fp, next, page = 0, adjusted = 0, *words = NULL;
 	unsigned int depth = 0, i;
 	int ret = 0;

@@ -165,7 +165,8 @@ debug_stage() {	# SERIES
 	mapfile -t programs < <(make -s -C "$ESTACK_TOP/selftests" \
 		print-DEBUG_RUN | tr ' ' '\n')
 	suites=(estack_abi estack_size estack_params estack_pcpu estack_pool
-		estack_large estack_shrinker estack_memcg estack_concurrency)
+		estack_large estack_shrinker estack_memcg estack_concurrency
+		estack_undo_log)
 	# Debian's kernels clear every page they allocate (init_on_alloc),
 	# the debug kernels by default do not: 6.12 runs with it, 6.1
 	# without, so that KUnit and KASAN see fresh pages both ways.
