@@ -107,6 +107,29 @@ static inline bool estack_log_mark(struct estack_undo_log *log,
 }
 
 /**
+ * estack_log_put() - mark words of one word of a move's log, none marked
+ * @log: the log
+ * @w: the index of the word of the map
+ * @marks: the bits to set in it; none of them may be set already
+ *
+ * For a caller that knows the words are not marked yet and gathers the
+ * marks of one map word before it stores them (the frame-chain walk).
+ */
+static inline void estack_log_put(struct estack_undo_log *log,
+				  unsigned long w, unsigned long marks)
+{
+	unsigned long *used = &log->used[BIT_WORD(w)], umask = BIT_MASK(w);
+
+	if (*used & umask) {
+		WARN_ON_ONCE(log->map[w] & marks);
+		log->map[w] |= marks;
+	} else {
+		*used |= umask;
+		log->map[w] = marks;
+	}
+}
+
+/**
  * estack_move_log() - mark a word relocated, unless it already is
  * @m: the move, which relocates (it has a log)
  * @addr: old address of the word, aligned, in [log_lo, old_hi)

@@ -438,6 +438,84 @@ TEST_F(faults, shrink_undo_sweep)
 
 #if __SIZEOF_LONG__ == 8
 /*
+ * Frames for the walk's undo test: the word at A holds A + 8, a frame
+ * pointer to the frame above, and the top word 0, which ends the chain.
+ */
+static void fill_chain(__u64 sp, __u64 hi)
+{
+	fill_ptrs(sp, hi);
+	*(__u64 *)U2P(hi - 8) = 0;
+}
+
+/* As check_ptrs(), for fill_chain()'s words. */
+static long check_chain(__u64 sp, __u64 hi)
+{
+	long bad;
+
+	if (*(__u64 *)U2P(hi - 8))
+		return (long)(hi - 8 - sp) + 1;
+	*(__u64 *)U2P(hi - 8) = sp;
+	bad = check_ptrs(sp, hi);
+	*(__u64 *)U2P(hi - 8) = 0;
+	return bad;
+}
+
+/*
+ * A fatal signal in the middle of the frame-pointer walk of a 64 KiB GROW,
+ * 8189 frames on the pages the new stack takes from the old one: the walk
+ * stops at every 256th frame, and the frames it rewrote before it stopped,
+ * which it marks in the undo log a word of the log at a time, are put
+ * back.
+ */
+TEST_F_TIMEOUT(faults, fatal_signal_undo_walk, 600)
+{
+	struct estack_alloc a, big;
+	struct estack_info info;
+	struct estack_move m;
+	unsigned int n, stops = 0;
+	bool fired;
+	long bad;
+	__u64 sp;
+	int err;
+
+	ASSERT_EQ(0, es_alloc(self->fd, 65536, &a));
+	sp = a.lo + 24;
+	fill_chain(sp, a.hi);
+	/* Each try takes the same span from the pool: the same stops. */
+	ASSERT_EQ(0, es_alloc(self->fd, 131072, &big));
+	ASSERT_EQ(0, es_free(self->fd, big.id));
+	for (n = 0; n < SWEEP_MAX; n++) {
+		ASSERT_EQ(0, ff_arm("estack_should_stop", 1, n, 1));
+		memset(&m, 0, sizeof(m));
+		m.size = sizeof(m);
+		m.id = a.id;
+		m.sp = sp;
+		m.fp = sp;
+		m.flags = ESTACK_MOVE_ADJUST_FP;
+		err = es_ioctl(self->fd, ESTACK_IOC_GROW, &m);
+		fired = ff_disarm("estack_should_stop");
+		if (!err)
+			break;
+		EXPECT_EQ(EINTR, err) TH_LOG("n=%u", n);
+		EXPECT_TRUE(fired);
+		ASSERT_EQ(0, es_info(self->fd, a.id, &info));
+		EXPECT_EQ(a.hi, info.hi);
+		EXPECT_EQ(sp, m.fp);
+		bad = check_chain(sp, a.hi);
+		ASSERT_EQ(0, bad) TH_LOG("n=%u: word at +%ld rewritten", n,
+					 bad - 1);
+		stops++;
+	}
+	ASSERT_LT(n, SWEEP_MAX);
+	/* (65536 - 24) / 8 - 1 = 8188 words to rewrite: 31 stops. */
+	EXPECT_LE(31, stops);
+	EXPECT_EQ((a.hi - sp) / 8 - 1, m.adjusted);
+	EXPECT_EQ(sp + m.delta, m.fp);
+	EXPECT_EQ(0, check_chain(sp + m.delta, m.hi));
+	EXPECT_EQ(0, es_free(self->fd, a.id));
+}
+
+/*
  * A fatal signal in the middle of the relocation of a 2 MiB GROW, whose
  * every word points into the stack: the words already rewritten in the
  * pages the new stack took from the old one are put back.

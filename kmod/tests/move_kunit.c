@@ -116,6 +116,38 @@ static void estack_undo_log_reset_per_attempt(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, estack_undo_log_next(log, nbits, 6), 1000UL);
 }
 
+/*
+ * The walk's marks, a map word at a time, are the marks of each word: the
+ * slots and the scan after it see them, and so does the undo.
+ */
+static void estack_undo_log_put_words(struct kunit *test)
+{
+	const unsigned long nbits = 1024;
+	struct estack_undo_log *log = undo_test_log(test);
+
+	KUNIT_ASSERT_NOT_NULL(test, estack_undo_log_reserve(log, nbits));
+	KUNIT_EXPECT_TRUE(test, estack_log_mark(log, 70));
+	estack_log_put(log, 0, BIT(3) | BIT(40));
+	estack_log_put(log, 1, BIT(0) | BIT(9));	/* words 64 and 73 */
+	estack_log_put(log, 15, BIT(63));		/* word 1023 */
+	KUNIT_EXPECT_FALSE(test, estack_log_mark(log, 3));
+	KUNIT_EXPECT_FALSE(test, estack_log_mark(log, 73));
+	KUNIT_EXPECT_FALSE(test, estack_log_mark(log, 70));
+	KUNIT_EXPECT_TRUE(test, estack_log_mark(log, 4));
+	KUNIT_EXPECT_EQ(test, estack_undo_log_next(log, nbits, 0), 3UL);
+	KUNIT_EXPECT_EQ(test, estack_undo_log_next(log, nbits, 5), 40UL);
+	KUNIT_EXPECT_EQ(test, estack_undo_log_next(log, nbits, 41), 64UL);
+	KUNIT_EXPECT_EQ(test, estack_undo_log_next(log, nbits, 65), 70UL);
+	KUNIT_EXPECT_EQ(test, estack_undo_log_next(log, nbits, 71), 73UL);
+	KUNIT_EXPECT_EQ(test, estack_undo_log_next(log, nbits, 74), 1023UL);
+
+	/* The next attempt: none of it. */
+	KUNIT_ASSERT_NOT_NULL(test, estack_undo_log_reserve(log, nbits));
+	estack_log_put(log, 1, BIT(1));
+	KUNIT_EXPECT_EQ(test, estack_undo_log_next(log, nbits, 0), 65UL);
+	KUNIT_EXPECT_EQ(test, estack_undo_log_next(log, nbits, 66), nbits);
+}
+
 /* Grown for a larger move; a log larger than a context keeps is freed. */
 static void estack_undo_log_grows_and_trims(struct kunit *test)
 {
@@ -178,6 +210,7 @@ static void estack_undo_log_random(struct kunit *test)
 static struct kunit_case estack_undo_log_cases[] = {
 	KUNIT_CASE(estack_undo_log_marks_once),
 	KUNIT_CASE(estack_undo_log_reset_per_attempt),
+	KUNIT_CASE(estack_undo_log_put_words),
 	KUNIT_CASE(estack_undo_log_grows_and_trims),
 	KUNIT_CASE(estack_undo_log_random),
 	{}
