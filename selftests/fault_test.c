@@ -461,58 +461,64 @@ static long check_chain(__u64 sp, __u64 hi)
 }
 
 /*
- * A fatal signal in the middle of the frame-pointer walk of a 64 KiB GROW,
- * 8189 frames on the pages the new stack takes from the old one: the walk
- * stops at every 256th frame, and the frames it rewrote before it stopped,
- * which it marks in the undo log a word of the log at a time, are put
- * back.
+ * GROW a stack of @size bytes with live words from sp = lo + 24 up, with
+ * estack_should_stop() saying stop at its n-th call for n = 0, 1, ...
+ * until the GROW goes through. Each try takes the same span from the pool
+ * (put there first), so every try stops at the same points, one later
+ * each time. A stopped GROW must leave the stack where it was and every
+ * word as @fill made it, wherever it stopped.
+ *
+ * With ESTACK_MOVE_ADJUST_FP in @flags, the walk starts at fp = sp and the
+ * top word ends the chain: @fill is fill_chain(), @check check_chain().
+ *
+ * Return: the number of stops; @m is the GROW that went through.
  */
-TEST_F_TIMEOUT(faults, fatal_signal_undo_walk, 600)
+static unsigned int grow_stop_sweep(struct __test_metadata *_metadata,
+				    int fd, __u64 size, __u32 flags,
+				    void (*fill)(__u64 sp, __u64 hi),
+				    long (*check)(__u64 sp, __u64 hi),
+				    struct estack_alloc *a,
+				    struct estack_move *m)
 {
-	struct estack_alloc a, big;
+	struct estack_alloc big;
 	struct estack_info info;
-	struct estack_move m;
 	unsigned int n, stops = 0;
 	bool fired;
 	long bad;
 	__u64 sp;
 	int err;
 
-	ASSERT_EQ(0, es_alloc(self->fd, 65536, &a));
-	sp = a.lo + 24;
-	fill_chain(sp, a.hi);
-	/* Each try takes the same span from the pool: the same stops. */
-	ASSERT_EQ(0, es_alloc(self->fd, 131072, &big));
-	ASSERT_EQ(0, es_free(self->fd, big.id));
+	ASSERT_EQ(0, es_alloc(fd, size, a));
+	sp = a->lo + 24;
+	fill(sp, a->hi);
+	ASSERT_EQ(0, es_alloc(fd, 2 * size, &big));
+	ASSERT_EQ(0, es_free(fd, big.id));
 	for (n = 0; n < SWEEP_MAX; n++) {
 		ASSERT_EQ(0, ff_arm("estack_should_stop", 1, n, 1));
-		memset(&m, 0, sizeof(m));
-		m.size = sizeof(m);
-		m.id = a.id;
-		m.sp = sp;
-		m.fp = sp;
-		m.flags = ESTACK_MOVE_ADJUST_FP;
-		err = es_ioctl(self->fd, ESTACK_IOC_GROW, &m);
+		memset(m, 0, sizeof(*m));
+		m->size = sizeof(*m);
+		m->id = a->id;
+		m->sp = sp;
+		m->flags = flags;
+		if (flags & ESTACK_MOVE_ADJUST_FP)
+			m->fp = sp;
+		err = es_ioctl(fd, ESTACK_IOC_GROW, m);
 		fired = ff_disarm("estack_should_stop");
 		if (!err)
 			break;
 		EXPECT_EQ(EINTR, err) TH_LOG("n=%u", n);
 		EXPECT_TRUE(fired);
-		ASSERT_EQ(0, es_info(self->fd, a.id, &info));
-		EXPECT_EQ(a.hi, info.hi);
-		EXPECT_EQ(sp, m.fp);
-		bad = check_chain(sp, a.hi);
+		ASSERT_EQ(0, es_info(fd, a->id, &info));
+		EXPECT_EQ(a->hi, info.hi);
+		if (flags & ESTACK_MOVE_ADJUST_FP)
+			EXPECT_EQ(sp, m->fp);
+		bad = check(sp, a->hi);
 		ASSERT_EQ(0, bad) TH_LOG("n=%u: word at +%ld rewritten", n,
 					 bad - 1);
 		stops++;
 	}
 	ASSERT_LT(n, SWEEP_MAX);
-	/* (65536 - 24) / 8 - 1 = 8188 words to rewrite: 31 stops. */
-	EXPECT_LE(31, stops);
-	EXPECT_EQ((a.hi - sp) / 8 - 1, m.adjusted);
-	EXPECT_EQ(sp + m.delta, m.fp);
-	EXPECT_EQ(0, check_chain(sp + m.delta, m.hi));
-	EXPECT_EQ(0, es_free(self->fd, a.id));
+	return stops;
 }
 
 /*
@@ -522,50 +528,43 @@ TEST_F_TIMEOUT(faults, fatal_signal_undo_walk, 600)
  */
 TEST_F_TIMEOUT(faults, fatal_signal_undo, 600)
 {
-	struct estack_alloc a, big;
-	struct estack_info info;
+	struct estack_alloc a;
 	struct estack_move m;
-	unsigned int n, stops = 0;
-	bool fired;
-	long bad;
-	__u64 sp;
-	int err;
+	unsigned int stops;
 
-	ASSERT_EQ(0, es_alloc(self->fd, 2 << 20, &a));
-	sp = a.lo + 24;
-	fill_ptrs(sp, a.hi);
-	/*
-	 * A 4 MiB span in the pool: each try takes it from there, so every
-	 * try stops at the same points (the clear below the live part, the
-	 * pages taken, the relocation), one later each time.
-	 */
-	ASSERT_EQ(0, es_alloc(self->fd, 4 << 20, &big));
-	ASSERT_EQ(0, es_free(self->fd, big.id));
-	for (n = 0; n < SWEEP_MAX; n++) {
-		ASSERT_EQ(0, ff_arm("estack_should_stop", 1, n, 1));
-		memset(&m, 0, sizeof(m));
-		m.size = sizeof(m);
-		m.id = a.id;
-		m.sp = sp;
-		m.flags = ESTACK_MOVE_ADJUST_CONSERVATIVE;
-		err = es_ioctl(self->fd, ESTACK_IOC_GROW, &m);
-		fired = ff_disarm("estack_should_stop");
-		if (!err)
-			break;
-		EXPECT_EQ(EINTR, err) TH_LOG("n=%u", n);
-		EXPECT_TRUE(fired);
-		ASSERT_EQ(0, es_info(self->fd, a.id, &info));
-		EXPECT_EQ(a.hi, info.hi);
-		bad = check_ptrs(sp, a.hi);
-		ASSERT_EQ(0, bad) TH_LOG("n=%u: word at +%ld rewritten", n,
-					 bad - 1);
-		stops++;
-	}
-	ASSERT_LT(n, SWEEP_MAX);
+	stops = grow_stop_sweep(_metadata, self->fd, 2 << 20,
+				ESTACK_MOVE_ADJUST_CONSERVATIVE, fill_ptrs,
+				check_ptrs, &a, &m);
 	/* The clear (2 stops), the pages taken (1), the scan of 512 pages (2). */
 	EXPECT_LE(5, stops);
-	EXPECT_EQ((a.hi - sp) / 8, m.adjusted);
-	EXPECT_EQ(0, check_ptrs(sp + m.delta, m.hi));
+	EXPECT_EQ((a.hi - a.lo - 24) / 8, m.adjusted);
+	EXPECT_EQ(0, check_ptrs(a.lo + 24 + m.delta, m.hi));
+	EXPECT_EQ(0, es_free(self->fd, a.id));
+}
+
+/*
+ * A fatal signal in the middle of the frame-pointer walk of a 64 KiB GROW,
+ * 8189 frames on the pages the new stack takes from the old one: the walk
+ * stops at every 256th frame, and the frames it rewrote before it stopped,
+ * which it marks in the undo log a word of the log at a time, are put
+ * back.
+ */
+TEST_F_TIMEOUT(faults, fatal_signal_undo_walk, 600)
+{
+	struct estack_alloc a;
+	struct estack_move m;
+	unsigned int stops;
+	__u64 sp;
+
+	stops = grow_stop_sweep(_metadata, self->fd, 65536,
+				ESTACK_MOVE_ADJUST_FP, fill_chain, check_chain,
+				&a, &m);
+	sp = a.lo + 24;
+	/* (65536 - 24) / 8 - 1 = 8188 frames to rewrite: 31 stops. */
+	EXPECT_LE(31, stops);
+	EXPECT_EQ((a.hi - sp) / 8 - 1, m.adjusted);
+	EXPECT_EQ(sp + m.delta, m.fp);
+	EXPECT_EQ(0, check_chain(sp + m.delta, m.hi));
 	EXPECT_EQ(0, es_free(self->fd, a.id));
 }
 #endif /* __SIZEOF_LONG__ == 8 */
