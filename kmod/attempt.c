@@ -159,7 +159,7 @@ static int estack_move_build_locked(struct estack_ctx *ctx,
 		    (op->req->flags & (ESTACK_MOVE_ADJUST_FP |
 				       ESTACK_MOVE_ADJUST_CONSERVATIVE));
 	if (relocates && m->log_lo < m->old_hi) {
-		m->undo = estack_undo_log_reserve(&ctx->undo,
+		m->undo = estack_undo_log_reserve(&op->undo,
 						  (m->old_hi - m->log_lo) /
 						  sizeof(u64));
 		if (!m->undo)
@@ -315,7 +315,6 @@ int estack_move_attempt(struct estack_ctx *ctx, struct estack_move_op *op)
 	} else {
 		estack_move_commit_locked(ctx, op);
 	}
-	estack_undo_log_trim(&ctx->undo);
 out:
 	mutex_unlock(&ctx->lock);
 	mmap_read_unlock(ctx->mm);

@@ -226,7 +226,6 @@ void estack_ctx_destroy(struct estack_ctx *ctx)
 		WARN_ON_ONCE(ctx->nr_mapped[order]);
 	xa_destroy(&ctx->ids);
 	xa_destroy(&ctx->pending);
-	kvfree(ctx->undo.map);
 	if (ctx->memcg)
 		css_put(&ctx->memcg->css);
 	estack_ctx_owner_put(ctx);

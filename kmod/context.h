@@ -30,26 +30,6 @@ struct estack_user {
 };
 
 /**
- * struct estack_undo_log - a move's log of the words it relocated
- * @map: one bit per word of the pages a move takes over; a word of @map
- *	is valid only while its bit in @used is set
- * @used: one bit per word of @map, cleared at the start of each attempt
- *	(take.c: estack_undo_log_reserve()), so that an attempt clears a
- *	64th of the bitmap it may use, not all of it
- * @bits: the words @map has room for; 0 when nothing is allocated
- *
- * One per context, under its lock: the attempts of all moves of a file
- * hold ctx->lock while they build, and reuse the same storage instead of
- * allocating and clearing it once per move. Both bitmaps are one
- * allocation, @map first, which estack_ctx_destroy() frees.
- */
-struct estack_undo_log {
-	unsigned long *map;
-	unsigned long *used;
-	unsigned long bits;
-};
-
-/**
  * struct estack_ctx - state of one open of /dev/estack
  * @mm: the address space that opened the file, pinned with mmgrab(); only
  *	callers whose current->mm is @mm may use the file
@@ -83,7 +63,6 @@ struct estack_undo_log {
  * @comm: the opener's command name, for debugfs
  * @serial: unique among all contexts ever opened (never 0): the owner the
  *	allocator remembers in the spans this file frees
- * @undo: the undo log of the move building under @lock (move.h)
  *
  * @mm, @memcg, @user, @uid, @owner, @owner_xa, @owner_key, @owner_ns,
  * @alloc, @file, @tgid, @comm and @serial are set at open and never change.
@@ -112,7 +91,6 @@ struct estack_ctx {
 	pid_t tgid;
 	char comm[TASK_COMM_LEN];
 	u64 serial;
-	struct estack_undo_log undo;
 };
 
 struct estack_ctx *estack_ctx_create(struct file *file,

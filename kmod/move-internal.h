@@ -32,6 +32,7 @@ enum estack_move_need {
  * @nr_outer: entries of @outer in use
  * @span: pages for the new stack, allocated with no lock held
  * @clean: pages at the bottom of @span known to be clear
+ * @undo: the undo log's storage, kept across the attempts
  * @cur: size of the stack now
  * @live: bytes of it from sp up
  * @size: size it moves to
@@ -59,6 +60,7 @@ struct estack_move_op {
 	unsigned int nr_outer;
 	struct estack_span *span;
 	unsigned long clean;
+	struct estack_undo_log undo;
 	u64 cur;
 	u64 live;
 	u64 size;

@@ -94,6 +94,7 @@ static void estack_move_finish(struct estack_ctx *ctx,
 	}
 	if (op->span)
 		estack_span_free(ctx->alloc, op->span, ctx->memcg);
+	estack_undo_log_free(&op->undo);
 	kvfree(op->outer);
 }
 

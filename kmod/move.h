@@ -33,10 +33,10 @@
  * @clean: pages at the bottom of the new span known to be clear already
  * @delta: new_hi - old_hi (modulo 2^64): added to every relocated pointer
  * @fp: innermost frame pointer; relocated by the frame-pointer walk
- * @undo: the words of [log_lo, old_hi) relocated by this move: no word is
- *	relocated twice, and a failed move subtracts delta from each word
- *	marked (the pages taken over are the old stack's own); NULL when the
- *	move relocates nothing
+ * @undo: one bit per word of [log_lo, old_hi) relocated by this move: no
+ *	word is relocated twice, and a failed move subtracts delta from each
+ *	word marked (the pages taken over are the old stack's own); NULL
+ *	when the move relocates nothing
  * @taken: pages taken over so far
  * @adjusted: words rewritten so far
  * @copied: live bytes the new stack holds (copied or taken with their page)
@@ -55,7 +55,7 @@ struct estack_move_plan {
 	unsigned long clean;
 	u64 delta;
 	u64 fp;
-	struct estack_undo_log *undo;
+	unsigned long *undo;
 	unsigned long taken;
 	u64 adjusted;
 	u64 copied;
@@ -70,6 +70,18 @@ static inline struct page *estack_move_page(const struct estack_span *span,
 	return span->pages[(addr - lo) >> PAGE_SHIFT];
 }
 
+/**
+ * struct estack_undo_log - storage of a move's undo log
+ * @map: the bitmap in use: @inline_map, or allocated for larger moves
+ * @bits: its size in bits
+ * @inline_map: room for two pages taken over (the common small GROW)
+ */
+struct estack_undo_log {
+	unsigned long *map;
+	unsigned long bits;
+	unsigned long inline_map[BITS_TO_LONGS(2 * PAGE_SIZE / sizeof(u64))];
+};
+
 /* A user slot outside the stack being moved: its value, read before. */
 struct estack_outer_slot {
 	u64 addr;
@@ -77,56 +89,19 @@ struct estack_outer_slot {
 	bool written;
 };
 
-/**
- * estack_log_mark() - mark word @bit of a move's log, unless it is marked
- * @log: the log, reset for this attempt
- * @bit: the word's index from the log's start
- *
- * A map word is written whole the first time its summary bit is set, so
- * that nothing but the summary is cleared per attempt. Word operations,
- * not __test_and_set_bit(): on x86 that is a bts on memory, slow on
- * hardware and slower under emulation, once per frame of a walk.
- *
- * Return: true when the word was not marked yet.
+/*
+ * Mark bit @bit of @log, unless it is set: true when it was clear. Word
+ * operations, not __test_and_set_bit(): on x86 that is a bts on memory,
+ * slow on hardware and slower under emulation, once per frame of a walk.
  */
-static inline bool estack_log_mark(struct estack_undo_log *log,
-				   unsigned long bit)
+static inline bool estack_log_mark(unsigned long *log, unsigned long bit)
 {
-	unsigned long w = BIT_WORD(bit), mask = BIT_MASK(bit);
-	unsigned long *used = &log->used[BIT_WORD(w)], umask = BIT_MASK(w);
+	unsigned long *word = &log[BIT_WORD(bit)], mask = BIT_MASK(bit);
 
-	if (!(*used & umask)) {
-		*used |= umask;
-		log->map[w] = mask;
-		return true;
-	}
-	if (log->map[w] & mask)
+	if (*word & mask)
 		return false;
-	log->map[w] |= mask;
+	*word |= mask;
 	return true;
-}
-
-/**
- * estack_log_put() - mark words of one word of a move's log, none marked
- * @log: the log
- * @w: the index of the word of the map
- * @marks: the bits to set in it; none of them may be set already
- *
- * For a caller that knows the words are not marked yet and gathers the
- * marks of one map word before it stores them (the frame-chain walk).
- */
-static inline void estack_log_put(struct estack_undo_log *log,
-				  unsigned long w, unsigned long marks)
-{
-	unsigned long *used = &log->used[BIT_WORD(w)], umask = BIT_MASK(w);
-
-	if (*used & umask) {
-		WARN_ON_ONCE(log->map[w] & marks);
-		log->map[w] |= marks;
-	} else {
-		*used |= umask;
-		log->map[w] = marks;
-	}
 }
 
 /**
@@ -154,11 +129,9 @@ void estack_move_undo(struct estack_move_plan *m);
 int estack_move_clear_new(struct estack_move_plan *m);
 long estack_move_clear_bottom(struct estack_allocator *a,
 			      struct estack_span *span, unsigned long below);
-struct estack_undo_log *estack_undo_log_reserve(struct estack_undo_log *log,
-						unsigned long nbits);
-unsigned long estack_undo_log_next(const struct estack_undo_log *log,
-				   unsigned long nbits, unsigned long from);
-void estack_undo_log_trim(struct estack_undo_log *log);
+unsigned long *estack_undo_log_reserve(struct estack_undo_log *log,
+				       unsigned long nbits);
+void estack_undo_log_free(struct estack_undo_log *log);
 
 /* relocate.c */
 int estack_move_copy(struct estack_move_plan *m);

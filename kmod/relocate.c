@@ -134,12 +134,6 @@ bool estack_move_adjust_word(struct estack_move_plan *m, u64 addr)
  * one (delta is page-aligned, so a page of the old stack lands on one page
  * of the new span). The mapping is dropped before each resched point.
  *
- * The walk is the first relocation of an attempt (estack_move_build_locked()
- * runs it before the slots and the scan), so no word it meets is marked
- * yet, and its frames rise: it rewrites each frame without asking the log,
- * gathers the marks of one word of the log in a register and stores them
- * when it leaves that word.
- *
  * Return: 0, or -EINTR when a fatal signal stopped a long walk.
  */
 int estack_move_adjust_fp(struct estack_move_plan *m)
@@ -147,9 +141,8 @@ int estack_move_adjust_fp(struct estack_move_plan *m)
 	/* In locals: a store through the page could alias any field of *m. */
 	const u64 lo = m->old_lo, hi = m->old_hi, sp = m->sp, delta = m->delta;
 	const u64 log_lo = m->log_lo;
-	struct estack_undo_log *log = m->undo;
+	unsigned long *log = m->undo;
 	u64 frame = m->fp, next, page = 0, adjusted = 0, *words = NULL;
-	unsigned long bit, lw = ULONG_MAX, marks = 0;
 	unsigned int depth = 0, i;
 	int ret = 0;
 
@@ -159,8 +152,6 @@ int estack_move_adjust_fp(struct estack_move_plan *m)
 	/* No log: sp is old_hi, and no word is copied. */
 	if (!log)
 		return 0;
-	if (WARN_ON_ONCE(m->adjusted))
-		return -EINVAL;
 	/* Each frame in the copied range, aligned, above the one before. */
 	while (frame >= sp && frame <= hi - sizeof(u64) &&
 	       IS_ALIGNED(frame, sizeof(u64)) && depth++ < ESTACK_MAX_FRAMES) {
@@ -176,16 +167,10 @@ int estack_move_adjust_fp(struct estack_move_plan *m)
 		next = words[i];
 		if (next < lo || next >= hi || next <= frame)
 			break;
-		bit = (frame - log_lo) / sizeof(u64);
-		if (BIT_WORD(bit) != lw) {
-			if (marks)
-				estack_log_put(log, lw, marks);
-			lw = BIT_WORD(bit);
-			marks = 0;
+		if (estack_log_mark(log, (frame - log_lo) / sizeof(u64))) {
+			words[i] = next + delta;
+			adjusted++;
 		}
-		marks |= BIT_MASK(bit);
-		words[i] = next + delta;
-		adjusted++;
 		frame = next;
 		if (!(depth % ESTACK_RESCHED_PAGES)) {
 			kunmap_local(words);
@@ -198,9 +183,6 @@ int estack_move_adjust_fp(struct estack_move_plan *m)
 	}
 	if (words)
 		kunmap_local(words);
-	/* Marked before anything can undo the rewrites. */
-	if (marks)
-		estack_log_put(log, lw, marks);
 	m->adjusted += adjusted;
 	return ret;
 }

@@ -21,9 +21,7 @@
 
 #include <linux/bitmap.h>
 #include <linux/highmem.h>
-#include <linux/log2.h>
 #include <linux/mm.h>
-#include <linux/sizes.h>
 #include <linux/slab.h>
 
 #include "move.h"
@@ -93,8 +91,7 @@ void estack_move_undo(struct estack_move_plan *m)
 	u64 addr, *p;
 
 	if (m->undo) {
-		for (bit = estack_undo_log_next(m->undo, nbits, 0); bit < nbits;
-		     bit = estack_undo_log_next(m->undo, nbits, bit + 1)) {
+		for_each_set_bit(bit, m->undo, nbits) {
 			addr = m->log_lo + bit * sizeof(u64);
 			p = kmap_local_page(estack_move_page(m->new_span,
 							     m->new_lo,
@@ -102,6 +99,7 @@ void estack_move_undo(struct estack_move_plan *m)
 			p[offset_in_page(addr) / sizeof(u64)] -= m->delta;
 			kunmap_local(p);
 		}
+		bitmap_zero(m->undo, nbits);
 	}
 	for (i = 0; i < m->taken; i++)
 		estack_move_swap_page(m, i);
@@ -190,90 +188,45 @@ long estack_move_clear_bottom(struct estack_allocator *a,
 	return below;
 }
 
-/*
- * The most words a context keeps a log for between moves (a move of 1 MiB
- * live, a log of 16 KiB): a larger one is freed when its attempt ends.
- */
-#define ESTACK_UNDO_KEEP_BITS	(SZ_1M / sizeof(u64))
-/* The fewest words a log is allocated for: two pages taken over. */
-#define ESTACK_UNDO_MIN_BITS	(2 * PAGE_SIZE / sizeof(u64))
-
 /**
- * estack_undo_log_reserve() - a log with room for @nbits words, reset
- * @log: the context's log; the caller holds ctx->lock
- * @nbits: words of the pages the move takes over
+ * estack_undo_log_reserve() - room in the undo log for @nbits words
+ * @log: the log's storage, kept across a move's attempts
+ * @nbits: words of the pages taken over
  *
- * The storage is kept across moves and grown when a move needs more, in
- * powers of two, under the caller's locks like the trees' nodes. Only the
- * part of @log->used that covers @nbits is cleared: estack_log_mark()
- * initialises a word of the map when it first sets its bit in @used.
+ * Up to two pages fit in @log itself (the common small GROW); more are
+ * allocated, under the caller's locks like the trees' nodes.
  *
- * Return: @log, or NULL when it could not be allocated.
+ * Return: the bitmap, all clear, or NULL when it could not be allocated.
  */
-struct estack_undo_log *estack_undo_log_reserve(struct estack_undo_log *log,
-						unsigned long nbits)
+unsigned long *estack_undo_log_reserve(struct estack_undo_log *log,
+				       unsigned long nbits)
 {
-	unsigned long bits, words;
-	unsigned long *map;
-
-	if (nbits > log->bits) {
-		bits = roundup_pow_of_two(max_t(unsigned long, nbits,
-						ESTACK_UNDO_MIN_BITS));
-		words = BITS_TO_LONGS(bits);
-		map = kvmalloc_array(words + BITS_TO_LONGS(words),
-				     sizeof(long), GFP_KERNEL_ACCOUNT);
-		if (!map)
-			return NULL;
-		kvfree(log->map);
-		log->map = map;
-		log->used = map + words;
-		log->bits = bits;
+	if (!log->map) {
+		log->map = log->inline_map;
+		log->bits = sizeof(log->inline_map) * BITS_PER_BYTE;
 	}
-	bitmap_zero(log->used, BITS_TO_LONGS(nbits));
-	return log;
+	if (nbits > log->bits) {
+		estack_undo_log_free(log);
+		log->map = kvcalloc(BITS_TO_LONGS(nbits), sizeof(long),
+				    GFP_KERNEL_ACCOUNT);
+		if (!log->map)
+			return NULL;
+		log->bits = nbits;
+	}
+	/* Zeroed when allocated; estack_move_undo() clears what it used. */
+	return log->map;
 }
 EXPORT_SYMBOL_IF_KUNIT(estack_undo_log_reserve);
 
 /**
- * estack_undo_log_next() - the next word marked in a log
- * @log: the log
- * @nbits: the words it covers in this attempt
- * @from: where to start
- *
- * Return: the index of the first word at or after @from that is marked,
- * or @nbits when there is none.
+ * estack_undo_log_free() - free the undo log's storage
+ * @log: the log, reserved or not
  */
-unsigned long estack_undo_log_next(const struct estack_undo_log *log,
-				   unsigned long nbits, unsigned long from)
+void estack_undo_log_free(struct estack_undo_log *log)
 {
-	unsigned long nwords = BITS_TO_LONGS(nbits), w, v;
-
-	if (from >= nbits)
-		return nbits;
-	w = BIT_WORD(from);
-	v = test_bit(w, log->used) ?
-	    log->map[w] & BITMAP_FIRST_WORD_MASK(from) : 0;
-	while (!v) {
-		w = find_next_bit(log->used, nwords, w + 1);
-		if (w >= nwords)
-			return nbits;
-		v = log->map[w];
-	}
-	return min(w * BITS_PER_LONG + __ffs(v), nbits);
-}
-EXPORT_SYMBOL_IF_KUNIT(estack_undo_log_next);
-
-/**
- * estack_undo_log_trim() - free a log that is larger than a context keeps
- * @log: the context's log; the caller holds ctx->lock
- */
-void estack_undo_log_trim(struct estack_undo_log *log)
-{
-	if (log->bits <= ESTACK_UNDO_KEEP_BITS)
-		return;
-	kvfree(log->map);
+	if (log->map != log->inline_map)
+		kvfree(log->map);
 	log->map = NULL;
-	log->used = NULL;
 	log->bits = 0;
 }
-EXPORT_SYMBOL_IF_KUNIT(estack_undo_log_trim);
+EXPORT_SYMBOL_IF_KUNIT(estack_undo_log_free);

@@ -545,9 +545,8 @@ TEST_F_TIMEOUT(faults, fatal_signal_undo, 600)
 /*
  * A fatal signal in the middle of the frame-pointer walk of a 64 KiB GROW,
  * 8189 frames on the pages the new stack takes from the old one: the walk
- * stops at every 256th frame, and the frames it rewrote before it stopped,
- * which it marks in the undo log a word of the log at a time, are put
- * back.
+ * stops at every 256th frame, and the frames it rewrote before it stopped
+ * are put back.
  */
 TEST_F_TIMEOUT(faults, fatal_signal_undo_walk, 600)
 {
