@@ -78,29 +78,33 @@ static int estack_move_check_locked(struct estack_ctx *ctx,
 }
 
 /*
- * Reserve: the limits' charge for the growth, pages of the right order and
- * a slot in a mapped arena. The charge is taken before the pages are
- * allocated, with no lock held, and kept until the move ends: threads
- * growing at once each see the headroom the others left.
+ * Reserve: the limits' charge for the new stack, pages of the right order
+ * and a slot in a mapped arena. The new stack is charged whole, next to
+ * the old one, before its pages are allocated (with no lock held), and the
+ * charge is kept until the move ends: a move holds both stacks until it
+ * commits, across attempts that may wait on user memory for as long as
+ * the user likes, and each of any number of moves in flight holds a new
+ * stack. Charging only the growth let threads that stall their moves of
+ * one stack hold any number of stacks that no limit counted and no RSS
+ * showed.
  */
 static int estack_move_reserve_locked(struct estack_ctx *ctx,
 				      struct estack_move_op *op)
 {
-	u64 more = op->size > op->cur ? op->size - op->cur : 0;
 	int ret;
 
 	lockdep_assert_held(&ctx->lock);
-	if (op->charged != more) {
+	if (op->charged != op->size) {
 		estack_limits_release_locked(ctx, op->charged, false);
 		op->charged = 0;
-		ret = estack_limits_charge_locked(ctx, more, false);
+		ret = estack_limits_charge_locked(ctx, op->size, false);
 		/* Stacks the file keeps mapped count: give them up first. */
 		if (ret == -ENOSPC &&
 		    estack_mapped_evict_all_locked(ctx, &op->spans))
-			ret = estack_limits_charge_locked(ctx, more, false);
+			ret = estack_limits_charge_locked(ctx, op->size, false);
 		if (ret)
 			return ret;
-		op->charged = more;
+		op->charged = op->size;
 	}
 	if (!op->span || op->span->order != op->order)
 		return estack_move_need(op, ESTACK_MOVE_NEED_SPAN, 0);
@@ -276,9 +280,9 @@ static void estack_move_commit_locked(struct estack_ctx *ctx,
 	estack_zap(op->vma_old, stack->lo, op->cur);
 	stack->span = NULL;
 	estack_arena_unreserve_locked(stack);
-	if (op->size < op->cur)
-		estack_limits_release_locked(ctx, op->cur - op->size, false);
-	op->charged = 0;	/* the new stack's bytes now */
+	/* The old stack's bytes go with it; the charge is the new one's. */
+	estack_limits_release_locked(ctx, op->cur, false);
+	op->charged = 0;
 	op->span = NULL;	/* and its pages */
 
 	estack_stat_add(ctx->alloc, op->grow ? ESTACK_STAT_GROWS :

@@ -40,9 +40,10 @@ enum estack_move_need {
  * @need: why the last attempt stopped with -EAGAIN
  * @fault: the user address for %ESTACK_MOVE_NEED_READ and _WRITE
  * @spans: spans evicted from the mapped cache, freed with no lock held
- * @charged: bytes charged to the limits for the growth; held across the
- *	attempts, so that the pages allocated between them are always
- *	covered, and given back only if the move fails
+ * @charged: bytes charged to the limits for the new stack (@size, next
+ *	to the old stack's own charge); held across the attempts, so that
+ *	the pages allocated between them are always covered, and given
+ *	back only if the move fails (at the commit, the old stack's are)
  * @stack: the stack that moves (checked in this attempt)
  * @to: the slot it moves to (reserved in this attempt)
  * @vma_old: @stack's arena's VMA

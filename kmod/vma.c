@@ -49,7 +49,10 @@
  * Every stack in it is freed and its id forgotten (ENOENT from now on).
  * The pages were unmapped with the VMA; they go back to the allocator.
  *
- * Context: ->close, mmap lock held for writing (or the mm is exiting).
+ * Context: ->close: the mmap lock held, for reading only when munmap()
+ * downgraded it (6.1 and 6.12 both call ->close after the downgrade), or
+ * the mm is exiting. Nothing here relies on the lock being exclusive:
+ * readers recheck the VMA under ctx->lock (estack_arena_vma_locked()).
  */
 static void estack_vma_arena_unmapped(struct estack_arena *arena)
 {

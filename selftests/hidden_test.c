@@ -23,13 +23,17 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/userfaultfd.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -441,6 +445,135 @@ TEST_F_TIMEOUT(hidden, dropped_again_right_after_a_walk, 300)
 		EXPECT_EQ(0, es_free(fd, a[i].id));
 	close(fd);
 	EXPECT_EQ(self->in_use, es_stat("stacks_in_use"));
+}
+
+/*
+ * Pages a move holds while it waits. A GROW or SHRINK allocates its new
+ * stack, then may drop every lock to fault user memory in (a slot it
+ * reads, the struct it writes) and try again. A fault can wait as long as
+ * the user likes: on a userfaultfd page, as here, or on a file of the
+ * user's own FUSE mount, which needs no privilege. Threads that each move
+ * the one stack of a file and stall there hold a new stack each, none of
+ * it mapped, so none of it in anyone's RSS: the limits must count every
+ * one of them, so that the file never holds more than its byte limit.
+ * (The fixture puts the limit back.)
+ */
+#define STALL_THREADS	8
+#define STALL_STACK	65536
+
+struct staller {
+	int fd;
+	int done;	/* where it writes its index when its SHRINK returns */
+	int idx;
+	__u32 id;
+	__u64 hi;
+	__u64 slot;	/* the address of the word its SHRINK reads */
+	int err;
+};
+
+static void *staller(void *arg)
+{
+	struct staller *t = arg;
+	struct estack_move m = {
+		.id = t->id,
+		.sp = t->hi,
+		.nr_slots = 1,
+		.slots = (__u64)(unsigned long)&t->slot,
+	};
+
+	t->err = es_move(t->fd, ESTACK_IOC_SHRINK, &m);
+	if (write(t->done, &t->idx, sizeof(t->idx)) != sizeof(t->idx))
+		abort();
+	return NULL;
+}
+
+TEST_F(hidden, stalled_moves_count_against_limits)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = {};
+	struct staller t[STALL_THREADS];
+	pthread_t th[STALL_THREADS];
+	long long before, held;
+	int uffd, fd, done[2], i, stalled = 0, refused = 0;
+	long page = sysconf(_SC_PAGESIZE);
+	struct estack_alloc a;
+	char *region;
+
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0)
+		ES_SKIP("userfaultfd: %s (CONFIG_USERFAULTFD)", strerror(errno));
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
+	region = mmap(NULL, STALL_THREADS * page, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, region);
+	reg.range.start = (unsigned long)region;
+	reg.range.len = STALL_THREADS * page;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+	ASSERT_EQ(0, pipe(done));
+
+	es_test_open(_metadata, &fd);
+	ASSERT_EQ(0, es_alloc(fd, STALL_STACK, &a));
+	/* Room for the stack and two moves of it to half its size. */
+	ASSERT_EQ(0, es_set_param("max_bytes_per_fd", 2 * STALL_STACK));
+	before = es_stat("bytes_in_use");
+
+	/* One thread at a time, until it stalls in the fault or returns. */
+	for (i = 0; i < STALL_THREADS; i++) {
+		struct pollfd p[2] = {
+			{ .fd = uffd, .events = POLLIN },
+			{ .fd = done[0], .events = POLLIN },
+		};
+		struct uffd_msg msg;
+		int idx;
+
+		t[i] = (struct staller){
+			.fd = fd, .done = done[1], .idx = i, .id = a.id,
+			.hi = a.hi, .slot = (unsigned long)region + i * page,
+		};
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, staller, &t[i]));
+		ASSERT_EQ(1, poll(p, 2, 30000)) TH_LOG("thread %d neither stalled nor returned", i);
+		if (p[0].revents & POLLIN) {
+			ASSERT_EQ(sizeof(msg), read(uffd, &msg, sizeof(msg)));
+			ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
+			EXPECT_EQ(t[i].slot, msg.arg.pagefault.address & ~(page - 1));
+			stalled++;
+		} else {
+			ASSERT_EQ(sizeof(idx), read(done[0], &idx, sizeof(idx)));
+			ASSERT_EQ(i, idx);
+			EXPECT_EQ(ENOSPC, t[i].err);
+			refused++;
+		}
+	}
+	held = es_stat("bytes_in_use") - before;
+	TH_LOG("%d moves stalled, %d refused, %lld bytes held by them",
+	       stalled, refused, held);
+	/* The file holds its stack and at most two new ones of half size. */
+	EXPECT_LE(held, STALL_STACK);
+	EXPECT_EQ(2, stalled);
+
+	/* Let them go: each page reads as zeros, which relocates nothing. */
+	for (i = 0; i < STALL_THREADS; i++) {
+		struct uffdio_zeropage z = {
+			.range = { (unsigned long)region + i * page, page },
+		};
+
+		if (ioctl(uffd, UFFDIO_ZEROPAGE, &z))
+			EXPECT_EQ(EEXIST, errno);
+	}
+	for (i = 0; i < STALL_THREADS; i++) {
+		ASSERT_EQ(0, pthread_join(th[i], NULL));
+		/* The first to commit moves the stack from the others' sp. */
+		EXPECT_TRUE(!t[i].err || t[i].err == EINVAL ||
+			    t[i].err == ENOSPC) TH_LOG("thread %d: %s", i, strerror(t[i].err));
+	}
+	EXPECT_EQ(0, es_free(fd, a.id));
+	close(fd);
+	es_unmap_arenas();
+	close(done[0]);
+	close(done[1]);
+	munmap(region, STALL_THREADS * page);
+	close(uffd);
 }
 
 TEST_HARNESS_MAIN

@@ -35,6 +35,7 @@ static void wr(__u64 addr, __u64 v)
 FIXTURE(mv) {
 	int fd;
 	long long in_use;
+	long long fd_bytes;	/* max_bytes_per_fd, put back at the end */
 };
 
 FIXTURE_SETUP(mv)
@@ -44,10 +45,15 @@ FIXTURE_SETUP(mv)
 	es_test_open_with(_metadata, &self->fd, &api,
 			  ESTACK_FEATURE_MOVE, "GROW/SHRINK");
 	self->in_use = es_stat("stacks_in_use");
+	self->fd_bytes = es_param("max_bytes_per_fd");
 }
 
 FIXTURE_TEARDOWN(mv)
 {
+	/* Also after a failed ASSERT in a test that lowered it. */
+	if (self->fd_bytes > 0 &&
+	    es_param("max_bytes_per_fd") != self->fd_bytes)
+		es_set_param("max_bytes_per_fd", self->fd_bytes);
 	es_test_close(_metadata, self->fd, self->in_use);
 }
 
@@ -881,6 +887,58 @@ TEST_F(mv, enospc_intact)
 	EXPECT_EQ(ENOSPC, es_move(self->fd, ESTACK_IOC_GROW, &m));
 	ASSERT_EQ(0, es_set_param("max_bytes_per_fd", old));
 	EXPECT_EQ(0, es_check_pat(a.lo, a.hi, 0));
+	EXPECT_EQ(0, es_free(self->fd, a.id));
+}
+
+/*
+ * A move holds both stacks from the step that allocates the new one to its
+ * commit, so the limits count both: a GROW needs room for the whole new
+ * stack next to the old one, and so does a SHRINK. Each refused move
+ * leaves the stack as it was; each move that commits leaves the file
+ * charged with the new stack only.
+ */
+TEST_F(mv, moves_count_both_stacks)
+{
+	struct estack_alloc a, b, c;
+	struct estack_move m = {};
+	struct estack_info i;
+
+	if (geteuid())
+		ES_SKIP("needs root to lower the limits");
+	ASSERT_EQ(0, es_alloc(self->fd, 16384, &a));
+	es_fill(a.lo, a.hi);
+
+	/* 16 KiB held: growing to 32 KiB holds 48 KiB until the commit. */
+	ASSERT_EQ(0, es_set_param("max_bytes_per_fd", 32768));
+	m.id = a.id;
+	m.sp = a.lo;
+	ASSERT_EQ(ENOSPC, es_move(self->fd, ESTACK_IOC_GROW, &m));
+	ASSERT_EQ(0, es_info(self->fd, a.id, &i));
+	ASSERT_EQ(a.lo, i.lo);
+	ASSERT_EQ(a.hi, i.hi);
+	EXPECT_EQ(0, es_check_pat(a.lo, a.hi, 0));
+	ASSERT_EQ(0, es_set_param("max_bytes_per_fd", 49152));
+	m = (struct estack_move){ .id = a.id, .sp = a.lo };
+	ASSERT_EQ(0, es_move(self->fd, ESTACK_IOC_GROW, &m));
+	ASSERT_EQ(32768, m.hi - m.lo);
+	EXPECT_EQ(0, es_check_pat(m.hi - 16384, m.hi, m.hi - a.hi));
+
+	/* 32 KiB held: shrinking to 16 KiB holds 48 KiB until the commit. */
+	ASSERT_EQ(0, es_set_param("max_bytes_per_fd", 32768));
+	m = (struct estack_move){ .id = a.id, .sp = m.hi };
+	ASSERT_EQ(ENOSPC, es_move(self->fd, ESTACK_IOC_SHRINK, &m));
+	ASSERT_EQ(0, es_info(self->fd, a.id, &i));
+	ASSERT_EQ(32768, i.hi - i.lo);
+	ASSERT_EQ(0, es_set_param("max_bytes_per_fd", 49152));
+	m = (struct estack_move){ .id = a.id, .sp = i.hi };
+	ASSERT_EQ(0, es_move(self->fd, ESTACK_IOC_SHRINK, &m));
+	ASSERT_EQ(16384, m.hi - m.lo);
+
+	/* The file is charged with the 16 KiB stack alone: 32 KiB more fit. */
+	ASSERT_EQ(0, es_alloc(self->fd, 32768, &b));
+	EXPECT_EQ(ENOSPC, es_alloc(self->fd, 4096, &c));
+	ASSERT_EQ(0, es_set_param("max_bytes_per_fd", self->fd_bytes));
+	EXPECT_EQ(0, es_free(self->fd, b.id));
 	EXPECT_EQ(0, es_free(self->fd, a.id));
 }
 

@@ -45,7 +45,8 @@
  *   (GROW, SHRINK), or the batch's header inside the stack that a
  *   FREE_BATCH item frees;
  * - ``EFBIG``: past ``max_stack``;
- * - ``ENOSPC``: a limit of the file or of the user;
+ * - ``ENOSPC``: a limit of the file or of the user (GROW and SHRINK hold
+ *   both stacks until they commit, and need room for the whole new one);
  * - ``ENOMEM``: out of memory, also when no arena can be mapped:
  *   ``RLIMIT_AS``, ``vm.max_map_count``, the ``RLIMIT_MEMLOCK`` of a
  *   process that called mlockall(MCL_FUTURE) without ``CAP_IPC_LOCK`` (an
