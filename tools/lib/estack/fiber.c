@@ -324,11 +324,30 @@ static void segv_handler(int sig, siginfo_t *si, void *uc)
 	old_segv.sa_sigaction(sig, si, uc);
 }
 
+/* fork() waits for watch_lock: a child never inherits it held. */
+static pthread_once_t watch_atfork_once = PTHREAD_ONCE_INIT;
+
+static void watch_lock_take(void)
+{
+	pthread_mutex_lock(&watch_lock);
+}
+
+static void watch_lock_give(void)
+{
+	pthread_mutex_unlock(&watch_lock);
+}
+
+static void watch_atfork(void)
+{
+	pthread_atfork(watch_lock_take, watch_lock_give, watch_lock_give);
+}
+
 static int watch_pool(struct estack_pool *pool)
 {
 	struct sigaction sa;
 	int i, slot = -1, err = 0;
 
+	pthread_once(&watch_atfork_once, watch_atfork);
 	pthread_mutex_lock(&watch_lock);
 	if (!segv_installed) {
 		memset(&sa, 0, sizeof(sa));
@@ -673,9 +692,12 @@ static void fiber_finished(struct estack_sched *s, struct estack_fiber *f)
 		fiber_free(s, f);
 		return;
 	}
+	/* A joiner that estack_fiber_wake() queued already runs as it is. */
 	if (f->joiner) {
-		s->parked--;
-		rq_push(s, f->joiner);
+		if (f->joiner->state == FIBER_PARKED) {
+			s->parked--;
+			rq_push(s, f->joiner);
+		}
 		f->joiner = NULL;
 	}
 }
@@ -1002,7 +1024,13 @@ EF_EXPORT int estack_fiber_join(struct estack_fiber *fiber, void **result)
 		return -EINVAL;
 	fiber->joined = true;
 	if (self) {
-		if (fiber->state != FIBER_DONE) {
+		/*
+		 * Parked until the fiber finishes and wakes us; an
+		 * estack_fiber_wake() of the joiner before that parks it
+		 * again (freeing a fiber still queued would be a use after
+		 * free).
+		 */
+		while (fiber->state != FIBER_DONE) {
 			fiber->joiner = self;
 			fiber_to_sched(s, self, REQ_PARK);
 		}

@@ -67,7 +67,9 @@ enum es_state {
  * @kid: the module's id of the stack (kernel mode)
  * @next: central list or free list link (pool->lock)
  * @put_ns: when it went on a central list (pool->lock)
- * @fresh: every byte reads as zero (not used since the backend gave it)
+ * @fresh: every byte reads as zero: never handed out since the backend
+ *	gave it (ALLOC clears it; a move then clears the new stack below
+ *	the copy)
  */
 struct es_entry {
 	uint64_t seq;

@@ -116,7 +116,12 @@ int es_copy_move(struct estack_pool *pool, uint32_t idx, size_t new_size,
 	m.delta = (intptr_t)(new_hi - m.old_hi);
 	new_sp = m.sp + m.delta;
 
-	/* The rest reads as zero, as the module's new stacks do. */
+	/*
+	 * The live part is copied whole, the redzones ASan poisoned around
+	 * the fiber's locals too; the rest reads as zero, as the module's
+	 * new stacks do.
+	 */
+	es_san_unpoison(m.sp, m.old_hi - m.sp);
 	es_san_unpoison(new_lo, new_hi - new_lo);
 	es_vg_mem(new_lo, new_hi - new_lo, true);
 	es_vg_mem(m.sp, m.old_hi - m.sp, true);

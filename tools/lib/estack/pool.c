@@ -150,10 +150,16 @@ static inline struct es_entry *es_lookup(struct estack_pool *pool,
 	return e;
 }
 
+/*
+ * fork() takes every lock of the library first, so that the child inherits
+ * none of them held by a thread it does not have: the default pool's
+ * (held across its first open), the list of pools, then each pool's.
+ */
 static void es_fork_prepare(void)
 {
 	struct estack_pool *p;
 
+	pthread_mutex_lock(&es_default_lock);
 	pthread_mutex_lock(&es_pools_lock);
 	for (p = es_pools; p; p = p->next_pool)
 		es_lock(p);
@@ -166,6 +172,7 @@ static void es_fork_parent(void)
 	for (p = es_pools; p; p = p->next_pool)
 		es_unlock(p);
 	pthread_mutex_unlock(&es_pools_lock);
+	pthread_mutex_unlock(&es_default_lock);
 }
 
 static void es_fork_child(void)
@@ -186,6 +193,7 @@ static void es_fork_child(void)
 		es_unlock(p);
 	}
 	pthread_mutex_unlock(&es_pools_lock);
+	pthread_mutex_unlock(&es_default_lock);
 }
 
 static void es_atfork_register(void)
@@ -424,6 +432,8 @@ ES_EXPORT int estack_stack_alloc(struct estack_pool *pool, size_t bytes,
 	e = es_dir_at(pool, idx);
 	lo = e->lo;
 	hi = e->hi;
+	/* Its holder may write it: a move into it after its FREE clears. */
+	e->fresh = false;
 	gen = e->gen + 1;
 	if (!gen)
 		gen = 1;

@@ -10,6 +10,7 @@
  * missing module is a failure, not a skip) or fallback.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -150,6 +151,84 @@ TEST_F(fiber, exit_and_join_from_fiber)
 	ASSERT_EQ(0, estack_fiber_create(&joinee, 0, 0, exiter, NULL));
 	ASSERT_EQ(0, estack_fiber_join(j, &r));
 	EXPECT_EQ(0x1235, (uintptr_t)r);
+}
+
+/*
+ * A fiber parked in estack_fiber_join() that something wakes before the
+ * fiber it joins has finished parks again: join returns only with the
+ * result, and never frees a fiber that is still queued.
+ */
+static struct estack_fiber *jw_joiner_f, *jw_joinee;
+static int jw_woke = -1;
+
+static void *jw_slow(void *arg)
+{
+	estack_fiber_yield();
+	estack_fiber_yield();
+	estack_fiber_yield();
+	return (void *)0x55;
+}
+
+static void *jw_join(void *arg)
+{
+	void *r = NULL;
+	int err = estack_fiber_join(jw_joinee, &r);
+
+	return err ? (void *)(intptr_t)err : r;
+}
+
+static void *jw_wake(void *arg)
+{
+	jw_woke = estack_fiber_wake(jw_joiner_f);
+	return NULL;
+}
+
+TEST_F(fiber, join_parks_again_after_a_wake)
+{
+	struct estack_fiber *waker;
+	void *r = NULL;
+
+	/* the joinee yields, the joiner parks in join, the waker wakes it */
+	ASSERT_EQ(0, estack_fiber_create(&jw_joinee, 0, 0, jw_slow, NULL));
+	ASSERT_EQ(0, estack_fiber_create(&jw_joiner_f, 0, 0, jw_join, NULL));
+	ASSERT_EQ(0, estack_fiber_create(&waker, 0, 0, jw_wake, NULL));
+	ASSERT_EQ(0, estack_fiber_join(waker, NULL));
+	EXPECT_EQ(1, jw_woke);
+	ASSERT_EQ(0, estack_fiber_join(jw_joiner_f, &r));
+	EXPECT_EQ(0x55, (uintptr_t)r);
+}
+
+static void *jw_quick(void *arg)
+{
+	estack_fiber_yield();
+	return (void *)0x66;
+}
+
+/*
+ * The joinee finishes while its woken joiner waits in the run queue: the
+ * joiner is queued once, runs once, and nothing is left behind.
+ */
+TEST_F(fiber, join_woken_joiner_queued_once)
+{
+	struct estack_sched_stats st;
+	struct estack_fiber *waker;
+	void *r = NULL;
+
+	/* the joiner parks, the joinee yields, the waker wakes the joiner
+	 * behind the joinee, which then finishes first
+	 */
+	jw_woke = -1;
+	ASSERT_EQ(0, estack_fiber_create(&jw_joiner_f, 0, 0, jw_join, NULL));
+	ASSERT_EQ(0, estack_fiber_create(&jw_joinee, 0, 0, jw_quick, NULL));
+	ASSERT_EQ(0, estack_fiber_create(&waker, 0, 0, jw_wake, NULL));
+	ASSERT_EQ(0, estack_fiber_join(waker, NULL));
+	EXPECT_EQ(1, jw_woke);
+	ASSERT_EQ(0, estack_fiber_join(jw_joiner_f, &r));
+	EXPECT_EQ(0x66, (uintptr_t)r);
+	ASSERT_EQ(0, estack_sched_stats(&st));
+	EXPECT_EQ(0, st.runnable);
+	EXPECT_EQ(0, st.live);
+	EXPECT_EQ(0, estack_sched_run());
 }
 
 static struct estack_fiber *parked;
@@ -728,6 +807,76 @@ TEST(overflow_names_the_fiber)
 #endif
 	EXPECT_NE(NULL, strstr(buf, "estack: fiber deep-one overflowed its 16384-byte stack\n"))
 		TH_LOG("stderr: %s", buf);
+}
+
+/*
+ * sigaction() as the runtime calls it (this program's definition comes
+ * first), slowed on demand for SIGSEGV: the window in which a thread
+ * installs the overflow handler under the runtime's lock.
+ */
+static int slow_sigaction_ms;
+
+int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	static int (*next)(int, const struct sigaction *, struct sigaction *);
+
+	if (!next)
+		next = (int (*)(int, const struct sigaction *,
+				struct sigaction *))dlsym(RTLD_NEXT,
+							  "sigaction");
+	if (sig == SIGSEGV && act &&
+	    __atomic_load_n(&slow_sigaction_ms, __ATOMIC_RELAXED))
+		usleep(slow_sigaction_ms * 1000);
+	return next(sig, act, old);
+}
+
+static void *catching_sched(void *arg)
+{
+	struct estack_pool *pool = arg;
+	intptr_t err = estack_sched_init(pool, ESTACK_SCHED_CATCH_OVERFLOW);
+
+	if (!err)
+		err = estack_sched_fini();
+	return (void *)err;
+}
+
+/*
+ * fork() while another thread installs the overflow handler: the child
+ * can still start a scheduler that catches overflows.
+ */
+TEST(fork_while_catching_overflow)
+{
+	struct estack_pool *pool;
+	int status = -1, ms;
+	pthread_t th;
+	void *r;
+	pid_t pid;
+
+	ASSERT_EQ(0, open_pool(&pool));
+	__atomic_store_n(&slow_sigaction_ms, 400, __ATOMIC_RELAXED);
+	ASSERT_EQ(0, pthread_create(&th, NULL, catching_sched, pool));
+	usleep(100 * 1000);	/* inside the slowed sigaction() */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		__atomic_store_n(&slow_sigaction_ms, 0, __ATOMIC_RELAXED);
+		_exit(catching_sched(pool) ? 1 : 0);
+	}
+	for (ms = 0; ms < 5000; ms += 10) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		usleep(10 * 1000);
+	}
+	if (ms >= 5000) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	EXPECT_GT(5000, ms) TH_LOG("the child hangs in estack_sched_init()");
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
+		TH_LOG("status 0x%x", status);
+	ASSERT_EQ(0, pthread_join(th, &r));
+	EXPECT_EQ(NULL, r);
+	estack_pool_close(pool);
 }
 
 TEST_HARNESS_MAIN

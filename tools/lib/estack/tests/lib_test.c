@@ -13,14 +13,17 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <ucontext.h>
@@ -29,6 +32,10 @@
 
 #include "kselftest_harness.h"
 #include "estack.h"
+
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/asan_interface.h>
+#endif
 
 #define KIB	1024UL
 #define MIB	(1024 * KIB)
@@ -794,6 +801,69 @@ TEST_F(lib, shrink)
 	EXPECT_EQ(0, estack_stack_free(self->pool, &s));
 }
 
+/*
+ * A move into a stack the calling thread's cache held, one a fiber used
+ * before: below the copy it reads as zero, as a new stack does, for GROW
+ * and SHRINK alike (in kernel mode both come from the cache and the copy
+ * is made here).
+ */
+TEST_F(lib, moves_into_used_stacks_read_zero)
+{
+	struct estack_stack used, s;
+	const size_t live = 512;
+	void *sp;
+
+	/* A used 16 KiB stack in the cache, then a GROW from 8 KiB into it. */
+	ASSERT_EQ(0, estack_stack_alloc(self->pool, 16 * KIB, &used));
+	memset(used.lo, 0xaa, stack_size(&used));
+	ASSERT_EQ(0, estack_stack_free(self->pool, &used));
+	ASSERT_EQ(0, estack_stack_alloc(self->pool, 8 * KIB, &s));
+	sp = fill_top(&s, live);
+	ASSERT_EQ(0, estack_stack_grow(self->pool, &s, &sp, NULL, NULL, 0, 0));
+	ASSERT_EQ(16 * KIB, stack_size(&s));
+	EXPECT_TRUE(top_kept(&s, live, NULL, 0));
+	EXPECT_TRUE(all_zero(s.lo, (char *)sp - (char *)s.lo));
+
+	/* A used 8 KiB stack in the cache, then a SHRINK from 16 KiB into it. */
+	ASSERT_EQ(0, estack_stack_alloc(self->pool, 8 * KIB, &used));
+	memset(used.lo, 0xbb, stack_size(&used));
+	ASSERT_EQ(0, estack_stack_free(self->pool, &used));
+	sp = fill_top(&s, live);
+	ASSERT_EQ(0, estack_stack_shrink(self->pool, &s, &sp, NULL, NULL, 0,
+					 0));
+	ASSERT_EQ(8 * KIB, stack_size(&s));
+	EXPECT_TRUE(top_kept(&s, live, NULL, 0));
+	EXPECT_TRUE(all_zero(s.lo, (char *)sp - (char *)s.lo));
+	EXPECT_EQ(0, estack_stack_free(self->pool, &s));
+}
+
+/*
+ * A fiber's live frames hold the redzones ASan poisons around its locals:
+ * a move copies them all the same (under ASan the copy must not trip
+ * over them; elsewhere this checks the copy).
+ */
+TEST_F(lib, moves_copy_poisoned_frames)
+{
+	struct estack_stack s;
+	const size_t live = 1024;
+	void *sp;
+
+	ASSERT_EQ(0, estack_stack_alloc(self->pool, 8 * KIB, &s));
+	sp = fill_top(&s, live);
+#ifdef __SANITIZE_ADDRESS__
+	__asan_poison_memory_region((char *)s.hi - live / 2, 64);
+#endif
+	ASSERT_EQ(0, estack_stack_grow(self->pool, &s, &sp, NULL, NULL, 0, 0));
+	EXPECT_TRUE(top_kept(&s, live, NULL, 0));
+#ifdef __SANITIZE_ADDRESS__
+	__asan_poison_memory_region((char *)s.hi - live / 2, 64);
+#endif
+	ASSERT_EQ(0, estack_stack_shrink(self->pool, &s, &sp, NULL, NULL, 0,
+					 0));
+	EXPECT_TRUE(top_kept(&s, live, NULL, 0));
+	EXPECT_EQ(0, estack_stack_free(self->pool, &s));
+}
+
 /* Moving or freeing the stack one runs on: EBUSY. */
 static struct {
 	struct estack_pool *pool;
@@ -1345,6 +1415,70 @@ static void *default_fn(void *arg)
 {
 	(void)arg;
 	return estack_pool_default();
+}
+
+/*
+ * open() as the library calls it (this program's definition comes first,
+ * for libestack.so and for the sources built in alike), slowed on demand
+ * for /dev/estack: the window in which a thread is inside the first
+ * estack_pool_default().
+ */
+static int slow_open_ms;
+
+int open(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	if (flags & (O_CREAT | O_TMPFILE)) {
+		va_list ap;
+
+		va_start(ap, flags);
+		mode = va_arg(ap, mode_t);
+		va_end(ap);
+	}
+	if (__atomic_load_n(&slow_open_ms, __ATOMIC_RELAXED) &&
+	    !strcmp(path, "/dev/estack"))
+		usleep(slow_open_ms * 1000);
+	return syscall(SYS_openat, AT_FDCWD, path, flags, mode);
+}
+
+/*
+ * fork() while another thread opens the default pool: the child can use
+ * the default pool (the library's fork handlers wait for the opener, so
+ * the child never inherits its lock held).
+ */
+TEST(pool_default_fork_while_opening)
+{
+	struct estack_pool *p;
+	pthread_t th;
+	int status = -1, ms;
+	pid_t pid;
+
+	/* A pool opened and closed: the fork handlers are in place. */
+	ASSERT_EQ(0, estack_pool_open(&p, mode_flags()));
+	estack_pool_close(p);
+	__atomic_store_n(&slow_open_ms, 400, __ATOMIC_RELAXED);
+	ASSERT_EQ(0, pthread_create(&th, NULL, default_fn, NULL));
+	usleep(100 * 1000);	/* inside the slowed open() */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		__atomic_store_n(&slow_open_ms, 0, __ATOMIC_RELAXED);
+		_exit(estack_pool_default() ? 0 : 1);
+	}
+	for (ms = 0; ms < 5000; ms += 10) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		usleep(10 * 1000);
+	}
+	if (ms >= 5000) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	EXPECT_GT(5000, ms) TH_LOG("the child hangs in estack_pool_default()");
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	ASSERT_EQ(0, pthread_join(th, (void **)&p));
+	EXPECT_NE(NULL, p);
 }
 
 TEST(pool_default)

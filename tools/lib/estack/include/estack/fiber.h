@@ -147,7 +147,8 @@ int estack_fiber_switch(struct estack_fiber *to);
 /* suspend the running fiber until estack_fiber_wake(); -EPERM off a fiber */
 int estack_fiber_park(void);
 /* make a parked fiber runnable (from the fiber's thread); 1 when it was
- * parked, 0 when it was not
+ * parked, 0 when it was not. A fiber parked in estack_fiber_join() runs,
+ * finds the fiber it joins unfinished and parks again.
  */
 int estack_fiber_wake(struct estack_fiber *fiber);
 
