@@ -304,7 +304,12 @@ static long estack_ioctl_move(struct estack_ctx *ctx, void __user *uarg,
 		return -EOPNOTSUPP;
 
 	if (req.nr_slots) {
-		slots = kvmalloc_array(req.nr_slots, sizeof(*slots), GFP_KERNEL);
+		/*
+		 * Kept until the move ends, which a fault on a slot can put
+		 * off for as long as the user likes: charged to the memcg.
+		 */
+		slots = kvmalloc_array(req.nr_slots, sizeof(*slots),
+				       GFP_KERNEL_ACCOUNT);
 		if (!slots)
 			return -ENOMEM;
 		if (copy_from_user(slots, u64_to_user_ptr(req.slots),

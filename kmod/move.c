@@ -113,7 +113,9 @@ static int estack_stack_move(struct estack_ctx *ctx, struct estack_move *req,
 	int ret;
 
 	INIT_LIST_HEAD(&op.spans);
-	op.outer = kvcalloc(req->nr_slots, sizeof(*op.outer), GFP_KERNEL);
+	/* Charged, as the kernel's copy of the slot array is (dev.c). */
+	op.outer = kvcalloc(req->nr_slots, sizeof(*op.outer),
+			    GFP_KERNEL_ACCOUNT);
 	if (!op.outer)
 		return -ENOMEM;
 	do {

@@ -33,6 +33,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -448,18 +449,15 @@ TEST_F_TIMEOUT(hidden, dropped_again_right_after_a_walk, 300)
 }
 
 /*
- * Pages a move holds while it waits. A GROW or SHRINK allocates its new
- * stack, then may drop every lock to fault user memory in (a slot it
- * reads, the struct it writes) and try again. A fault can wait as long as
- * the user likes: on a userfaultfd page, as here, or on a file of the
- * user's own FUSE mount, which needs no privilege. Threads that each move
- * the one stack of a file and stall there hold a new stack each, none of
- * it mapped, so none of it in anyone's RSS: the limits must count every
- * one of them, so that the file never holds more than its byte limit.
- * (The fixture puts the limit back.)
+ * Moves that wait. A GROW or SHRINK allocates its new stack and copies
+ * its slot array in, then may drop every lock to fault user memory in (a
+ * slot it reads, the struct it writes) and try again. A fault can wait as
+ * long as the user likes: on a userfaultfd page, as here, or on a file of
+ * the user's own FUSE mount, which needs no privilege. Each thread below
+ * SHRINKs a stack with its first slot on a userfaultfd page of its own,
+ * and stays in that fault until the test lets it go.
  */
-#define STALL_THREADS	8
-#define STALL_STACK	65536
+#define STALL_MAX	64
 
 struct staller {
 	int fd;
@@ -467,8 +465,20 @@ struct staller {
 	int idx;
 	__u32 id;
 	__u64 hi;
-	__u64 slot;	/* the address of the word its SHRINK reads */
+	__u64 *slots;	/* slots[0] is on its userfaultfd page */
+	unsigned int nr_slots;
 	int err;
+};
+
+struct stall {
+	int uffd;
+	int done[2];
+	char *region;	/* a userfaultfd page per thread */
+	long page;
+	unsigned int nr;
+	int stalled, refused;
+	pthread_t th[STALL_MAX];
+	struct staller t[STALL_MAX];
 };
 
 static void *staller(void *arg)
@@ -477,8 +487,8 @@ static void *staller(void *arg)
 	struct estack_move m = {
 		.id = t->id,
 		.sp = t->hi,
-		.nr_slots = 1,
-		.slots = (__u64)(unsigned long)&t->slot,
+		.nr_slots = t->nr_slots,
+		.slots = (__u64)(unsigned long)t->slots,
 	};
 
 	t->err = es_move(t->fd, ESTACK_IOC_SHRINK, &m);
@@ -487,93 +497,243 @@ static void *staller(void *arg)
 	return NULL;
 }
 
-TEST_F(hidden, stalled_moves_count_against_limits)
+/* Room for @nr threads, or skip where the kernel has no userfaultfd. */
+static void stall_init(struct __test_metadata *_metadata, struct stall *s,
+		       unsigned int nr)
 {
 	struct uffdio_api api = { .api = UFFD_API };
 	struct uffdio_register reg = {};
-	struct staller t[STALL_THREADS];
-	pthread_t th[STALL_THREADS];
-	long long before, held;
-	int uffd, fd, done[2], i, stalled = 0, refused = 0;
-	long page = sysconf(_SC_PAGESIZE);
-	struct estack_alloc a;
-	char *region;
 
-	uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-	if (uffd < 0)
+	ASSERT_GE(STALL_MAX, nr);
+	memset(s, 0, sizeof(*s));
+	s->nr = nr;
+	s->page = sysconf(_SC_PAGESIZE);
+	s->uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (s->uffd < 0)
 		ES_SKIP("userfaultfd: %s (CONFIG_USERFAULTFD)", strerror(errno));
-	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
-	region = mmap(NULL, STALL_THREADS * page, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, region);
-	reg.range.start = (unsigned long)region;
-	reg.range.len = STALL_THREADS * page;
+	ASSERT_EQ(0, ioctl(s->uffd, UFFDIO_API, &api));
+	s->region = mmap(NULL, nr * s->page, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, s->region);
+	reg.range.start = (unsigned long)s->region;
+	reg.range.len = nr * s->page;
 	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
-	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
-	ASSERT_EQ(0, pipe(done));
+	ASSERT_EQ(0, ioctl(s->uffd, UFFDIO_REGISTER, &reg));
+	ASSERT_EQ(0, pipe(s->done));
+}
 
+/* The word on thread @i's userfaultfd page. */
+static __u64 stall_word(struct stall *s, unsigned int i)
+{
+	return (unsigned long)s->region + i * s->page;
+}
+
+/*
+ * Start thread @i on @t's SHRINK and wait until it stalls in its fault
+ * (true) or its SHRINK returns (false).
+ */
+static bool stall_one(struct __test_metadata *_metadata, struct stall *s,
+		      unsigned int i, const struct staller *t)
+{
+	struct pollfd p[2] = {
+		{ .fd = s->uffd, .events = POLLIN },
+		{ .fd = s->done[0], .events = POLLIN },
+	};
+	struct uffd_msg msg;
+	int idx;
+
+	s->t[i] = *t;
+	s->t[i].done = s->done[1];
+	s->t[i].idx = i;
+	ASSERT_EQ(0, pthread_create(&s->th[i], NULL, staller, &s->t[i]));
+	ASSERT_EQ(1, poll(p, 2, 30000))
+		TH_LOG("thread %u neither stalled nor returned", i);
+	if (p[0].revents & POLLIN) {
+		ASSERT_EQ(sizeof(msg), read(s->uffd, &msg, sizeof(msg)));
+		ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
+		EXPECT_EQ(t->slots[0], msg.arg.pagefault.address &
+			  ~(__u64)(s->page - 1));
+		s->stalled++;
+		return true;
+	}
+	ASSERT_EQ(sizeof(idx), read(s->done[0], &idx, sizeof(idx)));
+	ASSERT_EQ(i, idx);
+	s->refused++;
+	return false;
+}
+
+/*
+ * Let threads [@from, @to) go: their pages read as zeros, which relocates
+ * nothing. The first to commit moves the stack from the others' sp.
+ */
+static void stall_release(struct __test_metadata *_metadata, struct stall *s,
+			  unsigned int from, unsigned int to)
+{
+	unsigned int i;
+
+	for (i = from; i < to; i++) {
+		struct uffdio_zeropage z = {
+			.range = { stall_word(s, i), s->page },
+		};
+
+		if (ioctl(s->uffd, UFFDIO_ZEROPAGE, &z))
+			EXPECT_EQ(EEXIST, errno);
+	}
+	for (i = from; i < to; i++) {
+		ASSERT_EQ(0, pthread_join(s->th[i], NULL));
+		EXPECT_TRUE(!s->t[i].err || s->t[i].err == EINVAL ||
+			    s->t[i].err == ENOSPC)
+			TH_LOG("thread %u: %s", i, strerror(s->t[i].err));
+	}
+	/* What the threads that stalled wrote when they returned. */
+	for (;;) {
+		struct pollfd p = { .fd = s->done[0], .events = POLLIN };
+		int idx;
+
+		if (poll(&p, 1, 0) != 1)
+			break;
+		ASSERT_EQ(sizeof(idx), read(s->done[0], &idx, sizeof(idx)));
+	}
+}
+
+static void stall_fini(struct stall *s)
+{
+	close(s->done[0]);
+	close(s->done[1]);
+	munmap(s->region, s->nr * s->page);
+	close(s->uffd);
+}
+
+/*
+ * Threads that each move the one stack of a file and stall hold a new
+ * stack each, none of it mapped, so none of it in anyone's RSS: the limits
+ * must count every one of them, so that the file never holds more than
+ * its byte limit. (The fixture puts the limit back.)
+ */
+#define STALL_THREADS	8
+#define STALL_STACK	65536
+
+TEST_F(hidden, stalled_moves_count_against_limits)
+{
+	long long before, held;
+	struct estack_alloc a;
+	__u64 slot[STALL_THREADS];
+	struct stall s;
+	unsigned int i;
+	int fd;
+
+	stall_init(_metadata, &s, STALL_THREADS);
 	es_test_open(_metadata, &fd);
 	ASSERT_EQ(0, es_alloc(fd, STALL_STACK, &a));
 	/* Room for the stack and two moves of it to half its size. */
 	ASSERT_EQ(0, es_set_param("max_bytes_per_fd", 2 * STALL_STACK));
 	before = es_stat("bytes_in_use");
 
-	/* One thread at a time, until it stalls in the fault or returns. */
 	for (i = 0; i < STALL_THREADS; i++) {
-		struct pollfd p[2] = {
-			{ .fd = uffd, .events = POLLIN },
-			{ .fd = done[0], .events = POLLIN },
+		struct staller t = {
+			.fd = fd, .id = a.id, .hi = a.hi,
+			.slots = &slot[i], .nr_slots = 1,
 		};
-		struct uffd_msg msg;
-		int idx;
 
-		t[i] = (struct staller){
-			.fd = fd, .done = done[1], .idx = i, .id = a.id,
-			.hi = a.hi, .slot = (unsigned long)region + i * page,
-		};
-		ASSERT_EQ(0, pthread_create(&th[i], NULL, staller, &t[i]));
-		ASSERT_EQ(1, poll(p, 2, 30000)) TH_LOG("thread %d neither stalled nor returned", i);
-		if (p[0].revents & POLLIN) {
-			ASSERT_EQ(sizeof(msg), read(uffd, &msg, sizeof(msg)));
-			ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
-			EXPECT_EQ(t[i].slot, msg.arg.pagefault.address & ~(page - 1));
-			stalled++;
-		} else {
-			ASSERT_EQ(sizeof(idx), read(done[0], &idx, sizeof(idx)));
-			ASSERT_EQ(i, idx);
-			EXPECT_EQ(ENOSPC, t[i].err);
-			refused++;
-		}
+		slot[i] = stall_word(&s, i);
+		if (!stall_one(_metadata, &s, i, &t))
+			EXPECT_EQ(ENOSPC, s.t[i].err);
 	}
 	held = es_stat("bytes_in_use") - before;
 	TH_LOG("%d moves stalled, %d refused, %lld bytes held by them",
-	       stalled, refused, held);
+	       s.stalled, s.refused, held);
 	/* The file holds its stack and at most two new ones of half size. */
 	EXPECT_LE(held, STALL_STACK);
-	EXPECT_EQ(2, stalled);
+	EXPECT_EQ(2, s.stalled);
 
-	/* Let them go: each page reads as zeros, which relocates nothing. */
-	for (i = 0; i < STALL_THREADS; i++) {
-		struct uffdio_zeropage z = {
-			.range = { (unsigned long)region + i * page, page },
-		};
-
-		if (ioctl(uffd, UFFDIO_ZEROPAGE, &z))
-			EXPECT_EQ(EEXIST, errno);
-	}
-	for (i = 0; i < STALL_THREADS; i++) {
-		ASSERT_EQ(0, pthread_join(th[i], NULL));
-		/* The first to commit moves the stack from the others' sp. */
-		EXPECT_TRUE(!t[i].err || t[i].err == EINVAL ||
-			    t[i].err == ENOSPC) TH_LOG("thread %d: %s", i, strerror(t[i].err));
-	}
+	stall_release(_metadata, &s, 0, STALL_THREADS);
 	EXPECT_EQ(0, es_free(fd, a.id));
 	close(fd);
 	es_unmap_arenas();
-	close(done[0]);
-	close(done[1]);
-	munmap(region, STALL_THREADS * page);
-	close(uffd);
+	stall_fini(&s);
+}
+
+/*
+ * What a stalled move keeps in the kernel besides its stack: its copy of
+ * the slot array and the record of each slot's old value, up to 128 KiB
+ * for ESTACK_MAX_SLOTS slots, which the user holds for as long as the
+ * fault waits, in as many threads as it has. Like the stacks, it must be
+ * charged to the memory cgroup. The same threads stall twice, with one
+ * slot and with ESTACK_MAX_SLOTS, in a cgroup of their own: the second
+ * time the cgroup must hold at least the copies of the slot arrays more.
+ */
+#define ACCT_THREADS	32
+#define ACCT_CG		"/sys/fs/cgroup/estack-hidden"
+
+static long long acct_stall(struct __test_metadata *_metadata,
+			    struct stall *s, unsigned int first, int fd,
+			    __u64 *slots, unsigned int nr_slots)
+{
+	long long before, held;
+	struct estack_alloc a;
+	unsigned int i;
+
+	ASSERT_EQ(0, es_alloc(fd, 8192, &a));
+	before = es_read_num(ACCT_CG "/memory.current");
+	ASSERT_LT(0, before);
+	for (i = first; i < first + ACCT_THREADS; i++) {
+		__u64 *own = slots + (i - first) * ESTACK_MAX_SLOTS;
+		struct staller t = {
+			.fd = fd, .id = a.id, .hi = a.hi,
+			.slots = own, .nr_slots = nr_slots,
+		};
+
+		own[0] = stall_word(s, i);
+		ASSERT_TRUE(stall_one(_metadata, s, i, &t))
+			TH_LOG("thread %u: %s", i, strerror(s->t[i].err));
+	}
+	held = es_read_num(ACCT_CG "/memory.current") - before;
+	stall_release(_metadata, s, first, first + ACCT_THREADS);
+	EXPECT_EQ(0, es_free(fd, a.id));
+	return held;
+}
+
+TEST_F(hidden, stalled_moves_charge_their_slots)
+{
+	size_t len = (size_t)ACCT_THREADS * ESTACK_MAX_SLOTS * sizeof(__u64);
+	long long one, all;
+	struct stall s;
+	__u64 *slots, dummy = 0;
+	char pid[32];
+	size_t i;
+	int fd;
+
+	stall_init(_metadata, &s, 2 * ACCT_THREADS);
+	if (access("/sys/fs/cgroup/cgroup.controllers", R_OK))
+		ES_SKIP("no cgroup v2 at /sys/fs/cgroup");
+	es_write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
+	rmdir(ACCT_CG);
+	ASSERT_EQ(0, mkdir(ACCT_CG, 0755));
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	ASSERT_EQ(0, es_write_file(ACCT_CG "/cgroup.procs", pid));
+
+	/* Every page of the slot arrays touched before anything is counted. */
+	slots = malloc(len);
+	ASSERT_NE(NULL, slots);
+	for (i = 0; i < len / sizeof(*slots); i++)
+		slots[i] = (unsigned long)&dummy;
+	es_test_open(_metadata, &fd);
+
+	one = acct_stall(_metadata, &s, 0, fd, slots, 1);
+	all = acct_stall(_metadata, &s, ACCT_THREADS, fd, slots,
+			 ESTACK_MAX_SLOTS);
+	TH_LOG("%d stalled threads: the cgroup grew by %lld KiB", ACCT_THREADS,
+	       one >> 10);
+	TH_LOG("with one slot each, by %lld KiB with %d", all >> 10,
+	       ESTACK_MAX_SLOTS);
+	EXPECT_LE((long long)len, all - one);
+
+	close(fd);
+	es_unmap_arenas();
+	free(slots);
+	stall_fini(&s);
+	EXPECT_EQ(0, es_write_file("/sys/fs/cgroup/cgroup.procs", pid));
+	EXPECT_EQ(0, rmdir(ACCT_CG));
 }
 
 TEST_HARNESS_MAIN

@@ -60,10 +60,10 @@ ALLOWED_SKIPS = [
     # debug.config rebuilds both debug kernels (20-40 minutes each).
     ("debug-", "move_test", "process_vm_writev: "),
     ("debug-", "move_test_32", "process_vm_writev: "),
-    # hidden_test's stalled_moves_count_against_limits stalls moves in a
-    # userfaultfd fault, which the debug kernels are built without
-    # (CONFIG_USERFAULTFD); every stock kernel has it and runs the case.
-    # move_test's moves_count_both_stacks checks the same charge on
+    # hidden_test's stalled_moves_* cases stall moves in a userfaultfd
+    # fault, which the debug kernels are built without
+    # (CONFIG_USERFAULTFD); every stock kernel has it and runs them.
+    # move_test's moves_count_both_stacks checks the limits' charge on
     # every kernel without stalling. Same rebuild as above.
     ("debug-", "hidden_test", "userfaultfd: "),
 ]
