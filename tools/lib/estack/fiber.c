@@ -921,12 +921,16 @@ EF_EXPORT int estack_fiber_check(size_t need)
 
 	if (!f)
 		return 0;
-	need += ESTACK_FIBER_MARGIN;
-	if (sp - (uintptr_t)f->st.lo >= need)
-		return 0;
 	/* in use, plus what is asked and the margin, at least doubled */
 	used = (uintptr_t)f->st.hi - sp;
 	size = estack_stack_size(&f->st);
+	/* No stack of the pool holds it (and the sum must not wrap). */
+	if (need > SIZE_MAX - ESTACK_FIBER_MARGIN - used ||
+	    used + need + ESTACK_FIBER_MARGIN > s->max_stack)
+		return -EFBIG;
+	need += ESTACK_FIBER_MARGIN;
+	if (sp - (uintptr_t)f->st.lo >= need)
+		return 0;
 	if (used + need > 2 * size)
 		return fiber_grow(s, f, used + need);
 	return fiber_grow(s, f, 2 * size);

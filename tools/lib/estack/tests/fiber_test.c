@@ -657,6 +657,17 @@ static void *join_self(void *arg)
 	return (void *)(intptr_t)estack_fiber_join(estack_fiber_self(), NULL);
 }
 
+/* Asking for more than any stack holds: EFBIG, whatever the margin adds. */
+static int huge_err[3];
+
+static void *check_huge(void *arg)
+{
+	huge_err[0] = estack_fiber_check(SIZE_MAX);
+	huge_err[1] = estack_fiber_check(SIZE_MAX - ESTACK_FIBER_MARGIN / 2);
+	huge_err[2] = estack_fiber_check(SIZE_MAX / 2);
+	return NULL;
+}
+
 TEST_F(fiber, errors)
 {
 	struct estack_fiber *f;
@@ -670,6 +681,11 @@ TEST_F(fiber, errors)
 	ASSERT_EQ(0, estack_fiber_create(&f, 0, 0, join_self, NULL));
 	ASSERT_EQ(0, estack_fiber_join(f, &r));
 	EXPECT_EQ(-EINVAL, (intptr_t)r);
+	ASSERT_EQ(0, estack_fiber_create(&f, 0, 0, check_huge, NULL));
+	ASSERT_EQ(0, estack_fiber_join(f, NULL));
+	EXPECT_EQ(-EFBIG, huge_err[0]);
+	EXPECT_EQ(-EFBIG, huge_err[1]);
+	EXPECT_EQ(-EFBIG, huge_err[2]);
 	/* a fiber parked forever: the thread's join cannot finish */
 	ASSERT_EQ(0, estack_fiber_create(&f, 0, 0, park_once, NULL));
 	EXPECT_EQ(-EDEADLK, estack_fiber_join(f, NULL));

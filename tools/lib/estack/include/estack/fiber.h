@@ -130,9 +130,10 @@ int estack_fiber_stack(const struct estack_fiber *fiber,
  * left below the caller's frame, growing the stack when not (@need: the
  * frames the caller is about to push beyond the margin, e.g. a large
  * local buffer in the function it calls next). Returns 0 (also off a
- * fiber), or the error of the grow (-EFBIG: the stack is at the pool's
- * largest size). A move happens only here and in yield, park and a join
- * from a fiber: see the note on relocation above.
+ * fiber), or the error of the grow: -EFBIG, without a move, when the
+ * frames in use, @need and the margin do not fit the pool's largest
+ * stack. A move happens only here and in yield, park and a join from a
+ * fiber: see the note on relocation above.
  */
 int estack_fiber_check(size_t need);
 
