@@ -319,6 +319,13 @@ static void segv_handler(int sig, siginfo_t *si, void *uc)
 		}
 		/* back to what was there; the access faults again under it */
 		sigaction(SIGSEGV, &old_segv, NULL);
+		/*
+		 * A SIGSEGV that kill() or sigqueue() sent has no access to
+		 * run again: sent again, it is delivered under the handler
+		 * restored once this one returns.
+		 */
+		if (!hit && si->si_code <= 0)
+			raise(SIGSEGV);
 		return;
 	}
 	old_segv.sa_sigaction(sig, si, uc);
@@ -397,8 +404,11 @@ static void unwatch_pool(struct estack_pool *pool)
  */
 static int sched_altstack(struct estack_sched *s)
 {
-	stack_t ss = { .ss_size = ALTSTACK_SIZE };
+	stack_t ss = { .ss_size = ALTSTACK_SIZE }, old;
 
+	/* The thread has one of its own: the handler runs there. */
+	if (!sigaltstack(NULL, &old) && !(old.ss_flags & SS_DISABLE))
+		return 0;
 	s->altstack = malloc(ALTSTACK_SIZE);
 	if (!s->altstack)
 		return -ENOMEM;

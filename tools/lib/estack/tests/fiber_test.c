@@ -895,4 +895,53 @@ TEST(fork_while_catching_overflow)
 	estack_pool_close(pool);
 }
 
+/*
+ * The overflow handler is for faults on guards: a SIGSEGV sent with
+ * kill() still does what it did before the handler (here: kills), and
+ * a signal stack the thread had stays its own.
+ */
+TEST(overflow_handler_passes_other_sigsegv)
+{
+	struct estack_pool *pool;
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		if (open_pool(&pool) ||
+		    estack_sched_init(pool, ESTACK_SCHED_CATCH_OVERFLOW))
+			_exit(3);
+		kill(getpid(), SIGSEGV);
+		_exit(7);	/* the signal was swallowed */
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_FALSE(WIFEXITED(status) && WEXITSTATUS(status) == 7)
+		TH_LOG("the SIGSEGV of kill() was swallowed");
+#if !defined(__SANITIZE_ADDRESS__)
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV)
+		TH_LOG("status 0x%x", status);
+#endif
+}
+
+TEST(overflow_keeps_the_threads_sigaltstack)
+{
+	static char mine[64 * 1024];
+	stack_t ss = { .ss_sp = mine, .ss_size = sizeof(mine) }, now;
+	struct estack_pool *pool;
+
+	ASSERT_EQ(0, sigaltstack(&ss, NULL));
+	ASSERT_EQ(0, open_pool(&pool));
+	ASSERT_EQ(0, estack_sched_init(pool, ESTACK_SCHED_CATCH_OVERFLOW));
+	ASSERT_EQ(0, sigaltstack(NULL, &now));
+	EXPECT_EQ((void *)mine, now.ss_sp);
+	EXPECT_EQ(0, estack_sched_fini());
+	ASSERT_EQ(0, sigaltstack(NULL, &now));
+	EXPECT_EQ((void *)mine, now.ss_sp);
+	EXPECT_FALSE(now.ss_flags & SS_DISABLE);
+	estack_pool_close(pool);
+	ss.ss_flags = SS_DISABLE;
+	sigaltstack(&ss, NULL);
+}
+
 TEST_HARNESS_MAIN
