@@ -93,6 +93,7 @@ struct estack_sched {
 	size_t parked;
 	struct estack_sched_stats stats;
 	void *altstack;			/* sigaltstack of the thread */
+	stack_t old_altstack;		/* the thread's own, put back at fini */
 	/* for the sanitizers: the thread's own stack and contexts */
 	void *fake_stack;
 	const void *stack_bottom;
@@ -276,17 +277,22 @@ static size_t put(char *buf, size_t at, size_t cap, const char *s)
  * in a local buffer and written with write(2). An overflow restores the
  * handler that was there before (the default: the fault kills the process
  * with SIGSEGV as it would have) and returns, so the faulting access runs
- * again under it. A fault elsewhere goes to the previous handler.
+ * again under it. A fault elsewhere goes to the previous handler. Only a
+ * fault's si_addr is an address: a SIGSEGV that kill() or sigqueue() sent
+ * (whose sender chose those bytes) is never an overflow, and goes to the
+ * previous handler too.
  */
 static void segv_handler(int sig, siginfo_t *si, void *uc)
 {
+	bool fault = si->si_code > 0 && si->si_code != SI_KERNEL;
+	void (*prev)(int) = old_segv.sa_handler;
 	struct estack_sched *s = tls_sched;
 	struct estack_stack st;
 	char msg[160];
 	size_t n = 0;
 	int i, hit = 0;
 
-	for (i = 0; i < MAX_WATCHED_POOLS && !hit; i++) {
+	for (i = 0; fault && i < MAX_WATCHED_POOLS && !hit; i++) {
 		struct estack_pool *p = __atomic_load_n(&watched_pools[i],
 							__ATOMIC_ACQUIRE);
 
@@ -311,24 +317,24 @@ static void segv_handler(int sig, siginfo_t *si, void *uc)
 		if (write(STDERR_FILENO, msg, n) < 0)
 			n = 0;
 	}
-	if (hit || !(old_segv.sa_flags & SA_SIGINFO)) {
-		if (!hit && old_segv.sa_handler != SIG_DFL &&
-		    old_segv.sa_handler != SIG_IGN) {
-			old_segv.sa_handler(sig);
-			return;
-		}
+	/* A sent one that was ignored before is ignored still. */
+	if (!fault && prev == SIG_IGN)
+		return;
+	if (hit || prev == SIG_DFL || prev == SIG_IGN) {
 		/* back to what was there; the access faults again under it */
 		sigaction(SIGSEGV, &old_segv, NULL);
 		/*
-		 * A SIGSEGV that kill() or sigqueue() sent has no access to
-		 * run again: sent again, it is delivered under the handler
-		 * restored once this one returns.
+		 * A sent SIGSEGV has no access to run again: sent again, it
+		 * is delivered under the default once this handler returns.
 		 */
-		if (!hit && si->si_code <= 0)
+		if (!fault)
 			raise(SIGSEGV);
 		return;
 	}
-	old_segv.sa_sigaction(sig, si, uc);
+	if (old_segv.sa_flags & SA_SIGINFO)
+		old_segv.sa_sigaction(sig, si, uc);
+	else
+		prev(sig);
 }
 
 /* fork() waits for watch_lock: a child never inherits it held. */
@@ -404,10 +410,17 @@ static void unwatch_pool(struct estack_pool *pool)
  */
 static int sched_altstack(struct estack_sched *s)
 {
-	stack_t ss = { .ss_size = ALTSTACK_SIZE }, old;
+	stack_t ss = { .ss_size = ALTSTACK_SIZE };
 
-	/* The thread has one of its own: the handler runs there. */
-	if (!sigaltstack(NULL, &old) && !(old.ss_flags & SS_DISABLE))
+	/*
+	 * The thread has one of its own, as large as ours: the handler runs
+	 * there. A smaller one (MINSIGSTKSZ is too small for a signal frame
+	 * on some CPUs) is replaced while the scheduler lives.
+	 */
+	s->old_altstack.ss_flags = SS_DISABLE;
+	if (!sigaltstack(NULL, &s->old_altstack) &&
+	    !(s->old_altstack.ss_flags & SS_DISABLE) &&
+	    s->old_altstack.ss_size >= ALTSTACK_SIZE)
 		return 0;
 	s->altstack = malloc(ALTSTACK_SIZE);
 	if (!s->altstack)
@@ -421,6 +434,20 @@ static int sched_altstack(struct estack_sched *s)
 		return err;
 	}
 	return 0;
+}
+
+/* Give the thread back the signal stack it had (or none). */
+static void sched_altstack_put(struct estack_sched *s)
+{
+	stack_t ss = { .ss_flags = SS_DISABLE };
+
+	if (!(s->old_altstack.ss_flags & SS_DISABLE)) {
+		ss = s->old_altstack;
+		ss.ss_flags = 0;
+	}
+	sigaltstack(&ss, NULL);
+	free(s->altstack);
+	s->altstack = NULL;
 }
 
 /* ---- schedulers ---- */
@@ -497,12 +524,8 @@ EF_EXPORT int estack_sched_init(struct estack_pool *pool, unsigned int flags)
 	return 0;
 
 err_free:
-	if (s->altstack) {
-		stack_t ss = { .ss_flags = SS_DISABLE };
-
-		sigaltstack(&ss, NULL);
-		free(s->altstack);
-	}
+	if (s->altstack)
+		sched_altstack_put(s);
 	free(s);
 	return err;
 }
@@ -545,12 +568,8 @@ static void sched_destroy(struct estack_sched *s)
 		fiber_free(s, s->all);
 	if (s->flags & ESTACK_SCHED_CATCH_OVERFLOW)
 		unwatch_pool(s->pool);
-	if (s->altstack) {
-		stack_t ss = { .ss_flags = SS_DISABLE };
-
-		sigaltstack(&ss, NULL);
-		free(s->altstack);
-	}
+	if (s->altstack)
+		sched_altstack_put(s);
 	free(s);
 }
 

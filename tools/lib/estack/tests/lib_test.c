@@ -1424,12 +1424,13 @@ static void *default_fn(void *arg)
  * estack_pool_default().
  */
 static int slow_open_ms;
+static int in_slow_open;	/* set while a slowed open() sleeps */
 
 int open(const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 
-	if (flags & (O_CREAT | O_TMPFILE)) {
+	if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {
 		va_list ap;
 
 		va_start(ap, flags);
@@ -1437,8 +1438,10 @@ int open(const char *path, int flags, ...)
 		va_end(ap);
 	}
 	if (__atomic_load_n(&slow_open_ms, __ATOMIC_RELAXED) &&
-	    !strcmp(path, "/dev/estack"))
+	    !strcmp(path, "/dev/estack")) {
+		__atomic_store_n(&in_slow_open, 1, __ATOMIC_RELEASE);
 		usleep(slow_open_ms * 1000);
+	}
 	return syscall(SYS_openat, AT_FDCWD, path, flags, mode);
 }
 
@@ -1459,7 +1462,11 @@ TEST(pool_default_fork_while_opening)
 	estack_pool_close(p);
 	__atomic_store_n(&slow_open_ms, 400, __ATOMIC_RELAXED);
 	ASSERT_EQ(0, pthread_create(&th, NULL, default_fn, NULL));
-	usleep(100 * 1000);	/* inside the slowed open() */
+	/* The opener inside the slowed open(), its lock held. */
+	for (ms = 0; ms < 5000 &&
+	     !__atomic_load_n(&in_slow_open, __ATOMIC_ACQUIRE); ms++)
+		usleep(1000);
+	ASSERT_GT(5000, ms) TH_LOG("estack_pool_default() never opened");
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
