@@ -831,6 +831,9 @@ TEST(overflow_names_the_fiber)
  * first), slowed on demand for SIGSEGV: the window in which a thread
  * installs the overflow handler under the runtime's lock.
  */
+/* glibc's own sigaction(), exported (GLIBC_2.2.5), static and shared */
+extern int __sigaction(int sig, const struct sigaction *act,
+		       struct sigaction *old);
 static int slow_sigaction_ms;
 static int in_slow_sigaction;	/* set while a slowed sigaction() sleeps */
 
@@ -838,10 +841,13 @@ int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
 	static int (*next)(int, const struct sigaction *, struct sigaction *);
 
+	/* the next one (a sanitizer's), or in a static program libc's */
 	if (!next)
 		next = (int (*)(int, const struct sigaction *,
 				struct sigaction *))dlsym(RTLD_NEXT,
 							  "sigaction");
+	if (!next)
+		next = __sigaction;
 	if (sig == SIGSEGV && act &&
 	    __atomic_load_n(&slow_sigaction_ms, __ATOMIC_RELAXED)) {
 		__atomic_store_n(&in_slow_sigaction, 1, __ATOMIC_RELEASE);
