@@ -107,6 +107,17 @@ static void es_central_drop_oldest(struct estack_pool *pool, int cls,
 }
 
 /*
+ * Whether an entry put on a central list at put_ns has been idle for more
+ * than ES_IDLE_NS at @now. The caller read the clock before it took the
+ * lock, and another thread may have put the entry after that with a later
+ * reading: such an entry is new, not idle for some 584 years.
+ */
+static bool es_idle(uint64_t now, const struct es_entry *e)
+{
+	return now > e->put_ns && now - e->put_ns > ES_IDLE_NS;
+}
+
+/*
  * What the central lists should give back: entries idle for more than a
  * second (@all: every entry), then the oldest while over the bound. Works
  * in chunks so that the lock is not held across the backend's calls.
@@ -128,8 +139,7 @@ static void es_central_release(struct estack_pool *pool, bool all)
 			       (all || pool->central_bytes -
 				n * es_class_size(pool, cls) >
 				ES_CENTRAL_MAX_BYTES ||
-				now - es_dir_get(pool, c->idx[n])->put_ns >
-				ES_IDLE_NS))
+				es_idle(now, es_dir_get(pool, c->idx[n]))))
 				n++;
 			if (n)
 				es_central_drop_oldest(pool, cls, n, out);

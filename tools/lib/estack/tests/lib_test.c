@@ -1191,6 +1191,48 @@ TEST_F(lib, idle_central_entries_go)
 	EXPECT_EQ(16 * self->page, i.cached_bytes);
 }
 
+/*
+ * The library's clock, when fake_mono_ns is set: CLOCK_MONOTONIC that
+ * reads one nanosecond earlier at each call. Two threads that each read
+ * the clock and then take the pool's lock see their readings in either
+ * order; in one thread, a clock that goes back models the other order.
+ */
+static uint64_t fake_mono_ns;
+
+int clock_gettime(clockid_t id, struct timespec *ts)
+{
+	uint64_t ns;
+
+	if (id != CLOCK_MONOTONIC ||
+	    !__atomic_load_n(&fake_mono_ns, __ATOMIC_RELAXED))
+		return syscall(SYS_clock_gettime, id, ts);
+	ns = __atomic_sub_fetch(&fake_mono_ns, 1, __ATOMIC_RELAXED);
+	ts->tv_sec = ns / 1000000000;
+	ts->tv_nsec = ns % 1000000000;
+	return 0;
+}
+
+/*
+ * An entry put on the central list after the drain that looks for idle
+ * entries read the clock is not idle: the central list keeps the exiting
+ * thread's stacks.
+ */
+TEST_F(lib, central_entries_put_after_the_clock_read_stay)
+{
+	struct estack_pool_info i;
+	pthread_t th;
+	void *ret;
+
+	__atomic_store_n(&fake_mono_ns, 1000 * 1000000000ULL, __ATOMIC_RELAXED);
+	ASSERT_EQ(0, pthread_create(&th, NULL, exit_thread_fn, self->pool));
+	ASSERT_EQ(0, pthread_join(th, &ret));
+	__atomic_store_n(&fake_mono_ns, 0, __ATOMIC_RELAXED);
+	ASSERT_EQ(NULL, ret);
+	ASSERT_EQ(0, estack_pool_query(self->pool, &i));
+	EXPECT_EQ(16, i.cached);
+	EXPECT_EQ(16 * 8 * KIB, i.cached_bytes);
+}
+
 /* Threads that alloc, free and grow at once, checking what they hold. */
 #define STRESS_THREADS	4
 #define STRESS_OPS	10000
