@@ -81,12 +81,10 @@ static int estack_move_check_locked(struct estack_ctx *ctx,
  * Reserve: the limits' charge for the new stack, pages of the right order
  * and a slot in a mapped arena. The new stack is charged whole, next to
  * the old one, before its pages are allocated (with no lock held), and the
- * charge is kept until the move ends: a move holds both stacks until it
- * commits, across attempts that may wait on user memory for as long as
- * the user likes, and each of any number of moves in flight holds a new
- * stack. Charging only the growth let threads that stall their moves of
- * one stack hold any number of stacks that no limit counted and no RSS
- * showed.
+ * charge is kept while the move holds them: a move holds both stacks until
+ * it commits, and each of any number of moves in flight holds a new stack.
+ * Before a wait on user memory, which can last as long as the user likes,
+ * the move gives the new stack and its charge back (move.c).
  */
 static int estack_move_reserve_locked(struct estack_ctx *ctx,
 				      struct estack_move_op *op)

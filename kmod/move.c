@@ -21,6 +21,70 @@
 #include "move-internal.h"
 #include "trace.h"
 
+/*
+ * Before a wait on user memory: give back the new stack, its charge and
+ * the undo log. The fault can last as long as the user likes (a slot on a
+ * userfaultfd page, or in a file of their own FUSE mount): a stack held
+ * across it would be mapped nowhere, so in no process's RSS, and the OOM
+ * killer could pin it on no one, and every thread of the user could hold
+ * one. The next attempt charges and allocates again.
+ */
+static void estack_move_let_go(struct estack_ctx *ctx,
+			       struct estack_move_op *op)
+{
+	if (op->span) {
+		estack_span_free(ctx->alloc, op->span, ctx->memcg);
+		op->span = NULL;
+		op->clean = 0;
+	}
+	if (op->charged) {
+		mutex_lock(&ctx->lock);
+		estack_limits_release_locked(ctx, op->charged, false);
+		mutex_unlock(&ctx->lock);
+		op->charged = 0;
+	}
+	estack_undo_log_free(&op->undo);
+}
+
+/*
+ * Fault in the user memory the last attempt could not touch without a
+ * fault: the word at op->fault, which must be had (-EFAULT if not), and
+ * with it every other word the next attempt reads (every slot outside the
+ * stack) or writes (the slots it relocates and the results), so that slots
+ * on many pages not yet touched cost one round, not one each: a move has
+ * ESTACK_MOVE_TRIES rounds. Those others are only a hint: one that cannot
+ * be had fails the next attempt, which comes back here with its address.
+ * Faults in for writing without writing (fault_in_safe_writeable()).
+ */
+static int estack_move_fault_in(const struct estack_move_op *op)
+{
+	const struct estack_move_plan *m = &op->m;
+	bool write = op->need == ESTACK_MOVE_NEED_WRITE;
+	unsigned int i;
+	size_t len;
+
+	len = op->fault == (unsigned long)op->uarg ? op->out_size : sizeof(u64);
+	if (write ? fault_in_safe_writeable(u64_to_user_ptr(op->fault), len) :
+		    fault_in_readable(u64_to_user_ptr(op->fault), len))
+		return -EFAULT;
+	if (write) {
+		for (i = 0; i < op->nr_outer; i++) {
+			const struct estack_outer_slot *o = &op->outer[i];
+
+			if (o->old >= m->old_lo && o->old < m->old_hi)
+				fault_in_safe_writeable(u64_to_user_ptr(o->addr),
+							sizeof(u64));
+		}
+		fault_in_safe_writeable(op->uarg, op->out_size);
+		return 0;
+	}
+	for (i = 0; i < op->req->nr_slots; i++)
+		if (op->slots[i] < m->old_lo || op->slots[i] >= m->old_hi)
+			fault_in_readable(u64_to_user_ptr(op->slots[i]),
+					  sizeof(u64));
+	return 0;
+}
+
 /* Do what the last attempt needed, with no lock held. */
 static int estack_move_step(struct estack_ctx *ctx, struct estack_move_op *op,
 			    unsigned int tries)
@@ -56,15 +120,9 @@ static int estack_move_step(struct estack_ctx *ctx, struct estack_move_op *op,
 	case ESTACK_MOVE_NEED_ARENA:
 		return estack_arena_create(ctx, op->order);
 	case ESTACK_MOVE_NEED_READ:
-		return fault_in_readable(u64_to_user_ptr(op->fault),
-					 sizeof(u64)) ? -EFAULT : 0;
 	case ESTACK_MOVE_NEED_WRITE:
-		/* Faults the memory in without writing to it. */
-		return fault_in_safe_writeable(u64_to_user_ptr(op->fault),
-					       op->fault ==
-					       (unsigned long)op->uarg ?
-					       op->out_size : sizeof(u64)) ?
-		       -EFAULT : 0;
+		estack_move_let_go(ctx, op);
+		return estack_move_fault_in(op);
 	default:
 		return 0;
 	}

@@ -652,6 +652,49 @@ TEST_F(mv, relocation_once_per_word)
 }
 
 /*
+ * A move reads its slots without faulting, under its locks; a slot on a
+ * page not yet faulted in costs it a round without them, and a move has
+ * a few rounds only. Slots each on a page of their own, none touched yet:
+ * the round faults them all in, and the move succeeds.
+ */
+#define UNTOUCHED_SLOTS	32
+
+TEST_F(mv, slots_on_untouched_pages)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	__u64 slots[UNTOUCHED_SLOTS];
+	struct estack_alloc a;
+	struct estack_move m;
+	char *region;
+	int i, cmd;
+
+	if (!IS64) {
+		compat_relocation_refused(_metadata, self->fd, 0, 1);
+		return;
+	}
+	for (cmd = 0; cmd < 2; cmd++) {
+		region = mmap(NULL, UNTOUCHED_SLOTS * page,
+			      PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ASSERT_TRUE(region != MAP_FAILED);
+		for (i = 0; i < UNTOUCHED_SLOTS; i++)
+			slots[i] = (unsigned long)(region + i * page);
+		ASSERT_EQ(0, es_alloc(self->fd, 65536, &a));
+		memset(&m, 0, sizeof(m));
+		m.id = a.id;
+		m.sp = a.hi - 64;
+		m.slots = (unsigned long)slots;
+		m.nr_slots = UNTOUCHED_SLOTS;
+		EXPECT_EQ(0, es_move(self->fd, cmd ? ESTACK_IOC_SHRINK :
+				     ESTACK_IOC_GROW, &m))
+			TH_LOG("%s", cmd ? "SHRINK" : "GROW");
+		EXPECT_EQ(0, m.adjusted);
+		EXPECT_EQ(0, es_free(self->fd, a.id));
+		munmap(region, UNTOUCHED_SLOTS * page);
+	}
+}
+
+/*
  * fp is both an input and a result of a move. An attempt whose results
  * cannot be written without a fault is tried again (move.c), and must
  * relocate the fp the caller passed, not the one the failed attempt
