@@ -50,22 +50,11 @@ TAP_RESULT = re.compile(r"^(not ok|ok) (\d+)(?: (.*?))??(?:\s*#\s*(SKIP|TODO)\b\
 # Skips that are expected, as (stage prefix, program, start of the
 # reason); any other skip fails the run. The rig provides every
 # precondition of every test it runs (root, the device, cgroup v2, fault
-# injection in the debug kernel), save the one below. An entry needs a
-# comment saying why the skip is right.
+# injection, process_vm_writev() and userfaultfd() in the debug kernel).
+# An entry needs a comment saying why the skip is right.
 ALLOWED_SKIPS = [
-    # move_test's grow_bottom_reuse_vm_writev writes through
-    # process_vm_writev(), which the debug kernels (tinyconfig and
-    # debug.config) are built without (CONFIG_CROSS_MEMORY_ATTACH); every
-    # stock kernel has it and runs the case. Adding the option to
-    # debug.config rebuilds both debug kernels (20-40 minutes each).
-    ("debug-", "move_test", "process_vm_writev: "),
-    ("debug-", "move_test_32", "process_vm_writev: "),
-    # hidden_test's stalled_moves_* cases stall moves in a userfaultfd
-    # fault, which the debug kernels are built without
-    # (CONFIG_USERFAULTFD); every stock kernel has it and runs them.
-    # move_test's moves_count_both_stacks checks the limits' charge on
-    # every kernel without stalling. Same rebuild as above.
-    ("debug-", "hidden_test", "userfaultfd: "),
+    # None: the debug kernels have process_vm_writev() and userfaultfd()
+    # since 2026-12-05 (debug.config), so every case runs on every stage.
 ]
 TAP_PLAN = re.compile(r"^1\.\.(\d+)")
 
