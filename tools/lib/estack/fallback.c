@@ -148,9 +148,13 @@ static int es_fb_open_slot(struct estack_pool *pool, uintptr_t addr,
 			return -ENOMEM;
 		if (!madvise((void *)addr, pool->guard, MADV_GUARD_INSTALL))
 			return 0;
-		if (errno != EINVAL)
+		if (errno == ENOMEM)
 			return -ENOMEM;
-		/* A kernel before 6.13. */
+		/*
+		 * A kernel before 6.13 (EINVAL), a mapping it will not guard
+		 * (locked by mlockall(): EINVAL too), or a sandbox that
+		 * refuses the call (EPERM, ENOSYS): guards by mprotect().
+		 */
 		fb->mprotect_guards = true;
 		if (mprotect((void *)addr, pool->guard, PROT_NONE))
 			return -ENOMEM;
@@ -217,8 +221,14 @@ void es_fb_free(struct estack_pool *pool, const struct es_raw *raw,
 	for (i = 0; i < nr; i++) {
 		size = raw[i].hi - raw[i].lo;
 		es_san_unpoison(raw[i].lo, size);
-		/* Zero on the next touch, and the pages go back now. */
-		madvise((void *)raw[i].lo, size, MADV_DONTNEED);
+		/*
+		 * Zero on the next touch, and the pages go back now; but not
+		 * in memory the process locked (mlockall(MCL_FUTURE)), where
+		 * the kernel refuses: clear it here, as the next user must
+		 * find it.
+		 */
+		if (madvise((void *)raw[i].lo, size, MADV_DONTNEED))
+			memset((void *)raw[i].lo, 0, size);
 	}
 	es_lock(pool);
 	for (i = 0; i < nr; i++) {

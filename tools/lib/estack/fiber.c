@@ -453,6 +453,7 @@ static void sched_altstack_put(struct estack_sched *s)
 /* ---- schedulers ---- */
 
 static void sched_destroy(struct estack_sched *s);
+static void fiber_free(struct estack_sched *s, struct estack_fiber *f);
 
 static void sched_key_dtor(void *arg)
 {
@@ -463,9 +464,48 @@ static void sched_key_dtor(void *arg)
 	sched_destroy(s);
 }
 
+/*
+ * In a fork's child, on the thread that forked: its fibers are the
+ * parent's, and their stacks are not in the child (the pools forgot them
+ * in their own handler). None can run there: each ends as cancelled, with
+ * no result, so that estack_fiber_join() of it returns -ECANCELED and
+ * frees it; the detached ones go at once. A fork() from a fiber leaves
+ * the child on a stack it does not have; it dies before anything here
+ * matters.
+ */
+static void sched_atfork_child(void)
+{
+	struct estack_sched *s = tls_sched;
+	struct estack_fiber *f, *next;
+
+	if (!s || s->cur)
+		return;
+	s->head = NULL;
+	s->tail = NULL;
+	s->parked = 0;
+	s->stats.runnable = 0;
+	s->stats.stack_bytes = 0;
+	for (f = s->all; f; f = next) {
+		next = f->all_next;
+		f->st.lo = NULL;	/* not freed: not in the child */
+		f->sp = NULL;
+		f->prev = NULL;
+		f->next = NULL;
+		f->joiner = NULL;
+		if (f->state != FIBER_DONE) {
+			f->state = FIBER_DONE;
+			f->start_err = -ECANCELED;
+			f->result = NULL;
+		}
+		if (f->detached)
+			fiber_free(s, f);
+	}
+}
+
 static void sched_key_init(void)
 {
 	pthread_key_create(&sched_key, sched_key_dtor);
+	pthread_atfork(NULL, NULL, sched_atfork_child);
 }
 
 EF_EXPORT int estack_sched_init(struct estack_pool *pool, unsigned int flags)
@@ -591,6 +631,8 @@ EF_EXPORT int estack_sched_stats(struct estack_sched_stats *stats)
 {
 	struct estack_sched *s = tls_sched;
 
+	if (!stats)
+		return -EINVAL;
 	if (!s)
 		memset(stats, 0, sizeof(*stats));
 	else
@@ -989,7 +1031,9 @@ EF_EXPORT int estack_fiber_wake(struct estack_fiber *fiber)
 {
 	struct estack_sched *s = tls_sched;
 
-	if (!fiber || fiber->sched != s)
+	if (!fiber)
+		return -EINVAL;
+	if (fiber->sched != s)
 		return -EPERM;
 	if (fiber->state != FIBER_PARKED)
 		return 0;
@@ -1032,7 +1076,9 @@ EF_EXPORT int estack_fiber_detach(struct estack_fiber *fiber)
 {
 	struct estack_sched *s = tls_sched;
 
-	if (!fiber || fiber->sched != s)
+	if (!fiber)
+		return -EINVAL;
+	if (fiber->sched != s)
 		return -EPERM;
 	if (fiber->detached || fiber->joined || fiber->joiner)
 		return -EINVAL;
@@ -1050,7 +1096,9 @@ EF_EXPORT int estack_fiber_join(struct estack_fiber *fiber, void **result)
 	struct estack_fiber *self = s ? s->cur : NULL;
 	int err;
 
-	if (!fiber || fiber->sched != s)
+	if (!fiber)
+		return -EINVAL;
+	if (fiber->sched != s)
 		return -EPERM;
 	if (fiber == self || fiber->detached || fiber->joined ||
 	    fiber->joiner)

@@ -10,7 +10,12 @@
  * stack (read and written at their new place), then with
  * ESTACK_MOVE_ADJUST_CONSERVATIVE every 8-byte-aligned word of the copied
  * range; last the slots outside the stack. Each word is rewritten at most
- * once: a rewritten word no longer points into the old stack.
+ * once, however many ways name it: a word of the new stack is computed
+ * from its value in the old one, which the move leaves as it was, and the
+ * slots outside are all read before any is written. (A rewritten value
+ * can point into the old stack again: a SHRINK's new stack often lies
+ * less than the old size above it, and a stale pointer below sp moves by
+ * delta into the old range.)
  *
  * Everything is built in the new stack before anything the caller sees
  * changes; the only failure (no new stack) comes first.
@@ -22,6 +27,7 @@
  * Copyright (C) 2026 The estack authors
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -50,13 +56,19 @@ static uintptr_t *es_new_word(const struct es_plan *m, uintptr_t addr)
 	return (uintptr_t *)(addr + m->delta);
 }
 
+/* The word at old address @addr as it was: the old stack is not written. */
+static uintptr_t es_old_word(uintptr_t addr)
+{
+	return *(const uintptr_t *)addr;
+}
+
 static unsigned long es_adjust_word(const struct es_plan *m, uintptr_t addr)
 {
-	uintptr_t *w = es_new_word(m, addr);
+	uintptr_t v = es_old_word(addr);
 
-	if (!es_in_old(m, *w))
+	if (!es_in_old(m, v))
 		return 0;
-	*w += m->delta;
+	*es_new_word(m, addr) = v + m->delta;
 	return 1;
 }
 
@@ -70,7 +82,7 @@ static unsigned long es_adjust_fp(const struct es_plan *m, uintptr_t *fp)
 		return 0;
 	*fp = frame + m->delta;
 	while (es_in_copy(m, frame) && depth++ < ES_MAX_FRAMES) {
-		next = *es_new_word(m, frame);
+		next = es_old_word(frame);
 		if (!es_in_old(m, next) || next <= frame)
 			break;
 		*es_new_word(m, frame) = next + m->delta;
@@ -90,11 +102,15 @@ static unsigned long es_adjust_conservative(const struct es_plan *m)
 	return adjusted;
 }
 
+/* Slots outside the stack whose values a move keeps without malloc(). */
+#define ES_OUTER_INLINE	16
+
 int es_copy_move(struct estack_pool *pool, uint32_t idx, size_t new_size,
 		 void **sp, void **fp, void *const *slots,
 		 unsigned int nr_slots, unsigned int flags)
 {
 	struct es_entry *e = es_dir_get(pool, idx), *n;
+	uintptr_t outer_inline[ES_OUTER_INLINE], *outer = outer_inline;
 	uintptr_t new_lo, new_hi, new_sp, v;
 	struct es_plan m;
 	uint32_t nidx, kid;
@@ -102,9 +118,14 @@ int es_copy_move(struct estack_pool *pool, uint32_t idx, size_t new_size,
 	bool fresh;
 	int ret;
 
+	if (nr_slots > ES_OUTER_INLINE) {
+		outer = malloc(nr_slots * sizeof(*outer));
+		if (!outer)
+			return -ENOMEM;
+	}
 	ret = es_alloc_entry(pool, new_size, &nidx);
 	if (ret)
-		return ret;
+		goto out;
 	n = es_dir_get(pool, nidx);
 	new_lo = n->lo;
 	new_hi = n->hi;
@@ -143,14 +164,14 @@ int es_copy_move(struct estack_pool *pool, uint32_t idx, size_t new_size,
 	}
 	if (flags & ESTACK_MOVE_ADJUST_CONSERVATIVE)
 		es_adjust_conservative(&m);
-	for (i = 0; i < nr_slots; i++) {
-		uintptr_t *w = (uintptr_t *)slots[i];
-
-		if (es_in_old(&m, (uintptr_t)w))
-			continue;
-		if (es_in_old(&m, *w))
-			*w += m.delta;
-	}
+	/* All read first: a slot listed twice is written twice, alike. */
+	for (i = 0; i < nr_slots; i++)
+		if (!es_in_old(&m, (uintptr_t)slots[i]))
+			outer[i] = *(const uintptr_t *)slots[i];
+	for (i = 0; i < nr_slots; i++)
+		if (!es_in_old(&m, (uintptr_t)slots[i]) &&
+		    es_in_old(&m, outer[i]))
+			*(uintptr_t *)slots[i] = outer[i] + m.delta;
 	*sp = (void *)new_sp;
 
 	/*
@@ -167,5 +188,8 @@ int es_copy_move(struct estack_pool *pool, uint32_t idx, size_t new_size,
 	e->fresh = false;
 	es_san_unpoison(m.old_lo, m.old_hi - m.old_lo);
 	es_release_entry(pool, nidx);
-	return 0;
+out:
+	if (outer != outer_inline)
+		free(outer);
+	return ret;
 }

@@ -516,8 +516,16 @@ static int es_move(struct estack_pool *pool, struct estack_stack *st,
 	csp = es_current_sp();
 	if (csp >= lo && csp <= hi)
 		return -EBUSY;
+	/*
+	 * Nor may what the move writes after it lie in the stack that moves
+	 * (the module's rule for its struct): the handle, *sp and *fp would
+	 * be written into the old stack, gone by then.
+	 */
 	if (es_range_meets((uintptr_t)slots, (size_t)nr_slots * sizeof(void *),
-			   lo, hi))
+			   lo, hi) ||
+	    es_range_meets((uintptr_t)st, sizeof(*st), lo, hi) ||
+	    es_range_meets((uintptr_t)sp, sizeof(*sp), lo, hi) ||
+	    (fp && es_range_meets((uintptr_t)fp, sizeof(*fp), lo, hi)))
 		return -EINVAL;
 	if (grow) {
 		if (!bytes && cur > SIZE_MAX / 2)

@@ -694,6 +694,69 @@ TEST_F(fiber, errors)
 	EXPECT_EQ(1, estack_fiber_wake(f));
 	EXPECT_EQ(0, estack_fiber_wake(f));
 	EXPECT_EQ(0, estack_fiber_join(f, NULL));
+	/* no fiber, no struct: not "another thread's" */
+	EXPECT_EQ(-EINVAL, estack_fiber_join(NULL, NULL));
+	EXPECT_EQ(-EINVAL, estack_fiber_wake(NULL));
+	EXPECT_EQ(-EINVAL, estack_fiber_detach(NULL));
+	EXPECT_EQ(-EINVAL, estack_sched_stats(NULL));
+}
+
+/*
+ * fork() from the thread's own stack, with fibers parked, queued after
+ * running, queued never run, and detached: in the child, none of them can
+ * run (their stacks are the parent's), so each is cancelled and the
+ * scheduler goes on with new fibers. The parent's are untouched.
+ */
+static int fork_child(struct estack_fiber **f)
+{
+	struct estack_sched_stats st;
+	struct estack_fiber *g;
+	void *r = (void *)1;
+	int i;
+
+	if (estack_sched_run() != 0)	/* nothing of the parent's runs */
+		return 10;
+	for (i = 0; i < 3; i++) {
+		if (estack_fiber_join(f[i], &r) != -ECANCELED || r)
+			return 11 + i;
+	}
+	if (estack_sched_stats(&st) || st.live || st.runnable ||
+	    st.stack_bytes)
+		return 14;
+	if (estack_fiber_create(&g, 0, 0, twice, (void *)21) ||
+	    estack_fiber_join(g, &r) || (uintptr_t)r != 42)
+		return 15;
+	return estack_sched_fini() ? 16 : 0;
+}
+
+TEST_F(fiber, fork_cancels_the_parents_fibers)
+{
+	struct estack_fiber *f[4];
+	int status = -1;
+	void *r;
+	pid_t pid;
+
+	ASSERT_EQ(0, estack_fiber_create(&f[0], 0, 0, park_once, NULL));
+	ASSERT_EQ(0, estack_fiber_create(&f[1], 0, 0, park_once, NULL));
+	ASSERT_EQ(0, estack_fiber_create(&f[3], 0, 0, park_once, NULL));
+	ASSERT_EQ(0, estack_fiber_detach(f[3]));
+	ASSERT_EQ(3, estack_sched_run());
+	ASSERT_EQ(1, estack_fiber_wake(f[0]));	/* queued, on its stack */
+	ASSERT_EQ(0, estack_fiber_create(&f[2], 0, 0, twice, (void *)1));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(fork_child(f));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
+		TH_LOG("child status 0x%x", status);
+	EXPECT_EQ(1, estack_fiber_wake(f[1]));
+	EXPECT_EQ(1, estack_fiber_wake(f[3]));
+	ASSERT_EQ(0, estack_fiber_join(f[0], NULL));
+	ASSERT_EQ(0, estack_fiber_join(f[1], NULL));
+	ASSERT_EQ(0, estack_fiber_join(f[2], &r));
+	EXPECT_EQ(2, (uintptr_t)r);
+	EXPECT_EQ(0, estack_sched_run());
 }
 
 /* ---- one run queue per thread ---- */

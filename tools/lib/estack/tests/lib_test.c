@@ -802,6 +802,155 @@ TEST_F(lib, shrink)
 }
 
 /*
+ * What a move writes after it (the handle, *sp, *fp) may not lie in the
+ * stack that moves, which is gone by then, as the module refuses a struct
+ * in it: -EINVAL, and nothing moves. A runtime that keeps its control
+ * block at the top of the fiber's stack would otherwise keep a handle to
+ * the old stack there, and resume on it.
+ */
+TEST_F(lib, moves_refuse_results_in_the_stack)
+{
+	struct estack_stack s, *in;
+	void **spp, **fpp, *sp, *fp = NULL;
+	void *lo;
+
+	ASSERT_EQ(0, estack_stack_alloc(self->pool, 16 * KIB, &s));
+	lo = s.lo;
+	in = (struct estack_stack *)((char *)s.hi - 256);
+	*in = s;
+	spp = (void **)((char *)s.hi - 64);
+	fpp = (void **)((char *)s.hi - 72);
+	sp = (char *)s.hi - 512;	/* an eighth in use: SHRINK halves */
+	*spp = sp;
+	*fpp = NULL;
+	EXPECT_EQ(-EINVAL, estack_stack_grow(self->pool, in, &sp, NULL, NULL,
+					     0, 0));
+	EXPECT_EQ(-EINVAL, estack_stack_shrink(self->pool, in, &sp, NULL,
+					       NULL, 0, 0));
+	EXPECT_EQ(-EINVAL, estack_stack_grow(self->pool, &s, spp, NULL, NULL,
+					     0, 0));
+	EXPECT_EQ(-EINVAL, estack_stack_shrink(self->pool, &s, spp, NULL,
+					       NULL, 0, 0));
+	EXPECT_EQ(-EINVAL, estack_stack_grow(self->pool, &s, &sp, fpp, NULL,
+					     0, ESTACK_MOVE_ADJUST_FP));
+	EXPECT_EQ(lo, s.lo);
+	EXPECT_EQ(lo, in->lo);
+	EXPECT_EQ((char *)s.hi - 512, (char *)sp);
+	/* From outside the stack, the same moves go. */
+	EXPECT_EQ(0, estack_stack_grow(self->pool, &s, &sp, &fp, NULL, 0,
+				       ESTACK_MOVE_ADJUST_FP));
+	EXPECT_EQ(32 * KIB, stack_size(&s));
+	EXPECT_EQ(0, estack_stack_free(self->pool, &s));
+}
+
+/*
+ * A word is relocated at most once per move, however many ways name it,
+ * as the module does (move_test's relocation_once_per_word): a slot
+ * outside the stack listed twice, and a word inside named by a slot and
+ * by the conservative scan. When a SHRINK's new stack lies less than the
+ * old size above the old one, a stale pointer to the old bottom still
+ * points into the old stack after one relocation, and a second pass
+ * moved it again. A pool without caches carves the new stack next to the
+ * old one (in kernel mode the module moves it, by the same rule).
+ */
+#define ONCE_TRIES	8
+
+TEST_F(lib, relocation_once_per_word)
+{
+	struct estack_stack s[ONCE_TRIES];
+	uintptr_t lo = 0, old_hi = 0, delta = 0;
+	void *sp, **w = NULL, *heap = NULL;
+	struct estack_pool *p;
+	int n, k;
+
+	ASSERT_EQ(0, estack_pool_open(&p, mode_flags() | ESTACK_POOL_NO_CACHE));
+	/* The case that matters needs the new stack just above the old. */
+	for (n = 0; n < ONCE_TRIES; n++) {
+		ASSERT_EQ(0, estack_stack_alloc(p, 16 * KIB, &s[n]));
+		lo = (uintptr_t)s[n].lo;
+		old_hi = (uintptr_t)s[n].hi;
+		sp = (char *)s[n].hi - 256;
+		w = (void **)((char *)s[n].hi - 64);
+		*w = (void *)(lo + 8);
+		heap = (void *)(lo + 100);
+		{
+			void *const slots[] = { w, &heap, &heap };
+
+			ASSERT_EQ(0, estack_stack_shrink(p, &s[n], &sp, NULL,
+							 slots, 3,
+							 ESTACK_MOVE_ADJUST_CONSERVATIVE));
+		}
+		ASSERT_EQ(8 * KIB, stack_size(&s[n]));
+		delta = (uintptr_t)s[n].hi - old_hi;
+		if (lo + 100 + delta >= lo && lo + 100 + delta < old_hi)
+			break;
+	}
+	ASSERT_GT(ONCE_TRIES, n)
+		TH_LOG("no SHRINK's new stack lay within 16 KiB above the old");
+	EXPECT_EQ(lo + 100 + delta, (uintptr_t)heap);
+	EXPECT_EQ(lo + 8 + delta, *(uintptr_t *)((char *)s[n].hi - 64));
+	for (k = 0; k <= n && k < ONCE_TRIES; k++)
+		EXPECT_EQ(0, estack_stack_free(p, &s[k]));
+	estack_pool_close(p);
+}
+
+/*
+ * mlockall(MCL_FUTURE) locks the fallback's mapping too, and the kernel
+ * refuses MADV_DONTNEED on locked memory: a freed stack kept its bytes,
+ * and the next stack in its slot, which the pool hands out as fresh and
+ * does not clear, read them. In a child, so that the test's own process
+ * is not locked.
+ */
+static int locked_child(void)
+{
+	struct estack_pool *p;
+	struct estack_stack a, b;
+	void *sp;
+
+	if (mlockall(MCL_FUTURE | MCL_ONFAULT))
+		return 2;
+	if (estack_pool_open(&p, ESTACK_POOL_FORCE_FALLBACK |
+			     ESTACK_POOL_NO_CACHE))
+		return 3;
+	if (estack_stack_alloc(p, 16 * KIB, &a))
+		return 4;
+	memset(a.lo, 0xab, 16 * KIB);
+	if (estack_stack_free(p, &a) || estack_stack_alloc(p, 16 * KIB, &a))
+		return 5;
+	if (!all_zero(a.lo, 16 * KIB))
+		return 6;
+	memset(a.lo, 0xab, 16 * KIB);
+	if (estack_stack_free(p, &a) || estack_stack_alloc(p, 8 * KIB, &b))
+		return 7;
+	sp = (char *)b.hi - 64;
+	memset(sp, 0xcd, 64);
+	/* Into the slot of a, at 16 KiB: below the copy, zero. */
+	if (estack_stack_grow(p, &b, &sp, NULL, NULL, 0, 0))
+		return 8;
+	if (!all_zero(b.lo, (char *)sp - (char *)b.lo))
+		return 9;
+	estack_stack_free(p, &b);
+	estack_pool_close(p);
+	return 0;
+}
+
+TEST(fallback_clears_locked_stacks)
+{
+	int status = -1;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(locked_child());
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status 0x%x", status);
+	if (WEXITSTATUS(status) == 2)
+		SKIP(return, "mlockall() refused (RLIMIT_MEMLOCK)");
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+/*
  * A move into a stack the calling thread's cache held, one a fiber used
  * before: below the copy it reads as zero, as a new stack does, for GROW
  * and SHRINK alike (in kernel mode both come from the cache and the copy
