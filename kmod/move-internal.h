@@ -77,7 +77,11 @@ struct estack_move_op {
 	struct estack_move_plan m;
 };
 
-#define ESTACK_MOVE_TRIES	8	/* times a move drops its locks to get things */
+/*
+ * Times a move drops its locks to get things. A wait on user memory costs
+ * two: the fault, and then the new stack again, given back before it.
+ */
+#define ESTACK_MOVE_TRIES	16
 
 /* End an attempt: @need must be done with no lock held first. */
 static inline int estack_move_need(struct estack_move_op *op,

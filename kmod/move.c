@@ -14,6 +14,7 @@
 
 #include <linux/mm.h>
 #include <linux/pagemap.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -49,39 +50,35 @@ static void estack_move_let_go(struct estack_ctx *ctx,
 /*
  * Fault in the user memory the last attempt could not touch without a
  * fault: the word at op->fault, which must be had (-EFAULT if not), and
- * with it every other word the next attempt reads (every slot outside the
- * stack) or writes (the slots it relocates and the results), so that slots
- * on many pages not yet touched cost one round, not one each: a move has
- * ESTACK_MOVE_TRIES rounds. Those others are only a hint: one that cannot
- * be had fails the next attempt, which comes back here with its address.
- * Faults in for writing without writing (fault_in_safe_writeable()).
+ * with it what the next attempt touches besides: every slot outside the
+ * stack, which it reads and may write, and its results, which it writes.
+ * Slots on many pages not yet touched, or write-protected by a fork(),
+ * then cost one round, not one each: a move has ESTACK_MOVE_TRIES rounds.
+ * Those others are only a hint: one that cannot be had fails the next
+ * attempt, which comes back here with its address. Faults in for writing
+ * without writing (fault_in_safe_writeable()), else for reading.
  */
 static int estack_move_fault_in(const struct estack_move_op *op)
 {
 	const struct estack_move_plan *m = &op->m;
-	bool write = op->need == ESTACK_MOVE_NEED_WRITE;
+	void __user *addr = u64_to_user_ptr(op->fault);
 	unsigned int i;
 	size_t len;
 
 	len = op->fault == (unsigned long)op->uarg ? op->out_size : sizeof(u64);
-	if (write ? fault_in_safe_writeable(u64_to_user_ptr(op->fault), len) :
-		    fault_in_readable(u64_to_user_ptr(op->fault), len))
+	if (op->need == ESTACK_MOVE_NEED_WRITE ?
+	    fault_in_safe_writeable(addr, len) : fault_in_readable(addr, len))
 		return -EFAULT;
-	if (write) {
-		for (i = 0; i < op->nr_outer; i++) {
-			const struct estack_outer_slot *o = &op->outer[i];
-
-			if (o->old >= m->old_lo && o->old < m->old_hi)
-				fault_in_safe_writeable(u64_to_user_ptr(o->addr),
-							sizeof(u64));
-		}
-		fault_in_safe_writeable(op->uarg, op->out_size);
-		return 0;
+	for (i = 0; i < op->req->nr_slots; i++) {
+		if (op->slots[i] >= m->old_lo && op->slots[i] < m->old_hi)
+			continue;
+		addr = u64_to_user_ptr(op->slots[i]);
+		if (fault_in_safe_writeable(addr, sizeof(u64)))
+			fault_in_readable(addr, sizeof(u64));
+		if (fatal_signal_pending(current))
+			return -EINTR;
 	}
-	for (i = 0; i < op->req->nr_slots; i++)
-		if (op->slots[i] < m->old_lo || op->slots[i] >= m->old_hi)
-			fault_in_readable(u64_to_user_ptr(op->slots[i]),
-					  sizeof(u64));
+	fault_in_safe_writeable(op->uarg, op->out_size);
 	return 0;
 }
 

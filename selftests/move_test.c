@@ -695,6 +695,56 @@ TEST_F(mv, slots_on_untouched_pages)
 }
 
 /*
+ * The same on the way out: slots to relocate on pages that a fork()
+ * write-protected (copy-on-write), each on its own page. The move writes
+ * them without faulting, so each needs a write fault; the round faults
+ * them all in.
+ */
+TEST_F(mv, slots_on_write_protected_pages)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	__u64 slots[UNTOUCHED_SLOTS];
+	struct estack_alloc a;
+	struct estack_move m;
+	int i, status;
+	char *region;
+	pid_t pid;
+
+	if (!IS64) {
+		compat_relocation_refused(_metadata, self->fd, 0, 1);
+		return;
+	}
+	region = mmap(NULL, UNTOUCHED_SLOTS * page, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(region != MAP_FAILED);
+	ASSERT_EQ(0, es_alloc(self->fd, 65536, &a));
+	for (i = 0; i < UNTOUCHED_SLOTS; i++) {
+		slots[i] = (unsigned long)(region + i * page);
+		wr(slots[i], a.hi - 8 * (i + 1));
+	}
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		pause();
+		_exit(0);
+	}
+	memset(&m, 0, sizeof(m));
+	m.id = a.id;
+	m.sp = a.hi - 512;
+	m.slots = (unsigned long)slots;
+	m.nr_slots = UNTOUCHED_SLOTS;
+	EXPECT_EQ(0, es_move(self->fd, ESTACK_IOC_GROW, &m));
+	EXPECT_EQ(UNTOUCHED_SLOTS, m.adjusted);
+	for (i = 0; i < UNTOUCHED_SLOTS; i++)
+		EXPECT_EQ(a.hi - 8 * (i + 1) + m.delta, rd(slots[i]))
+			TH_LOG("slot %d", i);
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, es_free(self->fd, a.id));
+	munmap(region, UNTOUCHED_SLOTS * page);
+}
+
+/*
  * fp is both an input and a result of a move. An attempt whose results
  * cannot be written without a fault is tried again (move.c), and must
  * relocate the fp the caller passed, not the one the failed attempt
