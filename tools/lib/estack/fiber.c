@@ -467,9 +467,10 @@ static void sched_key_dtor(void *arg)
 /*
  * In a fork's child, on the thread that forked: its fibers are the
  * parent's, and their stacks are not in the child (the pools forgot them
- * in their own handler). None can run there: each ends as cancelled, with
- * no result, so that estack_fiber_join() of it returns -ECANCELED and
- * frees it; the detached ones go at once. A fork() from a fiber leaves
+ * in their own handler). None can run there: each that had not finished
+ * ends as cancelled, with no result, so that estack_fiber_join() of it
+ * returns -ECANCELED and frees it (one that had keeps its result); the
+ * detached ones go at once. A fork() from a fiber leaves
  * the child on a stack it does not have; it dies before anything here
  * matters.
  */
@@ -491,6 +492,9 @@ static void sched_atfork_child(void)
 		f->sp = NULL;
 		f->prev = NULL;
 		f->next = NULL;
+		/* Its joiner was a fiber: joinable again, from the child. */
+		if (f->joiner)
+			f->joined = false;
 		f->joiner = NULL;
 		if (f->state != FIBER_DONE) {
 			f->state = FIBER_DONE;

@@ -111,7 +111,7 @@ int es_copy_move(struct estack_pool *pool, uint32_t idx, size_t new_size,
 {
 	struct es_entry *e = es_dir_get(pool, idx), *n;
 	uintptr_t outer_inline[ES_OUTER_INLINE], *outer = outer_inline;
-	uintptr_t new_lo, new_hi, new_sp, v;
+	uintptr_t new_lo, new_hi, new_sp, nfp, v;
 	struct es_plan m;
 	uint32_t nidx, kid;
 	unsigned int i;
@@ -150,13 +150,18 @@ int es_copy_move(struct estack_pool *pool, uint32_t idx, size_t new_size,
 		memset((void *)new_lo, 0, new_sp - new_lo);
 	memcpy((void *)new_sp, (void *)m.sp, m.old_hi - m.sp);
 
-	if (fp && (flags & ESTACK_MOVE_ADJUST_FP)) {
-		v = (uintptr_t)*fp;
-		es_adjust_fp(&m, &v);
-		*fp = (void *)v;
-	} else if (fp && es_in_old(&m, (uintptr_t)*fp)) {
-		*fp = (char *)*fp + m.delta;
-	}
+	/*
+	 * The slots outside, all read before anything is written: a slot
+	 * listed twice, or naming *fp or *sp, is written alike each time.
+	 */
+	for (i = 0; i < nr_slots; i++)
+		if (!es_in_old(&m, (uintptr_t)slots[i]))
+			outer[i] = *(const uintptr_t *)slots[i];
+	nfp = fp ? (uintptr_t)*fp : 0;
+	if (fp && (flags & ESTACK_MOVE_ADJUST_FP))
+		es_adjust_fp(&m, &nfp);
+	else if (fp && es_in_old(&m, nfp))
+		nfp += m.delta;
 	for (i = 0; i < nr_slots; i++) {
 		v = (uintptr_t)slots[i];
 		if (es_in_old(&m, v) && es_in_copy(&m, v))
@@ -164,14 +169,12 @@ int es_copy_move(struct estack_pool *pool, uint32_t idx, size_t new_size,
 	}
 	if (flags & ESTACK_MOVE_ADJUST_CONSERVATIVE)
 		es_adjust_conservative(&m);
-	/* All read first: a slot listed twice is written twice, alike. */
-	for (i = 0; i < nr_slots; i++)
-		if (!es_in_old(&m, (uintptr_t)slots[i]))
-			outer[i] = *(const uintptr_t *)slots[i];
 	for (i = 0; i < nr_slots; i++)
 		if (!es_in_old(&m, (uintptr_t)slots[i]) &&
 		    es_in_old(&m, outer[i]))
 			*(uintptr_t *)slots[i] = outer[i] + m.delta;
+	if (fp)
+		*fp = (void *)nfp;
 	*sp = (void *)new_sp;
 
 	/*

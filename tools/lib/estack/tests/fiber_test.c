@@ -720,6 +720,10 @@ static int fork_child(struct estack_fiber **f)
 		if (estack_fiber_join(f[i], &r) != -ECANCELED || r)
 			return 11 + i;
 	}
+	/* joined by a fiber in the parent: joinable here */
+	if (estack_fiber_join(f[4], &r) != -ECANCELED ||
+	    estack_fiber_join(f[5], &r) != -ECANCELED)
+		return 17;
 	if (estack_sched_stats(&st) || st.live || st.runnable ||
 	    st.stack_bytes)
 		return 14;
@@ -729,9 +733,16 @@ static int fork_child(struct estack_fiber **f)
 	return estack_sched_fini() ? 16 : 0;
 }
 
+static void *join_arg(void *arg)
+{
+	void *r;
+
+	return (void *)(intptr_t)estack_fiber_join(arg, &r);
+}
+
 TEST_F(fiber, fork_cancels_the_parents_fibers)
 {
-	struct estack_fiber *f[4];
+	struct estack_fiber *f[6];
 	int status = -1;
 	void *r;
 	pid_t pid;
@@ -740,7 +751,9 @@ TEST_F(fiber, fork_cancels_the_parents_fibers)
 	ASSERT_EQ(0, estack_fiber_create(&f[1], 0, 0, park_once, NULL));
 	ASSERT_EQ(0, estack_fiber_create(&f[3], 0, 0, park_once, NULL));
 	ASSERT_EQ(0, estack_fiber_detach(f[3]));
-	ASSERT_EQ(3, estack_sched_run());
+	ASSERT_EQ(0, estack_fiber_create(&f[4], 0, 0, park_once, NULL));
+	ASSERT_EQ(0, estack_fiber_create(&f[5], 0, 0, join_arg, f[4]));
+	ASSERT_EQ(5, estack_sched_run());
 	ASSERT_EQ(1, estack_fiber_wake(f[0]));	/* queued, on its stack */
 	ASSERT_EQ(0, estack_fiber_create(&f[2], 0, 0, twice, (void *)1));
 	pid = fork();
@@ -756,6 +769,9 @@ TEST_F(fiber, fork_cancels_the_parents_fibers)
 	ASSERT_EQ(0, estack_fiber_join(f[1], NULL));
 	ASSERT_EQ(0, estack_fiber_join(f[2], &r));
 	EXPECT_EQ(2, (uintptr_t)r);
+	EXPECT_EQ(1, estack_fiber_wake(f[4]));
+	ASSERT_EQ(0, estack_fiber_join(f[5], &r));
+	EXPECT_EQ(0, (intptr_t)r);
 	EXPECT_EQ(0, estack_sched_run());
 }
 
