@@ -51,12 +51,13 @@ static void estack_move_let_go(struct estack_ctx *ctx,
  * Fault in the user memory the last attempt could not touch without a
  * fault: the word at op->fault, which must be had (-EFAULT if not), and
  * with it what the next attempt touches besides: every slot outside the
- * stack, which it reads and may write, and its results, which it writes.
- * Slots on many pages not yet touched, or write-protected by a fork(),
- * then cost one round, not one each: a move has ESTACK_MOVE_TRIES rounds.
- * Those others are only a hint: one that cannot be had fails the next
- * attempt, which comes back here with its address. Faults in for writing
- * without writing (fault_in_safe_writeable()), else for reading.
+ * stack, which it reads, writable when its value points into the stack
+ * (the move rewrites it), and the results, which it writes. Slots on many
+ * pages not yet touched, or write-protected by a fork(), then cost one
+ * round, not one each: a move has ESTACK_MOVE_TRIES rounds. Those others
+ * are only a hint: one that cannot be had fails the next attempt, which
+ * comes back here with its address. Nothing is written: a slot the move
+ * will not rewrite is only read, as the attempt would.
  */
 static int estack_move_fault_in(const struct estack_move_op *op)
 {
@@ -64,6 +65,7 @@ static int estack_move_fault_in(const struct estack_move_op *op)
 	void __user *addr = u64_to_user_ptr(op->fault);
 	unsigned int i;
 	size_t len;
+	u64 v;
 
 	len = op->fault == (unsigned long)op->uarg ? op->out_size : sizeof(u64);
 	if (op->need == ESTACK_MOVE_NEED_WRITE ?
@@ -72,11 +74,12 @@ static int estack_move_fault_in(const struct estack_move_op *op)
 	for (i = 0; i < op->req->nr_slots; i++) {
 		if (op->slots[i] >= m->old_lo && op->slots[i] < m->old_hi)
 			continue;
-		addr = u64_to_user_ptr(op->slots[i]);
-		if (fault_in_safe_writeable(addr, sizeof(u64)))
-			fault_in_readable(addr, sizeof(u64));
 		if (fatal_signal_pending(current))
 			return -EINTR;
+		addr = u64_to_user_ptr(op->slots[i]);
+		if (!get_user(v, (u64 __user *)addr) &&
+		    v >= m->old_lo && v < m->old_hi)
+			fault_in_safe_writeable(addr, sizeof(u64));
 	}
 	fault_in_safe_writeable(op->uarg, op->out_size);
 	return 0;
