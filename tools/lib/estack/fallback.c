@@ -27,6 +27,9 @@
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL	102
 #endif
+#ifndef MADV_DONTNEED_LOCKED
+#define MADV_DONTNEED_LOCKED	24
+#endif
 
 #define ES_FB_REGION_MAX	(sizeof(void *) == 8 ? (64UL << 30) : (256UL << 20))
 #define ES_FB_REGION_MIN	(64UL << 20)
@@ -211,31 +214,6 @@ int es_fb_alloc(struct estack_pool *pool, size_t size, struct es_raw *raw,
 	return i ? (int)i : ret;
 }
 
-/*
- * Memory the process locked (mlockall(MCL_FUTURE) locks the mapping too)
- * refuses MADV_DONTNEED: clear it by hand, as the next user must find
- * it. Only the pages present: a locked page is never paged out, so one
- * not present was never touched and reads as zero, and clearing it would
- * fault in, and lock, all of a stack of up to max_stack.
- */
-static void es_fb_clear_resident(struct estack_pool *pool, uintptr_t lo,
-				 size_t size)
-{
-	unsigned char vec[256];
-	size_t n, i, page = pool->page;
-
-	for (; size; lo += n * page, size -= n * page) {
-		n = size / page < 256 ? size / page : 256;
-		if (mincore((void *)lo, n * page, vec)) {
-			memset((void *)lo, 0, n * page);
-			continue;
-		}
-		for (i = 0; i < n; i++)
-			if (vec[i] & 1)
-				memset((void *)(lo + i * page), 0, page);
-	}
-}
-
 void es_fb_free(struct estack_pool *pool, const struct es_raw *raw,
 		unsigned int nr)
 {
@@ -246,9 +224,15 @@ void es_fb_free(struct estack_pool *pool, const struct es_raw *raw,
 	for (i = 0; i < nr; i++) {
 		size = raw[i].hi - raw[i].lo;
 		es_san_unpoison(raw[i].lo, size);
-		/* Zero on the next touch, and the pages go back now. */
-		if (madvise((void *)raw[i].lo, size, MADV_DONTNEED))
-			es_fb_clear_resident(pool, raw[i].lo, size);
+		/*
+		 * Zero on the next touch, and the pages go back now. Memory
+		 * the process locked (mlockall(MCL_FUTURE) locks the mapping
+		 * too) refuses MADV_DONTNEED: MADV_DONTNEED_LOCKED (5.18)
+		 * drops it, swapped-out pages included; before it, clear.
+		 */
+		if (madvise((void *)raw[i].lo, size, MADV_DONTNEED) &&
+		    madvise((void *)raw[i].lo, size, MADV_DONTNEED_LOCKED))
+			memset((void *)raw[i].lo, 0, size);
 	}
 	es_lock(pool);
 	for (i = 0; i < nr; i++) {

@@ -492,9 +492,11 @@ static void sched_atfork_child(void)
 		f->sp = NULL;
 		f->prev = NULL;
 		f->next = NULL;
-		/* Its joiner was a fiber: joinable again, from the child. */
-		if (f->joiner)
-			f->joined = false;
+		/*
+		 * Only a fiber can be joining it (the thread is in fork()),
+		 * and none is left: joinable again, from the child.
+		 */
+		f->joined = false;
 		f->joiner = NULL;
 		if (f->state != FIBER_DONE) {
 			f->state = FIBER_DONE;

@@ -225,6 +225,7 @@ int es_kern_move(struct estack_pool *pool, struct es_entry *e, bool grow,
 {
 	struct estack_move m;
 	uintptr_t old_lo = e->lo, old_hi = e->hi;
+	uintptr_t ofp = fp ? (uintptr_t)*fp : 0;
 	int fd = es_kern_fd(pool), ret;
 
 	if (fd < 0)
@@ -243,11 +244,15 @@ int es_kern_move(struct estack_pool *pool, struct es_entry *e, bool grow,
 		return ret;
 	if (m.lo == old_lo && m.hi == old_hi)
 		return 0;
-	*sp = (char *)*sp + m.delta;
+	/*
+	 * From the values before the move: the module may have rewritten
+	 * *sp or *fp already, when a slot names them too.
+	 */
+	*sp = (void *)(uintptr_t)(m.sp + m.delta);
 	if (fp && (flags & ESTACK_MOVE_ADJUST_FP))
 		*fp = (void *)(uintptr_t)m.fp;
-	else if (fp && (uintptr_t)*fp >= old_lo && (uintptr_t)*fp < old_hi)
-		*fp = (char *)*fp + m.delta;
+	else if (fp && ofp >= old_lo && ofp < old_hi)
+		*fp = (void *)(ofp + m.delta);
 	es_san_unpoison(old_lo, old_hi - old_lo);
 	es_entry_set(e, e->state, (uintptr_t)m.lo, (uintptr_t)m.hi, e->key);
 	e->fresh = false;

@@ -102,25 +102,31 @@ static unsigned long es_adjust_conservative(const struct es_plan *m)
 	return adjusted;
 }
 
-/* Slots outside the stack whose values a move keeps without malloc(). */
-#define ES_OUTER_INLINE	16
+/* A slot's address and, outside the stack, its value before the move. */
+struct es_slot {
+	uintptr_t addr;
+	uintptr_t val;
+};
+
+/* Slots a move keeps without malloc(). */
+#define ES_SLOTS_INLINE	16
 
 int es_copy_move(struct estack_pool *pool, uint32_t idx, size_t new_size,
 		 void **sp, void **fp, void *const *slots,
 		 unsigned int nr_slots, unsigned int flags)
 {
 	struct es_entry *e = es_dir_get(pool, idx), *n;
-	uintptr_t outer_inline[ES_OUTER_INLINE], *outer = outer_inline;
-	uintptr_t new_lo, new_hi, new_sp, nfp, v;
+	struct es_slot sl_inline[ES_SLOTS_INLINE], *sl = sl_inline;
+	uintptr_t new_lo, new_hi, new_sp, nfp;
 	struct es_plan m;
 	uint32_t nidx, kid;
 	unsigned int i;
 	bool fresh;
 	int ret;
 
-	if (nr_slots > ES_OUTER_INLINE) {
-		outer = malloc(nr_slots * sizeof(*outer));
-		if (!outer)
+	if (nr_slots > ES_SLOTS_INLINE) {
+		sl = malloc(nr_slots * sizeof(*sl));
+		if (!sl)
 			return -ENOMEM;
 	}
 	ret = es_alloc_entry(pool, new_size, &nidx);
@@ -151,28 +157,29 @@ int es_copy_move(struct estack_pool *pool, uint32_t idx, size_t new_size,
 	memcpy((void *)new_sp, (void *)m.sp, m.old_hi - m.sp);
 
 	/*
-	 * The slots outside, all read before anything is written: a slot
-	 * listed twice, or naming *fp or *sp, is written alike each time.
+	 * The slot array, then the slots outside, all read before anything
+	 * is written, as the module copies them in first: a slot listed
+	 * twice, or naming *fp, *sp or a word of the array itself, is
+	 * written alike each time, and no address is read after a write.
 	 */
 	for (i = 0; i < nr_slots; i++)
-		if (!es_in_old(&m, (uintptr_t)slots[i]))
-			outer[i] = *(const uintptr_t *)slots[i];
+		sl[i].addr = (uintptr_t)slots[i];
+	for (i = 0; i < nr_slots; i++)
+		if (!es_in_old(&m, sl[i].addr))
+			sl[i].val = *(const uintptr_t *)sl[i].addr;
 	nfp = fp ? (uintptr_t)*fp : 0;
 	if (fp && (flags & ESTACK_MOVE_ADJUST_FP))
 		es_adjust_fp(&m, &nfp);
 	else if (fp && es_in_old(&m, nfp))
 		nfp += m.delta;
-	for (i = 0; i < nr_slots; i++) {
-		v = (uintptr_t)slots[i];
-		if (es_in_old(&m, v) && es_in_copy(&m, v))
-			es_adjust_word(&m, v);
-	}
+	for (i = 0; i < nr_slots; i++)
+		if (es_in_old(&m, sl[i].addr) && es_in_copy(&m, sl[i].addr))
+			es_adjust_word(&m, sl[i].addr);
 	if (flags & ESTACK_MOVE_ADJUST_CONSERVATIVE)
 		es_adjust_conservative(&m);
 	for (i = 0; i < nr_slots; i++)
-		if (!es_in_old(&m, (uintptr_t)slots[i]) &&
-		    es_in_old(&m, outer[i]))
-			*(uintptr_t *)slots[i] = outer[i] + m.delta;
+		if (!es_in_old(&m, sl[i].addr) && es_in_old(&m, sl[i].val))
+			*(uintptr_t *)sl[i].addr = sl[i].val + m.delta;
 	if (fp)
 		*fp = (void *)nfp;
 	*sp = (void *)new_sp;
@@ -192,7 +199,7 @@ int es_copy_move(struct estack_pool *pool, uint32_t idx, size_t new_size,
 	es_san_unpoison(m.old_lo, m.old_hi - m.old_lo);
 	es_release_entry(pool, nidx);
 out:
-	if (outer != outer_inline)
-		free(outer);
+	if (sl != sl_inline)
+		free(sl);
 	return ret;
 }

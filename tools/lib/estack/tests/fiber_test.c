@@ -724,6 +724,10 @@ static int fork_child(struct estack_fiber **f)
 	if (estack_fiber_join(f[4], &r) != -ECANCELED ||
 	    estack_fiber_join(f[5], &r) != -ECANCELED)
 		return 17;
+	/* finished in the parent while a fiber joined it: its result */
+	if (estack_fiber_join(f[7], &r) || (uintptr_t)r != 14 ||
+	    estack_fiber_join(f[6], &r) != -ECANCELED)
+		return 18;
 	if (estack_sched_stats(&st) || st.live || st.runnable ||
 	    st.stack_bytes)
 		return 14;
@@ -740,9 +744,17 @@ static void *join_arg(void *arg)
 	return (void *)(intptr_t)estack_fiber_join(arg, &r);
 }
 
+static void *join_at(void *arg)
+{
+	void *r;
+
+	return (void *)(intptr_t)estack_fiber_join(*(struct estack_fiber **)arg,
+						   &r);
+}
+
 TEST_F(fiber, fork_cancels_the_parents_fibers)
 {
-	struct estack_fiber *f[6];
+	struct estack_fiber *f[9];
 	int status = -1;
 	void *r;
 	pid_t pid;
@@ -754,6 +766,14 @@ TEST_F(fiber, fork_cancels_the_parents_fibers)
 	ASSERT_EQ(0, estack_fiber_create(&f[4], 0, 0, park_once, NULL));
 	ASSERT_EQ(0, estack_fiber_create(&f[5], 0, 0, join_arg, f[4]));
 	ASSERT_EQ(5, estack_sched_run());
+	/*
+	 * f[6] joins f[7], which finishes and queues f[6]; the thread's
+	 * join of f[8] returns before f[6] runs again.
+	 */
+	ASSERT_EQ(0, estack_fiber_create(&f[6], 0, 0, join_at, &f[7]));
+	ASSERT_EQ(0, estack_fiber_create(&f[7], 0, 0, twice, (void *)7));
+	ASSERT_EQ(0, estack_fiber_create(&f[8], 0, 0, twice, (void *)8));
+	ASSERT_EQ(0, estack_fiber_join(f[8], &r));
 	ASSERT_EQ(1, estack_fiber_wake(f[0]));	/* queued, on its stack */
 	ASSERT_EQ(0, estack_fiber_create(&f[2], 0, 0, twice, (void *)1));
 	pid = fork();
@@ -771,6 +791,8 @@ TEST_F(fiber, fork_cancels_the_parents_fibers)
 	EXPECT_EQ(2, (uintptr_t)r);
 	EXPECT_EQ(1, estack_fiber_wake(f[4]));
 	ASSERT_EQ(0, estack_fiber_join(f[5], &r));
+	EXPECT_EQ(0, (intptr_t)r);
+	ASSERT_EQ(0, estack_fiber_join(f[6], &r));
 	EXPECT_EQ(0, (intptr_t)r);
 	EXPECT_EQ(0, estack_sched_run());
 }

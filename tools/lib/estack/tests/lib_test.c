@@ -873,12 +873,12 @@ TEST_F(lib, relocation_once_per_word)
 		w = (void **)((char *)s[n].hi - 64);
 		*w = (void *)(lo + 8);
 		heap = (void *)(lo + 100);
-		fp = (void *)(lo + 16);		/* and *fp, a slot too */
+		fp = (void *)(lo + 16);		/* *fp and *sp, slots too */
 		{
-			void *const slots[] = { w, &heap, &heap, &fp };
+			void *const slots[] = { w, &heap, &heap, &fp, &sp };
 
 			ASSERT_EQ(0, estack_stack_shrink(p, &s[n], &sp, &fp,
-							 slots, 4,
+							 slots, 5,
 							 ESTACK_MOVE_ADJUST_CONSERVATIVE));
 		}
 		ASSERT_EQ(8 * KIB, stack_size(&s[n]));
@@ -890,10 +890,41 @@ TEST_F(lib, relocation_once_per_word)
 		TH_LOG("no SHRINK's new stack lay within 16 KiB above the old");
 	EXPECT_EQ(lo + 100 + delta, (uintptr_t)heap);
 	EXPECT_EQ(lo + 16 + delta, (uintptr_t)fp);
+	EXPECT_EQ((char *)s[n].hi - 256, (char *)sp);
 	EXPECT_EQ(lo + 8 + delta, *(uintptr_t *)((char *)s[n].hi - 64));
 	for (k = 0; k <= n && k < ONCE_TRIES; k++)
 		EXPECT_EQ(0, estack_stack_free(p, &s[k]));
 	estack_pool_close(p);
+}
+
+/*
+ * A slot may name a word of the slot array itself, whose value is the
+ * address of another slot: the array is read before any slot is written,
+ * as the module copies it in, so the other slot is still the word in the
+ * stack it named (valgrind's run read uninitialised memory before).
+ */
+TEST_F(lib, slot_naming_the_slot_array)
+{
+	struct estack_stack s;
+	void *sp, *sa[2];
+	uintptr_t lo, old_hi;
+	void **in;
+
+	ASSERT_EQ(0, estack_stack_alloc(self->pool, 16 * KIB, &s));
+	lo = (uintptr_t)s.lo;
+	old_hi = (uintptr_t)s.hi;
+	sp = (char *)s.hi - 256;
+	in = (void **)((char *)s.hi - 64);
+	*in = (void *)(old_hi - 128);	/* a live pointer, in the stack */
+	sa[0] = &sa[1];			/* outside: the array's own word */
+	sa[1] = in;			/* inside: the word above */
+	ASSERT_EQ(0, estack_stack_grow(self->pool, &s, &sp, NULL,
+				       (void *const *)sa, 2, 0));
+	EXPECT_EQ((char *)in + ((uintptr_t)s.hi - old_hi), (char *)sa[1]);
+	EXPECT_EQ(old_hi - 128 + ((uintptr_t)s.hi - old_hi),
+		  *(uintptr_t *)((char *)s.hi - 64));
+	EXPECT_NE(lo, (uintptr_t)s.lo);
+	EXPECT_EQ(0, estack_stack_free(self->pool, &s));
 }
 
 /*
