@@ -655,9 +655,36 @@ TEST_F(mv, relocation_once_per_word)
  * A move reads its slots without faulting, under its locks; a slot on a
  * page not yet faulted in costs it a round without them, and a move has
  * a few rounds only. Slots each on a page of their own, none touched yet:
- * the round faults them all in, and the move succeeds.
+ * the round faults them all in, and the move succeeds. It faults them in
+ * for reading only, as it only reads them (their values point nowhere
+ * near the stack): the pages stay the zero page, and count in no RSS.
  */
 #define UNTOUCHED_SLOTS	32
+
+/* The Rss of the mapping that starts at @start, in KiB; -1 if none. */
+static long rss_at(unsigned long start)
+{
+	unsigned long lo, hi;
+	bool in = false;
+	char line[512];
+	long kib = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/smaps", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			in = lo == start;
+			continue;
+		}
+		if (in && sscanf(line, "Rss: %ld kB", &kib) == 1)
+			break;
+	}
+	fclose(f);
+	return kib;
+}
 
 TEST_F(mv, slots_on_untouched_pages)
 {
@@ -673,10 +700,13 @@ TEST_F(mv, slots_on_untouched_pages)
 		return;
 	}
 	for (cmd = 0; cmd < 2; cmd++) {
-		region = mmap(NULL, UNTOUCHED_SLOTS * page,
-			      PROT_READ | PROT_WRITE,
+		/* A mapping of its own: PROT_NONE pages on either side. */
+		region = mmap(NULL, (UNTOUCHED_SLOTS + 2) * page, PROT_NONE,
 			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		ASSERT_TRUE(region != MAP_FAILED);
+		region += page;
+		ASSERT_EQ(0, mprotect(region, UNTOUCHED_SLOTS * page,
+				      PROT_READ | PROT_WRITE));
 		for (i = 0; i < UNTOUCHED_SLOTS; i++)
 			slots[i] = (unsigned long)(region + i * page);
 		ASSERT_EQ(0, es_alloc(self->fd, 65536, &a));
@@ -689,8 +719,9 @@ TEST_F(mv, slots_on_untouched_pages)
 				     ESTACK_IOC_GROW, &m))
 			TH_LOG("%s", cmd ? "SHRINK" : "GROW");
 		EXPECT_EQ(0, m.adjusted);
+		EXPECT_EQ(0, rss_at((unsigned long)region));
 		EXPECT_EQ(0, es_free(self->fd, a.id));
-		munmap(region, UNTOUCHED_SLOTS * page);
+		munmap(region - page, (UNTOUCHED_SLOTS + 2) * page);
 	}
 }
 

@@ -228,7 +228,10 @@ void es_fb_free(struct estack_pool *pool, const struct es_raw *raw,
 		 * Zero on the next touch, and the pages go back now. Memory
 		 * the process locked (mlockall(MCL_FUTURE) locks the mapping
 		 * too) refuses MADV_DONTNEED: MADV_DONTNEED_LOCKED (5.18)
-		 * drops it, swapped-out pages included; before it, clear.
+		 * drops it, swapped-out pages included. Before it (or where
+		 * a sandbox refuses that advice), clear every byte: slow,
+		 * and it faults in what was never touched, but no page of
+		 * the stack can be known to read as zero otherwise.
 		 */
 		if (madvise((void *)raw[i].lo, size, MADV_DONTNEED) &&
 		    madvise((void *)raw[i].lo, size, MADV_DONTNEED_LOCKED))

@@ -252,7 +252,7 @@ int es_kern_move(struct estack_pool *pool, struct es_entry *e, bool grow,
 	if (fp && (flags & ESTACK_MOVE_ADJUST_FP))
 		*fp = (void *)(uintptr_t)m.fp;
 	else if (fp && ofp >= old_lo && ofp < old_hi)
-		*fp = (void *)(ofp + m.delta);
+		*fp = (void *)(uintptr_t)(ofp + m.delta);
 	es_san_unpoison(old_lo, old_hi - old_lo);
 	es_entry_set(e, e->state, (uintptr_t)m.lo, (uintptr_t)m.hi, e->key);
 	e->fresh = false;
