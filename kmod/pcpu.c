@@ -155,8 +155,11 @@ struct estack_span *estack_pcpu_pop(struct estack_allocator *a,
  * @memcg: the caller's cgroup
  *
  * Takes a batch of @memcg's spans from the pool in one walk, returns one
- * and caches the rest. Spans of another cgroup in the cache go back to the
- * pool first.
+ * and caches the rest, as many as fit the budget. Spans of another cgroup
+ * in the cache go back to the pool first. The walk takes no lock of the
+ * cache, and the cache it fills may have been filled meanwhile: by another
+ * task on this CPU, or on another CPU than the miss was on (the pool's
+ * list_lru lock sleeps on PREEMPT_RT, and the task may move).
  *
  * Return: a span, or NULL when the pool has none for @memcg.
  */
@@ -165,8 +168,8 @@ struct estack_span *estack_pcpu_refill(struct estack_allocator *a,
 				       struct mem_cgroup *memcg)
 {
 	unsigned int batch = max(1U, estack_pcpu_batch(a, order)), got;
+	struct estack_span *span, *cold;
 	struct estack_pcpu_class *c;
-	struct estack_span *span;
 	struct estack_pcpu *pc;
 	LIST_HEAD(foreign);
 	LIST_HEAD(spans);
@@ -192,6 +195,12 @@ struct estack_span *estack_pcpu_refill(struct estack_allocator *a,
 		estack_pcpu_tag(c, memcg);
 	c->nr += got - 1;
 	list_splice_init(&spans, &c->spans);
+	/* Over budget when filled meanwhile: the coldest go back. */
+	while (c->nr > 1 && estack_pcpu_over_budget(a, c, order)) {
+		cold = list_last_entry(&c->spans, struct estack_span, node);
+		list_move(&cold->node, &spans);
+		c->nr--;
+	}
 	spin_unlock(&pc->lock);
 	trace_estack_cache_refill(pc->cpu, order, got - 1);
 	estack_stat_add(a, ESTACK_STAT_POOL_REFILLS, 1);
@@ -200,6 +209,7 @@ out:
 	estack_pcpu_to_pool(a, &foreign);
 	return span;
 }
+EXPORT_SYMBOL_IF_KUNIT(estack_pcpu_refill);
 
 /**
  * estack_pcpu_push() - cache a free span on this CPU

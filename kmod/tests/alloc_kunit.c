@@ -203,6 +203,43 @@ static void estack_pcpu_refill_batch(struct kunit *test)
 	estack_span_free(a, spans[0], NULL);
 }
 
+/*
+ * A refill takes its batch from the pool with no lock of the cache held,
+ * and may find the cache filled meanwhile (another task on this CPU, or
+ * this task moved to another CPU while the pool's list_lru lock slept on
+ * PREEMPT_RT). Here the cache is full when the refill comes: it keeps
+ * what fits, and the rest goes back to the pool.
+ */
+static void estack_pcpu_refill_into_a_full_cache(struct kunit *test)
+{
+	unsigned int order = *(const unsigned int *)test->param_value;
+	struct estack_allocator *a = test_alloc(test);
+	unsigned int n = budget_spans(order), i;
+	struct estack_span **spans, *span;
+
+	spans = kunit_kcalloc(test, 2 * n, sizeof(*spans), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, spans);
+	for (i = 0; i < 2 * n; i++)
+		spans[i] = get(test, order, NULL);
+	/* n in the pool (caches off), then n in this CPU's cache. */
+	WRITE_ONCE(test_tun(test)->cache_budget.val, 0);
+	for (i = n; i < 2 * n; i++)
+		estack_span_free(a, spans[i], NULL);
+	WRITE_ONCE(test_tun(test)->cache_budget.val, BUDGET);
+	migrate_disable();
+	for (i = 0; i < n; i++)
+		estack_span_free(a, spans[i], NULL);
+	KUNIT_ASSERT_EQ(test, n, this_cpu_cached(test, order));
+	span = estack_pcpu_refill(a, order, NULL);
+	KUNIT_EXPECT_LE(test, this_cpu_cached(test, order), n);
+	migrate_enable();
+	KUNIT_ASSERT_NOT_NULL(test, span);
+	KUNIT_EXPECT_EQ(test, (unsigned long)n - 1, estack_pool_count(a, order));
+	/* Counted as estack_span_alloc() counts the span it returns. */
+	this_cpu_inc(a->stats->allocs[order]);
+	estack_span_free(a, span, NULL);
+}
+
 /* Whatever the sequence, a cache never holds more than its budget. */
 static void estack_pcpu_budget_never_exceeded(struct kunit *test)
 {
@@ -302,6 +339,7 @@ static struct kunit_case estack_pcpu_cases[] = {
 	KUNIT_CASE_PARAM(estack_pcpu_hit_after_free, small_gen_params),
 	KUNIT_CASE_PARAM(estack_pcpu_release_half, small_gen_params),
 	KUNIT_CASE_PARAM(estack_pcpu_refill_batch, small_gen_params),
+	KUNIT_CASE_PARAM(estack_pcpu_refill_into_a_full_cache, small_gen_params),
 	KUNIT_CASE(estack_pcpu_budget_never_exceeded),
 	KUNIT_CASE(estack_pcpu_off),
 	KUNIT_CASE(estack_pcpu_cpu_offline_drains),
