@@ -998,7 +998,6 @@ EF_EXPORT int estack_fiber_check(size_t need)
 
 	if (!f)
 		return 0;
-	/* in use, plus what is asked and the margin, at least doubled */
 	used = (uintptr_t)f->st.hi - sp;
 	size = estack_stack_size(&f->st);
 	/* No stack of the pool holds it (and the sum must not wrap). */
@@ -1008,6 +1007,7 @@ EF_EXPORT int estack_fiber_check(size_t need)
 	need += ESTACK_FIBER_MARGIN;
 	if (sp - (uintptr_t)f->st.lo >= need)
 		return 0;
+	/* in use, plus what is asked and the margin, at least doubled */
 	if (used + need > 2 * size)
 		return fiber_grow(s, f, used + need);
 	return fiber_grow(s, f, 2 * size);
