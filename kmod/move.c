@@ -145,14 +145,8 @@ static void estack_move_finish(struct estack_ctx *ctx,
 		estack_stat_add(ctx->alloc, ESTACK_STAT_GROW_FAILURES, 1);
 	if (!ret)
 		estack_span_free(ctx->alloc, op->m.old_span, ctx->memcg);
-	if (op->charged) {
-		mutex_lock(&ctx->lock);
-		estack_limits_release_locked(ctx, op->charged, false);
-		mutex_unlock(&ctx->lock);
-	}
-	if (op->span)
-		estack_span_free(ctx->alloc, op->span, ctx->memcg);
-	estack_undo_log_free(&op->undo);
+	/* What a successful commit did not take: as before a wait. */
+	estack_move_let_go(ctx, op);
 	kvfree(op->outer);
 }
 

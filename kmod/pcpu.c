@@ -104,6 +104,30 @@ static void estack_pcpu_cut_locked(struct estack_pcpu *pc,
 		estack_pcpu_untag(c);
 }
 
+/*
+ * Move the @nr coldest spans of @c (the tail: pushes and refills add at
+ * the head) to @out; the caller holds the lock. Return: how many moved.
+ */
+static unsigned int estack_pcpu_cut_cold_locked(struct estack_pcpu *pc,
+						struct estack_pcpu_class *c,
+						unsigned int nr,
+						struct list_head *out)
+{
+	struct estack_span *cold;
+	unsigned int moved = 0;
+
+	lockdep_assert_held(&pc->lock);
+	while (moved < nr && c->nr) {
+		cold = list_last_entry(&c->spans, struct estack_span, node);
+		list_move(&cold->node, out);
+		c->nr--;
+		moved++;
+	}
+	if (!c->nr)
+		estack_pcpu_untag(c);
+	return moved;
+}
+
 static void estack_pcpu_to_pool(struct estack_allocator *a,
 				struct list_head *spans)
 {
@@ -168,9 +192,10 @@ struct estack_span *estack_pcpu_refill(struct estack_allocator *a,
 				       struct mem_cgroup *memcg)
 {
 	unsigned int batch = max(1U, estack_pcpu_batch(a, order)), got;
-	struct estack_span *span, *cold;
 	struct estack_pcpu_class *c;
+	struct estack_span *span;
 	struct estack_pcpu *pc;
+	unsigned long fit;
 	LIST_HEAD(foreign);
 	LIST_HEAD(spans);
 
@@ -196,11 +221,10 @@ struct estack_span *estack_pcpu_refill(struct estack_allocator *a,
 	c->nr += got - 1;
 	list_splice_init(&spans, &c->spans);
 	/* Over budget when filled meanwhile: the coldest go back. */
-	while (c->nr > 1 && estack_pcpu_over_budget(a, c, order)) {
-		cold = list_last_entry(&c->spans, struct estack_span, node);
-		list_move(&cold->node, &spans);
-		c->nr--;
-	}
+	fit = max(1UL, estack_tunable_get(&a->tun->cache_budget) >>
+		       (order + PAGE_SHIFT));
+	if (c->nr > fit)
+		estack_pcpu_cut_cold_locked(pc, c, c->nr - fit, &spans);
 	spin_unlock(&pc->lock);
 	trace_estack_cache_refill(pc->cpu, order, got - 1);
 	estack_stat_add(a, ESTACK_STAT_POOL_REFILLS, 1);
@@ -250,21 +274,9 @@ bool estack_pcpu_push(struct estack_allocator *a, struct estack_span *span,
 		c->nr++;
 		cached = true;
 		/* Release the coldest half: the tail of the list. */
-		if (estack_pcpu_over_budget(a, c, order)) {
-			unsigned int keep = c->nr - min(c->nr, batch);
-
-			while (c->nr > keep) {
-				struct estack_span *cold;
-
-				cold = list_last_entry(&c->spans,
-						       struct estack_span, node);
-				list_move(&cold->node, &release);
-				c->nr--;
-				released++;
-			}
-			if (!c->nr)
-				estack_pcpu_untag(c);
-		}
+		if (estack_pcpu_over_budget(a, c, order))
+			released = estack_pcpu_cut_cold_locked(pc, c, batch,
+							       &release);
 	}
 	spin_unlock(&pc->lock);
 	if (released)

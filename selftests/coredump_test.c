@@ -302,28 +302,11 @@ TEST_F_TIMEOUT(core, to_pipe, TEST_TIMEOUT)
  */
 static int dont_dump(unsigned long start)
 {
-	unsigned long lo, hi;
-	bool in = false;
 	char line[512];
-	int ret = -1;
-	FILE *f;
 
-	f = fopen("/proc/self/smaps", "r");
-	if (!f)
+	if (es_smaps_line(start, "VmFlags:", line, sizeof(line)))
 		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
-		    strchr(line, '-') < strchr(line, ' ')) {
-			in = lo == start;
-			continue;
-		}
-		if (in && !strncmp(line, "VmFlags:", 8)) {
-			ret = !!strstr(line, " dd ");
-			break;
-		}
-	}
-	fclose(f);
-	return ret;
+	return !!strstr(line, " dd ");
 }
 
 /* The arena is marked for no dump ("dd"), and MADV_DODUMP cannot undo it. */

@@ -664,25 +664,12 @@ TEST_F(mv, relocation_once_per_word)
 /* The Rss of the mapping that starts at @start, in KiB; -1 if none. */
 static long rss_at(unsigned long start)
 {
-	unsigned long lo, hi;
-	bool in = false;
 	char line[512];
-	long kib = -1;
-	FILE *f;
+	long kib;
 
-	f = fopen("/proc/self/smaps", "r");
-	if (!f)
+	if (es_smaps_line(start, "Rss:", line, sizeof(line)) ||
+	    sscanf(line, "Rss: %ld kB", &kib) != 1)
 		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
-		    strchr(line, '-') < strchr(line, ' ')) {
-			in = lo == start;
-			continue;
-		}
-		if (in && sscanf(line, "Rss: %ld kB", &kib) == 1)
-			break;
-	}
-	fclose(f);
 	return kib;
 }
 

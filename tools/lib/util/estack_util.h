@@ -71,6 +71,8 @@ int es_walk_arenas(const struct es_arena_walk *w);
 void es_unmap_arenas(void);
 int es_arena_of(unsigned long addr, struct es_range *r);
 int es_count_vmas(void);
+int es_smaps_line(unsigned long start, const char *key, char *line,
+		  size_t len);
 
 /* fiber.c: run code on a stack */
 int es_run_on(ucontext_t *from, ucontext_t *fiber, __u64 lo, __u64 hi,

@@ -7,6 +7,7 @@
  */
 #include <setjmp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -174,4 +175,38 @@ int es_arena_of(unsigned long addr, struct es_range *r)
 int es_count_vmas(void)
 {
 	return walk_maps(NULL, NULL);
+}
+
+/*
+ * The line of /proc/self/smaps that starts with @key in the entry of the
+ * mapping that starts at @start, copied into @line (@len bytes): 0, or -1
+ * when there is no such mapping or no such line.
+ */
+int es_smaps_line(unsigned long start, const char *key, char *line,
+		  size_t len)
+{
+	unsigned long lo, hi;
+	bool in = false;
+	int ret = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/smaps", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, len, f)) {
+		/* An entry's header: "lo-hi perms ..."; fields have no '-'. */
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			if (in)
+				break;
+			in = lo == start;
+			continue;
+		}
+		if (in && !strncmp(line, key, strlen(key))) {
+			ret = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
 }
