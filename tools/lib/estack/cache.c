@@ -194,32 +194,101 @@ static void es_tcache_drain(struct estack_pool *pool, struct es_tcache *tc,
 	}
 }
 
-/* The thread is exiting. */
-static void es_tcache_dtor(void *arg)
+/*
+ * Every thread's caches, of all the pools it used, hang off one key that is
+ * never deleted. A key per pool would be deleted at its close, but
+ * pthread_key_delete() does not wait for a destructor that already runs:
+ * a thread whose last call into the pool had returned, still exiting,
+ * would drain into a pool that the close frees. es_pools_lock orders the
+ * two instead: the destructor drains the caches whose pools are open, and
+ * a close orphans the pool's caches (tc->pool = NULL), which their threads
+ * free, at exit or when they make their next cache.
+ */
+static pthread_key_t es_tc_key;
+static pthread_once_t es_tc_key_once = PTHREAD_ONCE_INIT;
+static int es_tc_key_err;
+
+/* Unlink @tc from its pool's list and free it. es_pools_lock held. */
+static void es_tcache_release(struct es_tcache *tc)
 {
-	struct es_tcache *tc = arg;
-	struct estack_pool *pool = tc->pool;
+	struct estack_pool *pool = __atomic_load_n(&tc->pool, __ATOMIC_RELAXED);
 
 	if (es_hint.tc == tc)
 		es_hint = (struct es_hint){ NULL, 0, NULL };
-
-	if (tc->epoch == pool->epoch)
-		es_tcache_drain(pool, tc, false);
-	es_lock(pool);
-	if (tc->prev)
-		tc->prev->next = tc->next;
-	else
-		pool->tcaches = tc->next;
-	if (tc->next)
-		tc->next->prev = tc->prev;
-	es_unlock(pool);
+	if (pool) {
+		if (tc->epoch == pool->epoch)
+			es_tcache_drain(pool, tc, false);
+		es_lock(pool);
+		if (tc->prev)
+			tc->prev->next = tc->next;
+		else
+			pool->tcaches = tc->next;
+		if (tc->next)
+			tc->next->prev = tc->prev;
+		es_unlock(pool);
+	}
 	free(tc);
+}
+
+/* The thread is exiting: @arg is the first of its caches. */
+static void es_tcache_dtor(void *arg)
+{
+	struct es_tcache *tc, *next;
+
+	es_pools_lock_take();
+	for (tc = arg; tc; tc = next) {
+		next = tc->tnext;
+		es_tcache_release(tc);
+	}
+	es_pools_lock_give();
+}
+
+static void es_tc_key_make(void)
+{
+	es_tc_key_err = pthread_key_create(&es_tc_key, es_tcache_dtor);
+}
+
+/* The calling thread's cache of @pool, if it has one. */
+static struct es_tcache *es_tcache_lookup(const struct estack_pool *pool)
+{
+	struct es_tcache *tc = pthread_getspecific(es_tc_key);
+
+	while (tc && __atomic_load_n(&tc->pool, __ATOMIC_RELAXED) != pool)
+		tc = tc->tnext;
+	return tc;
+}
+
+/*
+ * Link @tc first in the calling thread's caches, freeing on the way those
+ * that closes orphaned. es_pools_lock held. 0 or -errno.
+ */
+static int es_tcache_link(struct es_tcache *tc)
+{
+	struct es_tcache **link = &tc->tnext, *old;
+	int ret;
+
+	tc->tnext = pthread_getspecific(es_tc_key);
+	while ((old = *link)) {
+		if (__atomic_load_n(&old->pool, __ATOMIC_RELAXED)) {
+			link = &old->tnext;
+			continue;
+		}
+		*link = old->tnext;
+		es_tcache_release(old);
+	}
+	ret = pthread_setspecific(es_tc_key, tc);
+	if (ret) {
+		/* The old list, pruned, stays the key's. */
+		pthread_setspecific(es_tc_key, tc->tnext);
+		return -ret;
+	}
+	return 0;
 }
 
 /* The calling thread's cache, made on first use; NULL without memory. */
 static struct es_tcache *es_tcache_find(struct estack_pool *pool)
 {
-	struct es_tcache *tc = pthread_getspecific(pool->key);
+	struct es_tcache *tc = es_tcache_lookup(pool);
 	uint32_t gen = __atomic_load_n(&pool->gen, __ATOMIC_ACQUIRE);
 
 	if (tc) {
@@ -240,7 +309,9 @@ static struct es_tcache *es_tcache_find(struct estack_pool *pool)
 	tc->owner = pthread_self();
 	tc->gen = gen;
 	tc->epoch = pool->epoch;
-	if (pthread_setspecific(pool->key, tc)) {
+	es_pools_lock_take();
+	if (es_tcache_link(tc)) {
+		es_pools_lock_give();
 		free(tc);
 		return NULL;
 	}
@@ -250,6 +321,7 @@ static struct es_tcache *es_tcache_find(struct estack_pool *pool)
 		tc->next->prev = tc;
 	pool->tcaches = tc;
 	es_unlock(pool);
+	es_pools_lock_give();
 	return tc;
 }
 
@@ -325,20 +397,18 @@ void es_cache_trim(struct estack_pool *pool)
 	struct es_tcache *tc;
 
 	__atomic_add_fetch(&pool->gen, 1, __ATOMIC_RELEASE);
-	if (pool->has_key) {
-		tc = pthread_getspecific(pool->key);
-		if (tc) {
-			if (tc->epoch == pool->epoch)
-				es_tcache_drain(pool, tc, true);
-			tc->gen = __atomic_load_n(&pool->gen, __ATOMIC_ACQUIRE);
-		}
+	tc = es_tcache_lookup(pool);
+	if (tc) {
+		if (tc->epoch == pool->epoch)
+			es_tcache_drain(pool, tc, true);
+		tc->gen = __atomic_load_n(&pool->gen, __ATOMIC_ACQUIRE);
 	}
 	es_central_release(pool, true);
 }
 
 int es_cache_init(struct estack_pool *pool)
 {
-	int cls, ret;
+	int cls;
 
 	for (cls = 0; cls < ES_NR_CLASSES; cls++) {
 		size_t size = es_class_size(pool, cls);
@@ -351,29 +421,29 @@ int es_cache_init(struct estack_pool *pool)
 		if (!c->idx)
 			return -ENOMEM;
 	}
-	if (pool->flags & ESTACK_POOL_NO_CACHE)
-		return 0;
-	ret = pthread_key_create(&pool->key, es_tcache_dtor);
-	if (ret)
-		return -ret;
-	pool->has_key = true;
-	return 0;
+	pthread_once(&es_tc_key_once, es_tc_key_make);
+	return -es_tc_key_err;
 }
 
-/* At close: the caches' memory (their stacks are the directory's). */
+/*
+ * At close, es_pools_lock held: the threads' caches of the pool are
+ * orphaned, for their threads to free (their stacks are the directory's).
+ * A thread exiting now has drained its cache already, or finds it orphaned.
+ */
+void es_cache_orphan(struct estack_pool *pool)
+{
+	struct es_tcache *tc;
+
+	for (tc = pool->tcaches; tc; tc = tc->next)
+		__atomic_store_n(&tc->pool, NULL, __ATOMIC_RELAXED);
+	pool->tcaches = NULL;
+}
+
+/* At close, or a failed open: the central lists' memory. */
 void es_cache_destroy(struct estack_pool *pool)
 {
-	struct es_tcache *tc, *next;
 	int cls;
 
-	if (pool->has_key)
-		pthread_key_delete(pool->key);
-	pool->has_key = false;
-	for (tc = pool->tcaches; tc; tc = next) {
-		next = tc->next;
-		free(tc);
-	}
-	pool->tcaches = NULL;
 	for (cls = 0; cls < ES_NR_CLASSES; cls++) {
 		free(pool->central[cls].idx);
 		pool->central[cls].idx = NULL;

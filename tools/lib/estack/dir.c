@@ -27,7 +27,7 @@ int es_dir_add(struct estack_pool *pool, const struct es_raw *raw,
 	} else {
 		i = dir->nr;
 		if (i >= ES_DIR_CHUNKS * ES_DIR_CHUNK)
-			return -ENOSPC;
+			return -ENOMEM;	/* the directory is full: no limit */
 		chunk = dir->chunks[i >> ES_DIR_CHUNK_SHIFT];
 		if (!chunk) {
 			chunk = calloc(ES_DIR_CHUNK, sizeof(*chunk));
@@ -58,13 +58,22 @@ void es_dir_remove(struct estack_pool *pool, uint32_t idx)
 	pool->dir.free = idx;
 }
 
-/* After fork: the child holds none of the parent's stacks. */
+/* After fork: the child holds none of the parent's stacks. pool->lock. */
 void es_dir_reset(struct estack_pool *pool)
 {
 	uint32_t i, n = pool->dir.nr;
 
-	for (i = 0; i < n; i++)
-		es_entry_set(es_dir_at(pool, i), ES_FREE, 0, 0, 0);
+	for (i = 0; i < n; i++) {
+		struct es_entry *e = es_dir_at(pool, i);
+		uint64_t seq = __atomic_load_n(&e->seq, __ATOMIC_RELAXED);
+
+		/*
+		 * The fork may have caught a holder in es_entry_set(), the
+		 * count odd; that thread is not here to end its change.
+		 */
+		__atomic_store_n(&e->seq, (seq | 1) + 1, __ATOMIC_RELAXED);
+		es_entry_set(e, ES_FREE, 0, 0, 0);
+	}
 	pool->dir.free = ES_NO_ENTRY;
 	/* Keep the chunks: entries are reused from index 0 again. */
 	__atomic_store_n(&pool->dir.nr, 0, __ATOMIC_RELEASE);

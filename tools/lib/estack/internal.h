@@ -114,6 +114,10 @@ struct es_central {
  * @stack: entry indexes per class, a LIFO
  * @prev: link in pool->tcaches
  * @next: link in pool->tcaches
+ * @tnext: the owner's next cache, of another pool
+ *
+ * @pool is NULL once its pool is closed (es_pools_lock); only the owner
+ * frees the cache.
  */
 struct es_tcache {
 	struct estack_pool *pool;
@@ -123,6 +127,7 @@ struct es_tcache {
 	uint32_t count[ES_NR_CLASSES];
 	uint32_t stack[ES_NR_CLASSES][ES_TCACHE_MAX_STACKS];
 	struct es_tcache *prev, *next;
+	struct es_tcache *tnext;
 };
 
 /* The fallback backend's reservations. */
@@ -161,8 +166,6 @@ struct estack_pool {
 	uint32_t epoch;		/* fork epoch, in every key */
 	uint32_t gen;		/* trim generation (atomic) */
 	pthread_mutex_t lock;
-	pthread_key_t key;
-	bool has_key;
 	struct es_tcache *tcaches;
 	struct es_central central[ES_NR_CLASSES];
 	size_t central_bytes;
@@ -179,6 +182,8 @@ void es_unlock(struct estack_pool *pool);
 uintptr_t es_current_sp(void);
 int es_alloc_entry(struct estack_pool *pool, size_t size, uint32_t *idx);
 void es_release_entry(struct estack_pool *pool, uint32_t idx);
+void es_pools_lock_take(void);
+void es_pools_lock_give(void);
 
 /* dir.c */
 int es_dir_add(struct estack_pool *pool, const struct es_raw *raw,
@@ -194,6 +199,7 @@ int es_cache_get(struct estack_pool *pool, int cls, uint32_t *idx);
 void es_cache_put(struct estack_pool *pool, int cls, uint32_t idx);
 struct es_tcache *es_tcache_get(struct estack_pool *pool);
 void es_cache_trim(struct estack_pool *pool);
+void es_cache_orphan(struct estack_pool *pool);
 void es_cache_destroy(struct estack_pool *pool);
 void es_cache_fork_reset(struct estack_pool *pool);
 int es_cache_init(struct estack_pool *pool);

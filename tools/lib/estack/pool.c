@@ -42,6 +42,20 @@ uint64_t es_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+/*
+ * The list of pools; with it, the caches' link to their pools (cache.c).
+ * Taken before any pool's lock.
+ */
+void es_pools_lock_take(void)
+{
+	pthread_mutex_lock(&es_pools_lock);
+}
+
+void es_pools_lock_give(void)
+{
+	pthread_mutex_unlock(&es_pools_lock);
+}
+
 void es_lock(struct estack_pool *pool)
 {
 	pthread_mutex_lock(&pool->lock);
@@ -338,6 +352,7 @@ ES_EXPORT void estack_pool_close(struct estack_pool *pool)
 		es_pools = pool->next_pool;
 	if (pool->next_pool)
 		pool->next_pool->prev_pool = pool->prev_pool;
+	es_cache_orphan(pool);
 	pthread_mutex_unlock(&es_pools_lock);
 
 	es_cache_destroy(pool);

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -55,6 +56,22 @@ static unsigned int mode_flags(void)
 static int expected_mode(void)
 {
 	return kernel_mode() ? ESTACK_MODE_KERNEL : ESTACK_MODE_FALLBACK;
+}
+
+/* Under valgrind, which runs one thread at a time, far more slowly. */
+static bool under_valgrind(void)
+{
+	const char *p = getenv("LD_PRELOAD");
+
+	return p && strstr(p, "vgpreload");
+}
+
+/* Rounds of a race: @n natively, fewer in the VM and under valgrind. */
+static int race_rounds(int n)
+{
+	if (under_valgrind())
+		return n / 500;
+	return kernel_mode() ? n / 7 : n;
 }
 
 static uint64_t now_ns(void)
@@ -1366,6 +1383,117 @@ TEST_F(lib, thread_exit_drains)
 	EXPECT_EQ(0, estack_pool_trim(self->pool));
 	ASSERT_EQ(0, estack_pool_query(self->pool, &i));
 	EXPECT_EQ(0, i.cached);
+}
+
+/*
+ * A thread whose last call into a pool has returned may still be exiting,
+ * its cache's destructor not yet run: the pool may be closed then, and a
+ * thread that was never joined (a detached one) gives no other moment.
+ */
+struct close_race {
+	struct estack_pool *pool;
+	int done;
+	long err;
+};
+
+static void *close_race_fn(void *arg)
+{
+	struct close_race *r = arg;
+	struct estack_stack s[8];
+	long err = 0;
+	int k;
+
+	for (k = 0; k < 8; k++)
+		err |= estack_stack_alloc(r->pool, 8 * KIB, &s[k]);
+	for (k = 0; k < 8; k++)
+		err |= estack_stack_free(r->pool, &s[k]);
+	r->err = err;
+	__atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
+	return NULL;	/* and the cache's destructor runs */
+}
+
+TEST(close_while_a_user_exits)
+{
+	int rounds = race_rounds(2000), n;
+
+	for (n = 0; n < rounds; n++) {
+		struct close_race r = { 0 };
+		pthread_t th;
+
+		ASSERT_EQ(0, estack_pool_open(&r.pool, mode_flags()));
+		ASSERT_EQ(0, pthread_create(&th, NULL, close_race_fn, &r));
+		while (!__atomic_load_n(&r.done, __ATOMIC_ACQUIRE))
+			sched_yield();
+		estack_pool_close(r.pool);
+		ASSERT_EQ(0, pthread_join(th, NULL));
+		ASSERT_EQ(0, r.err);
+	}
+}
+
+/*
+ * A fork() can catch another thread in the middle of a change to its
+ * entry, its sequence count odd; that thread is not in the child to end
+ * it. The child's entries must all read as written, or the stacks made in
+ * them have guards that estack_guard_hit() never sees.
+ */
+struct fork_churn {
+	struct estack_pool *pool;
+	int stop;
+	long err;
+};
+
+static void *fork_churn_fn(void *arg)
+{
+	struct fork_churn *c = arg;
+	struct estack_stack s;
+
+	while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED) && !c->err) {
+		c->err = estack_stack_alloc(c->pool, 0, &s);
+		if (!c->err)
+			c->err = estack_stack_free(c->pool, &s);
+	}
+	return NULL;
+}
+
+#define FORK_CHILD_STACKS	64
+
+TEST_F_TIMEOUT(lib, fork_mid_change_keeps_guards, 120)
+{
+	int rounds = race_rounds(2000), n, bad = 0;
+	struct fork_churn c = { .pool = self->pool };
+	pthread_t th;
+
+	ASSERT_EQ(0, pthread_create(&th, NULL, fork_churn_fn, &c));
+	for (n = 0; n < rounds; n++) {
+		int status;
+		pid_t pid;
+
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (!pid) {
+			static struct estack_stack s[FORK_CHILD_STACKS];
+			int k, miss = 0;
+
+			for (k = 0; k < FORK_CHILD_STACKS; k++)
+				if (estack_stack_alloc(self->pool, 0, &s[k]))
+					_exit(2);
+			for (k = 0; k < FORK_CHILD_STACKS; k++)
+				miss += estack_guard_hit(self->pool,
+							 (char *)s[k].lo - 1,
+							 NULL) != 1;
+			_exit(miss ? 1 : 0);
+		}
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		ASSERT_TRUE(WIFEXITED(status));
+		ASSERT_NE(2, WEXITSTATUS(status));
+		bad += WEXITSTATUS(status) == 1;
+	}
+	__atomic_store_n(&c.stop, 1, __ATOMIC_RELAXED);
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	EXPECT_EQ(0, c.err);
+	EXPECT_EQ(0, bad)
+		TH_LOG("%d of %d children: a guard estack_guard_hit() missed",
+		       bad, rounds);
 }
 
 static void *exit_thread_4k(void *arg)
