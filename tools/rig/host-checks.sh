@@ -169,6 +169,8 @@ if item "libestack and its tests build (make lib, tests)" \
 		"$lib_o/tests/lib_test"
 	tap_items "lib_test (fallback, ASan+UBSan)" \
 		env ESTACK_TEST_MODE=fallback "$lib_o/tests/lib_test_asan"
+	item "libestack.so: dlclose() while a thread that used it lives" \
+		"$lib_o/tests/dlclose_test" "$lib_o/libestack.so.1"
 	# The fiber runtime: its tests the same two ways, then the examples
 	# at full size (echo-server: 100,000 connections, about 11 s here;
 	# RLIMIT_NOFILE bounds how many are open at once, it says so).
