@@ -37,6 +37,7 @@
 
 #include "arena.h"
 #include "compat.h"
+#include "params.h"
 
 /*
  * vm_mmap() fails for reasons of the process, not of estack: the address
@@ -138,6 +139,7 @@ struct estack_stack *estack_arena_reserve_locked(struct estack_ctx *ctx,
 						 struct estack_stack, slot);
 		if (stack) {
 			list_del_init(&stack->slot);
+			estack_slots_unkeep(ctx, 1);
 			return stack;
 		}
 	}
@@ -170,17 +172,73 @@ struct estack_stack *estack_arena_reserve_locked(struct estack_ctx *ctx,
 	return NULL;
 }
 
+/*
+ * Count one more free slot against the user (and the account of its
+ * namespace) within @max; @max ULONG_MAX always does. Return: whether
+ * it was counted.
+ */
+static bool estack_slots_keep(struct estack_ctx *ctx, unsigned long max)
+{
+	if (atomic_long_inc_return(&ctx->user->free_slots) > max) {
+		atomic_long_dec(&ctx->user->free_slots);
+		return false;
+	}
+	if (ctx->owner &&
+	    atomic_long_inc_return(&ctx->owner->free_slots) > max) {
+		atomic_long_dec(&ctx->owner->free_slots);
+		atomic_long_dec(&ctx->user->free_slots);
+		return false;
+	}
+	return true;
+}
+
+/**
+ * estack_slots_unkeep() - @nr free slots of @ctx are reused or gone
+ * @ctx: the context
+ * @nr: how many
+ */
+void estack_slots_unkeep(struct estack_ctx *ctx, unsigned long nr)
+{
+	atomic_long_sub(nr, &ctx->user->free_slots);
+	if (ctx->owner)
+		atomic_long_sub(nr, &ctx->owner->free_slots);
+}
+
 /**
  * estack_arena_unreserve_locked() - return a slot that holds no stack
- * @stack: the slot, ->span NULL; its tree entry stays
+ * @stack: the slot, ->span NULL
+ *
+ * The slot is kept for the next stack of its order, its tree entry with
+ * it. A kept slot costs kernel memory (its struct and its range in the
+ * tree, some hundred bytes) that no limit counts and no RSS shows, and a
+ * user can fill a file, empty it and go on to the next: a user keeps at
+ * most as many as it could have stacks of two pages live under
+ * max_bytes_per_user (as many as a file leaves whose smallest stacks all
+ * grew once). A slot past that is discarded, its range left a hole in
+ * the arena, which faults as a guard page does.
  *
  * Context: ctx->lock held.
  */
 void estack_arena_unreserve_locked(struct estack_stack *stack)
 {
-	lockdep_assert_held(&stack->arena->ctx->lock);
+	struct estack_arena *arena = stack->arena;
+	struct estack_ctx *ctx = arena->ctx;
+	unsigned long max;
+
+	lockdep_assert_held(&ctx->lock);
 	stack->id = 0;
-	list_add(&stack->slot, &stack->arena->free_slots[stack->order]);
+	max = estack_tunable_get(&estack_tunables.max_bytes_per_user) >>
+	      (PAGE_SHIFT + 1);
+	if (!estack_slots_keep(ctx, max)) {
+		mtree_erase(&arena->stacks, stack->lo);
+		if (!mtree_load(&arena->stacks, stack->lo)) {
+			kfree(stack);
+			return;
+		}
+		/* The tree had no memory for its nodes: kept after all. */
+		estack_slots_keep(ctx, ULONG_MAX);
+	}
+	list_add(&stack->slot, &arena->free_slots[stack->order]);
 }
 
 /**

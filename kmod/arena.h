@@ -105,9 +105,11 @@ struct estack_pte_scan {
 
 /* arena.c */
 int estack_arena_create(struct estack_ctx *ctx, unsigned int order);
+bool estack_arena_room(struct estack_ctx *ctx, unsigned int order);
 struct estack_stack *estack_arena_reserve_locked(struct estack_ctx *ctx,
 						 unsigned int order);
 void estack_arena_unreserve_locked(struct estack_stack *stack);
+void estack_slots_unkeep(struct estack_ctx *ctx, unsigned long nr);
 struct vm_area_struct *estack_arena_vma_locked(struct estack_arena *arena);
 int estack_arena_map(struct vm_area_struct *vma, struct estack_stack *stack);
 int estack_arena_scan(struct mm_struct *mm, const struct estack_stack *stack,

@@ -23,10 +23,13 @@ struct user_namespace;
  *	or of those of the uids of one user namespace root made
  * @refs: contexts charged to it; under estack_users_lock (context.c)
  * @bytes: usable bytes of the user's live and mapped-cache stacks
+ * @free_slots: slots of the user's arenas kept for reuse with no stack
+ *	(arena.c: estack_arena_unreserve_locked())
  */
 struct estack_user {
 	unsigned int refs;
 	atomic_long_t bytes;
+	atomic_long_t free_slots;
 };
 
 /**

@@ -95,8 +95,10 @@ static void estack_vma_arena_unmapped(struct estack_arena *arena)
 	}
 	for (order = 0; order < ESTACK_NR_ORDERS; order++)
 		list_for_each_entry_safe(stack, next, &arena->free_slots[order],
-					 slot)
+					 slot) {
+			estack_slots_unkeep(ctx, 1);
 			kfree(stack);
+		}
 	kfree(arena);
 }
 
@@ -215,8 +217,8 @@ static void estack_map_back_stack(struct estack_stack *stack,
  * cgroup, not to the task that ran out of memory.
  *
  * The walk visits the file's stacks, live (its ids) and in its mapped
- * cache, and nothing else: the free slots of its arenas, which cost a user
- * nothing against the limits and could be made by the million, would
+ * cache, and nothing else: the free slots of its arenas, of which a user
+ * keeps as many as it could have small stacks live (arena.c), would
  * lengthen every walk, and with it the wait after it.
  *
  * Context: mmap lock held for reading, ctx->lock held.

@@ -757,4 +757,104 @@ TEST_F(hidden, stalled_moves_charge_their_slots)
 	EXPECT_EQ(0, rmdir(ACCT_CG));
 }
 
+/*
+ * A freed stack's slot (its struct and its range in the arena's tree) is
+ * kept for the next stack of its order: kernel memory that no limit
+ * counts and no RSS shows. A user who fills a file, empties it and goes
+ * on to the next would keep one per stack it ever had. A user keeps at
+ * most max_bytes_per_user / 8 KiB (for 4 KiB pages); past that, freed
+ * slots are discarded. Seen from user space: which addresses come back.
+ */
+#define SLOT_FILES	4
+#define SLOT_STACKS	64	/* of one page: the user's whole limit */
+
+/* Allocate SLOT_STACKS on @fd, how many at an address of @lo; free them. */
+static int slots_reused(int fd, const __u64 *lo)
+{
+	struct estack_alloc a[SLOT_STACKS];
+	int i, j, n = 0;
+
+	for (i = 0; i < SLOT_STACKS; i++)
+		if (es_alloc(fd, sysconf(_SC_PAGESIZE), &a[i]))
+			return -1;
+	for (i = 0; i < SLOT_STACKS; i++)
+		for (j = 0; j < SLOT_STACKS; j++)
+			n += a[i].lo == lo[j];
+	for (i = 0; i < SLOT_STACKS; i++)
+		if (es_free(fd, a[i].id))
+			return -1;
+	return n;
+}
+
+/* As a user of its own: the reuses per file, first and second round. */
+static void slot_user(int out)
+{
+	int fd[SLOT_FILES], n[2 * SLOT_FILES], f, i;
+	__u64 lo[SLOT_FILES][SLOT_STACKS];
+
+	if (setgid(65534) || setuid(65534))
+		_exit(91);
+	for (f = 0; f < SLOT_FILES; f++) {
+		struct estack_alloc a[SLOT_STACKS];
+
+		fd[f] = es_open();
+		if (fd[f] < 0)
+			_exit(92);
+		for (i = 0; i < SLOT_STACKS; i++) {
+			if (es_alloc(fd[f], sysconf(_SC_PAGESIZE), &a[i]))
+				_exit(93);
+			lo[f][i] = a[i].lo;
+		}
+		/* All of it back: the next file can fill the limit again. */
+		for (i = 0; i < SLOT_STACKS; i++)
+			if (es_free(fd[f], a[i].id))
+				_exit(94);
+	}
+	for (f = 0; f < SLOT_FILES; f++) {
+		n[f] = slots_reused(fd[f], lo[f]);
+		n[SLOT_FILES + f] = slots_reused(fd[f], lo[f]);
+	}
+	if (write(out, n, sizeof(n)) != sizeof(n))
+		_exit(95);
+	_exit(0);
+}
+
+TEST_F(hidden, free_slots_per_user_bounded)
+{
+	long long page = sysconf(_SC_PAGESIZE), cache = es_param("mapped_cache");
+	int n[2 * SLOT_FILES], p[2], status, f, keep;
+	pid_t pid;
+
+	ASSERT_LE(0, cache);
+	/* FREE keeps no stack mapped: each leaves its slot only. */
+	ASSERT_EQ(0, es_set_param("mapped_cache", 0));
+	ASSERT_EQ(0, es_set_param("max_bytes_per_user", SLOT_STACKS * page));
+	keep = SLOT_STACKS / 2;
+	ASSERT_EQ(0, pipe(p));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		close(p[0]);
+		slot_user(p[1]);
+	}
+	close(p[1]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, es_set_param("mapped_cache", cache));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ(sizeof(n), read(p[0], n, sizeof(n)));
+	close(p[0]);
+	for (f = 0; f < SLOT_FILES; f++)
+		TH_LOG("file %d: %d, then %d of %d addresses again", f, n[f],
+		       n[SLOT_FILES + f], SLOT_STACKS);
+	/* The first file kept half; the others nothing, the user's full. */
+	EXPECT_EQ(keep, n[0]);
+	for (f = 1; f < SLOT_FILES; f++)
+		EXPECT_EQ(0, n[f]);
+	/* Each round the first half is taken again, the rest is new. */
+	EXPECT_EQ(keep, n[SLOT_FILES]);
+	for (f = 1; f < SLOT_FILES; f++)
+		EXPECT_EQ(0, n[SLOT_FILES + f]);
+}
+
 TEST_HARNESS_MAIN
