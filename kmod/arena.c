@@ -111,6 +111,38 @@ err_free_arena:
 }
 
 /**
+ * estack_arena_room() - has an arena a slot for a stack of 2^@order pages?
+ * @ctx: the context
+ * @order: the stack's order
+ *
+ * For ALLOC, before it takes pages: a new arena takes the mmap lock for
+ * writing, a wait that no stack may be held across. The answer can be
+ * stale by the time the stack is placed; estack_stack_place() then says
+ * -EAGAIN.
+ *
+ * Return: true when a live arena has a free slot of @order or room for one.
+ */
+bool estack_arena_room(struct estack_ctx *ctx, unsigned int order)
+{
+	unsigned long size = PAGE_SIZE << order;
+	struct estack_arena *arena;
+	bool room = false;
+
+	mutex_lock(&ctx->lock);
+	list_for_each_entry(arena, &ctx->arenas, node) {
+		if (arena->dead)
+			continue;
+		if (!list_empty(&arena->free_slots[order]) ||
+		    arena->end - arena->bump >= size + PAGE_SIZE) {
+			room = true;
+			break;
+		}
+	}
+	mutex_unlock(&ctx->lock);
+	return room;
+}
+
+/**
  * estack_arena_reserve_locked() - a slot for a stack of 2^@order pages
  * @ctx: the context
  * @order: the stack's order

@@ -34,6 +34,13 @@
 #include "trace.h"
 
 /*
+ * New arenas one ALLOC maps before it gives up with -ENOMEM: each is
+ * unmapped before the ALLOC can use it only by another thread of the
+ * caller that keeps doing so.
+ */
+#define ESTACK_ALLOC_ARENAS	16
+
+/*
  * Give @stack the file's next id. Ids are never reused: once all 2^32 - 1
  * were handed out, ALLOC fails with ENOSPC. The id after it is reserved
  * in the xarray at once, so that a file that allocates and frees one stack
@@ -145,8 +152,9 @@ struct estack_span *estack_stack_span_alloc(struct estack_ctx *ctx,
 
 /*
  * Find a slot for @span's stack and make it live: an id and every page
- * mapped. Maps a new arena when no arena has room, with no lock held, and
- * tries again. On error @span is the caller's again.
+ * mapped. On error @span is the caller's again; -EAGAIN when no arena
+ * has room: the caller maps one, with no lock held and holding nothing
+ * (estack_stack_create()), and tries again.
  */
 static int estack_stack_place(struct estack_ctx *ctx, unsigned int order,
 			      struct estack_span *span,
@@ -157,27 +165,20 @@ static int estack_stack_place(struct estack_ctx *ctx, unsigned int order,
 	struct estack_stack *stack;
 	int ret;
 
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	mutex_lock(&ctx->lock);
 	for (;;) {
-		if (mmap_read_lock_killable(mm))
-			return -EINTR;
-		mutex_lock(&ctx->lock);
 		stack = estack_arena_reserve_locked(ctx, order);
-		if (!IS_ERR_OR_NULL(stack)) {
-			vma = estack_arena_vma_locked(stack->arena);
-			if (vma)
-				break;
-			/* Being unmapped: the arena is dead now, try again. */
-			estack_arena_unreserve_locked(stack);
+		if (IS_ERR_OR_NULL(stack)) {
+			ret = stack ? PTR_ERR(stack) : -EAGAIN;
+			goto out_unlock;
 		}
-		mutex_unlock(&ctx->lock);
-		mmap_read_unlock(mm);
-		if (IS_ERR(stack))
-			return PTR_ERR(stack);
-		if (!stack) {
-			ret = estack_arena_create(ctx, order);
-			if (ret)
-				return ret;
-		}
+		vma = estack_arena_vma_locked(stack->arena);
+		if (vma)
+			break;
+		/* Being unmapped: the arena is dead now, the next one. */
+		estack_arena_unreserve_locked(stack);
 	}
 
 	ret = estack_id_assign_locked(ctx, stack);
@@ -214,25 +215,48 @@ out_unlock:
 int estack_stack_create(struct estack_ctx *ctx, unsigned long size,
 			struct estack_stack_info *out)
 {
-	unsigned int order = ilog2(size >> PAGE_SHIFT);
+	unsigned int order = ilog2(size >> PAGE_SHIFT), tries;
 	struct estack_span *span;
 	int ret;
 
 	ret = estack_stack_create_mapped(ctx, order, out);
 	if (ret <= 0)
 		return ret;
-	ret = estack_limits_charge(ctx, size);
-	/* Stacks the file keeps mapped count: give them up first. */
-	if (ret == -ENOSPC && estack_mapped_flush(ctx))
+	for (tries = 0;; tries++) {
 		ret = estack_limits_charge(ctx, size);
-	if (ret)
-		return ret;
-	span = estack_stack_span_alloc(ctx, order, true);
-	if (IS_ERR(span)) {
-		ret = PTR_ERR(span);
-		goto err_uncharge;
+		/* Stacks the file keeps mapped count: give them up first. */
+		if (ret == -ENOSPC && estack_mapped_flush(ctx))
+			ret = estack_limits_charge(ctx, size);
+		if (ret)
+			return ret;
+		/*
+		 * A new arena takes the mmap lock for writing, which anyone
+		 * holding it for reading (a fault on a FUSE file that does
+		 * not answer) can delay as long as they like: map it holding
+		 * no charge and no pages (they would be mapped nowhere
+		 * meanwhile, in no RSS), as a move does.
+		 */
+		if (!estack_arena_room(ctx, order)) {
+			estack_limits_uncharge(ctx, size);
+			if (tries >= ESTACK_ALLOC_ARENAS)
+				return -ENOMEM;
+			ret = estack_arena_create(ctx, order);
+			if (ret)
+				return ret;
+			continue;
+		}
+		span = estack_stack_span_alloc(ctx, order, true);
+		if (IS_ERR(span)) {
+			ret = PTR_ERR(span);
+			goto err_uncharge;
+		}
+		ret = estack_stack_place(ctx, order, span, out);
+		if (ret != -EAGAIN)
+			break;
+		/* The room went meanwhile (unmapped): all over again. */
+		estack_span_free(ctx->alloc, span, ctx->memcg);
+		estack_limits_uncharge(ctx, size);
 	}
-	ret = estack_stack_place(ctx, order, span, out);
 	if (ret)
 		goto err_free_span;
 	trace_estack_alloc(out->id, out->lo, out->hi);

@@ -50,8 +50,8 @@
  * - ``ENOMEM``: out of memory, also when no arena can be mapped:
  *   ``RLIMIT_AS``, ``vm.max_map_count``, the ``RLIMIT_MEMLOCK`` of a
  *   process that called mlockall(MCL_FUTURE) without ``CAP_IPC_LOCK`` (an
- *   arena is 64 GiB of address space), or a move whose new arena another
- *   thread keeps unmapping; never ``EAGAIN``;
+ *   arena is 64 GiB of address space), or an ALLOC or a move whose new
+ *   arena another thread keeps unmapping; never ``EAGAIN``;
  * - ``EINTR``: a fatal signal interrupted a long copy, clear or page-table
  *   walk (nothing changed).
  *
