@@ -45,10 +45,12 @@
  * been written. Return false, clearing nothing, unless every page is
  * known to be mapped at its own address in the owner mm and nowhere else,
  * or mapped nowhere, and held by no one but the module: a second mapping
- * or a pin could see the next user's data.
+ * or a pin could see the next user's data. *@present: a bit per page
+ * mapped now.
  */
 static bool estack_mapped_clean_locked(struct estack_ctx *ctx,
-				       struct estack_stack *stack)
+				       struct estack_stack *stack,
+				       unsigned long *present)
 {
 	struct estack_span *span = stack->span;
 	unsigned long nr = estack_span_nr_pages(span), i, n = 0, dirty;
@@ -60,6 +62,7 @@ static bool estack_mapped_clean_locked(struct estack_ctx *ctx,
 	if (estack_arena_scan(ctx->mm, stack, &scan) || scan.foreign)
 		return false;
 	dirty = scan.dirty;
+	*present = scan.present;
 	for (i = 0; i < nr; i++) {
 		if (page_ref_count(span->pages[i]) !=
 		    1 + test_bit(i, &scan.present))
@@ -104,6 +107,29 @@ static void estack_mapped_evict_locked(struct estack_ctx *ctx,
 	estack_arena_unreserve_locked(stack);
 }
 
+/*
+ * Map again the pages of a cached @stack that MADV_DONTNEED took out of
+ * the page tables (the module kept them): a new stack is mapped whole, in
+ * its process's RSS, so that the OOM killer sees who holds it.
+ * Return: 0, or a negative errno (its stack then leaves the cache).
+ */
+static int estack_mapped_map_missing(struct vm_area_struct *vma,
+				     struct estack_stack *stack,
+				     unsigned long present)
+{
+	unsigned long nr = estack_span_nr_pages(stack->span), i;
+	int ret = 0;
+
+	for (i = 0; i < nr && !ret; i++) {
+		if (test_bit(i, &present))
+			continue;
+		ret = vm_insert_page(vma, stack->lo + (i << PAGE_SHIFT),
+				     stack->span->pages[i]);
+	}
+	estack_sync_rss(vma->vm_mm);
+	return ret;
+}
+
 /**
  * estack_mapped_take_locked() - a cached stack for ALLOC
  * @ctx: the context
@@ -125,12 +151,15 @@ struct estack_stack *estack_mapped_take_locked(struct estack_ctx *ctx,
 	struct estack_stack *stack, *next;
 	struct vm_area_struct *vma;
 
+	unsigned long present;
+
 	lockdep_assert_held(&ctx->lock);
 	list_for_each_entry_safe(stack, next, &ctx->mapped[order], slot) {
 		vma = estack_arena_vma_locked(stack->arena);
 		if (!vma)
 			continue;
-		if (!estack_mapped_clean_locked(ctx, stack)) {
+		if (!estack_mapped_clean_locked(ctx, stack, &present) ||
+		    estack_mapped_map_missing(vma, stack, present)) {
 			estack_mapped_evict_locked(ctx, stack, vma, spans);
 			continue;
 		}

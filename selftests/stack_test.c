@@ -293,6 +293,9 @@ static void mapped_cache_reuse(struct __test_metadata *_metadata, int fd,
 	EXPECT_EQ(a.hi, b.hi);
 	EXPECT_NE(a.id, b.id);
 	EXPECT_EQ(hits + 1, es_stat("mapped_cache_hits"));
+	/* Mapped whole, as every new stack, before anything touches it. */
+	ASSERT_EQ(0, es_info(fd, b.id, &info));
+	EXPECT_EQ(b.hi - b.lo, info.resident);
 	EXPECT_TRUE(es_zero(b.lo, b.hi));
 	EXPECT_EQ(0, es_free(fd, b.id));
 }
