@@ -37,6 +37,9 @@ static int estack_move_check_locked(struct estack_ctx *ctx,
 	stack = xa_load(&ctx->ids, req->id);
 	if (!stack)
 		return -ENOENT;
+	op->vma_old = estack_arena_vma_locked(stack->arena);
+	if (!op->vma_old)	/* its arena is being unmapped */
+		return -ENOENT;
 	op->cur = stack->hi - stack->lo;
 	op->live = stack->hi - req->sp;
 	if (req->sp < stack->lo || req->sp > stack->hi ||
@@ -70,9 +73,6 @@ static int estack_move_check_locked(struct estack_ctx *ctx,
 		}
 	}
 	op->order = ilog2(op->size >> PAGE_SHIFT);
-	op->vma_old = estack_arena_vma_locked(stack->arena);
-	if (!op->vma_old)	/* its arena is being unmapped */
-		return -ENOENT;
 	op->stack = stack;
 	return 0;
 }

@@ -307,7 +307,9 @@ static int estack_stack_destroy_mmap_held(struct estack_ctx *ctx, u32 id,
 	 */
 	xas_lock(&xas);
 	stack = xas_load(&xas);
-	if (!stack || xa_is_zero(stack))
+	vma = stack && !xa_is_zero(stack) ?
+	      estack_arena_vma_locked(stack->arena) : NULL;
+	if (!vma)	/* no such stack, or being unmapped: ->close frees it */
 		ret = -ENOENT;
 	else if (check && estack_stack_running(stack))
 		ret = -EBUSY;
@@ -322,10 +324,9 @@ static int estack_stack_destroy_mmap_held(struct estack_ctx *ctx, u32 id,
 		mmap_read_unlock(mm);
 		return ret;
 	}
-	vma = estack_arena_vma_locked(stack->arena);
 	lo = stack->lo;
 	size = stack->hi - stack->lo;
-	if (vma && estack_mapped_keep_locked(ctx, stack)) {
+	if (estack_mapped_keep_locked(ctx, stack)) {
 		/* Not a stack any more, but its bytes stay charged. */
 		estack_limits_release_locked(ctx, 0, true);
 		mutex_unlock(&ctx->lock);
@@ -334,14 +335,8 @@ static int estack_stack_destroy_mmap_held(struct estack_ctx *ctx, u32 id,
 		return 0;
 	}
 	estack_limits_release_locked(ctx, size, true);
-	/*
-	 * No fault can put a page back: they need ctx->lock and a span.
-	 * Without a VMA the arena is being unmapped and munmap() zaps the
-	 * pages; one still mapped makes the span not recyclable, so it is
-	 * released, never handed to another stack.
-	 */
-	if (vma)
-		estack_zap(vma, stack->lo, size);
+	/* No fault can put a page back: they need ctx->lock and a span. */
+	estack_zap(vma, stack->lo, size);
 	span = stack->span;
 	stack->span = NULL;
 	estack_arena_unreserve_locked(stack);
