@@ -35,6 +35,7 @@
 #include <linux/maple_tree.h>
 #include <linux/mm.h>
 #include <linux/oom.h>
+#include <linux/personality.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/xarray.h>
@@ -396,6 +397,11 @@ static const struct vm_operations_struct estack_vm_ops = {
  * @ctx: the file's context
  * @vma: the new mapping
  *
+ * The module maps its arenas PROT_READ | PROT_WRITE; under the
+ * READ_IMPLIES_EXEC personality (setarch -X, or a binary that asks for an
+ * executable stack) do_mmap() adds PROT_EXEC to that, which an arena
+ * drops again. Stacks are never executable.
+ *
  * Context: mmap lock held for writing.
  * Return: 0 for a mapping the module asked for; -EINVAL for any other.
  */
@@ -405,7 +411,8 @@ int estack_vma_mmap(struct estack_ctx *ctx, struct vm_area_struct *vma)
 	int ret = -EINVAL;
 
 	if (vma->vm_mm != ctx->mm || !(vma->vm_flags & VM_SHARED) ||
-	    (vma->vm_flags & VM_EXEC))
+	    ((vma->vm_flags & VM_EXEC) &&
+	     !(current->personality & READ_IMPLIES_EXEC)))
 		return -EINVAL;
 
 	mutex_lock(&ctx->lock);
@@ -414,7 +421,7 @@ int estack_vma_mmap(struct estack_ctx *ctx, struct vm_area_struct *vma)
 		xa_erase(&ctx->pending, vma->vm_pgoff);
 		estack_vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND |
 				    VM_DONTCOPY | VM_DONTDUMP);
-		estack_vm_flags_clear(vma, VM_MAYEXEC);
+		estack_vm_flags_clear(vma, VM_EXEC | VM_MAYEXEC);
 		vma->vm_ops = &estack_vm_ops;
 		vma->vm_private_data = arena;
 		arena->vma = vma;

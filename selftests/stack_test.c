@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -218,6 +219,32 @@ TEST_F(stk, guard_page_sigsegv)
 	EXPECT_EQ(0, es_probe(a.lo, 1));
 	EXPECT_EQ(0, es_probe(a.hi - 1, 1));
 	EXPECT_EQ(0, es_free(self->fd, a.id));
+}
+
+/*
+ * Under the READ_IMPLIES_EXEC personality (setarch -X, or an old binary
+ * that asks for an executable stack) mmap() adds PROT_EXEC to every
+ * readable mapping, the module's arenas included: they stay not
+ * executable, and ALLOC works.
+ */
+TEST_F(stk, read_implies_exec)
+{
+	struct estack_alloc a;
+	struct es_range r;
+	char line[512];
+	int fd;
+
+	ASSERT_NE(-1, personality(PER_LINUX | READ_IMPLIES_EXEC));
+	/* A file of its own: its first ALLOC maps a new arena. */
+	fd = es_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, es_alloc(fd, 8192, &a));
+	ASSERT_EQ(0, es_arena_of(a.lo, &r));
+	ASSERT_EQ(0, es_smaps_line(r.start, "VmFlags:", line, sizeof(line)));
+	EXPECT_EQ(0, !!strstr(line, " ex ")) TH_LOG("%s", line);
+	EXPECT_EQ(0, es_probe(a.hi - 1, 1));
+	EXPECT_EQ(0, es_free(fd, a.id));
+	close(fd);
 }
 
 /* Without the mapped cache, a freed stack's range faults at once. */
