@@ -321,8 +321,13 @@ static void segv_handler(int sig, siginfo_t *si, void *uc)
 	if (!fault && prev == SIG_IGN)
 		return;
 	if (hit || prev == SIG_DFL || prev == SIG_IGN) {
-		/* back to what was there; the access faults again under it */
+		/*
+		 * Back to what was there; the access faults again under it.
+		 * That one may recover (siglongjmp()): the next scheduler
+		 * that asks installs this handler again.
+		 */
 		sigaction(SIGSEGV, &old_segv, NULL);
+		__atomic_store_n(&segv_installed, false, __ATOMIC_RELEASE);
 		/*
 		 * A sent SIGSEGV has no access to run again: sent again, it
 		 * is delivered under the default once this handler returns.
@@ -362,7 +367,7 @@ static int watch_pool(struct estack_pool *pool)
 
 	pthread_once(&watch_atfork_once, watch_atfork);
 	pthread_mutex_lock(&watch_lock);
-	if (!segv_installed) {
+	if (!__atomic_load_n(&segv_installed, __ATOMIC_ACQUIRE)) {
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_sigaction = segv_handler;
 		sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
@@ -370,7 +375,8 @@ static int watch_pool(struct estack_pool *pool)
 		if (sigaction(SIGSEGV, &sa, &old_segv))
 			err = -errno;
 		else
-			segv_installed = true;
+			__atomic_store_n(&segv_installed, true,
+					 __ATOMIC_RELEASE);
 	}
 	for (i = 0; !err && i < MAX_WATCHED_POOLS; i++) {
 		if (watched_pools[i] == pool) {

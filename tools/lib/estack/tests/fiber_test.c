@@ -13,6 +13,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1135,6 +1136,65 @@ ignored:
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 7)
 		TH_LOG("status 0x%x", status);
 #endif
+}
+
+/*
+ * A report hands the fault back to the handler that was there before,
+ * which may recover (siglongjmp(), as some runtimes do): a scheduler
+ * made after that catches overflows again.
+ */
+static sigjmp_buf recover_jb;
+
+static void recover_handler(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)si;
+	(void)uc;
+	siglongjmp(recover_jb, 1);
+}
+
+static void touch_guard(const struct estack_stack *st)
+{
+	if (!sigsetjmp(recover_jb, 1))
+		__atomic_store_n((char *)st->lo - 1, 1, __ATOMIC_RELAXED);
+}
+
+TEST(overflow_caught_again_after_a_recovery)
+{
+	struct estack_pool *pool;
+	char out[4096], *at;
+	int pfd[2], status, n = 0;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(pfd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct sigaction sa = { .sa_sigaction = recover_handler,
+					.sa_flags = SA_SIGINFO | SA_ONSTACK };
+		struct estack_stack st;
+
+		close(pfd[0]);
+		sigemptyset(&sa.sa_mask);
+		if (sigaction(SIGSEGV, &sa, NULL))
+			_exit(4);
+		if (catching_child(pfd[1], &pool) ||
+		    estack_stack_alloc(pool, 0, &st))
+			_exit(3);
+		touch_guard(&st);	/* reported, then recovered */
+		if (estack_sched_fini() ||
+		    estack_sched_init(pool, ESTACK_SCHED_CATCH_OVERFLOW))
+			_exit(5);
+		touch_guard(&st);	/* reported again */
+		_exit(0);
+	}
+	close(pfd[1]);
+	status = reap(pfd[0], pid, out, sizeof(out));
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("status 0x%x", status);
+	for (at = out; (at = strstr(at, "overflowed")); at++)
+		n++;
+	EXPECT_EQ(2, n) TH_LOG("reports: %s", out);
 }
 
 /*
