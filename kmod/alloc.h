@@ -190,6 +190,7 @@ struct estack_pool {
  * @pool_pages: pages on the pools' lists (bounded by pool_reserve)
  * @mapped: per small order, freed stacks the files keep mapped (counted
  *	as freed in @stats and as cached in the statistics)
+ * @free_slots: free arena slots the files keep for reuse (arena.c)
  * @shrinker: gives cached stacks back under memory pressure
  * @cpuhp_node: drains a dead CPU's cache
  * @ready: pools initialised; the shrinker does nothing before
@@ -203,6 +204,7 @@ struct estack_allocator {
 	atomic_long_t pages;
 	atomic_long_t pool_pages;
 	atomic_long_t mapped[ESTACK_NR_SMALL];
+	atomic_long_t free_slots;
 	struct shrinker *shrinker;
 	struct hlist_node cpuhp_node;
 	bool ready;

@@ -78,7 +78,8 @@ int estack_arena_create(struct estack_ctx *ctx, unsigned int order)
 		return -ENOMEM;
 	arena->ctx = ctx;
 	arena->size = max(size, slot);
-	mt_init(&arena->stacks);
+	/* Gaps tracked: a discarded slot's range is carved again. */
+	mt_init_flags(&arena->stacks, MT_FLAGS_ALLOC_RANGE);
 	for (o = 0; o < ESTACK_NR_ORDERS; o++)
 		INIT_LIST_HEAD(&arena->free_slots[o]);
 
@@ -110,8 +111,65 @@ err_free_arena:
 	return estack_arena_errno(ret);
 }
 
+/*
+ * A gap that discarded slots left below @arena's bump, large enough for a
+ * slot of @order and its guard page: its start in *@base.
+ */
+static bool estack_arena_hole_locked(struct estack_arena *arena,
+				     unsigned int order, unsigned long *base)
+{
+	MA_STATE(mas, &arena->stacks, 0, 0);
+	unsigned long len = (PAGE_SIZE << order) + PAGE_SIZE;
+	bool found;
+
+	if (arena->holes < len >> PAGE_SHIFT || arena->bump - arena->start < len)
+		return false;
+	mtree_lock(&arena->stacks);
+	found = !mas_empty_area(&mas, arena->start, arena->bump - 1, len);
+	mtree_unlock(&arena->stacks);
+	*base = mas.index;
+	return found;
+}
+
+/*
+ * A new slot for 2^@order pages at @base: its guard page there, its stack
+ * right above; at @arena's bump, or in a gap below it.
+ */
+static struct estack_stack *estack_arena_carve_locked(struct estack_arena *arena,
+						      unsigned int order,
+						      unsigned long base)
+{
+	unsigned long size = PAGE_SIZE << order;
+	struct estack_stack *stack;
+
+	stack = kzalloc(sizeof(*stack), GFP_KERNEL_ACCOUNT);
+	if (!stack)
+		return ERR_PTR(-ENOMEM);
+	INIT_LIST_HEAD(&stack->slot);
+	stack->arena = arena;
+	stack->order = order;
+	stack->lo = base + PAGE_SIZE;
+	stack->hi = stack->lo + size;
+	/*
+	 * The slot's entry, guard page included, while the slot lasts:
+	 * whoever looks a range up takes an entry without a span for a free
+	 * slot. Nothing stores it again when the slot is reused: ->close
+	 * finds stacks only through the tree.
+	 */
+	if (mtree_store_range(&arena->stacks, base, stack->hi - 1, stack,
+			      GFP_KERNEL_ACCOUNT)) {
+		kfree(stack);
+		return ERR_PTR(-ENOMEM);
+	}
+	if (base == arena->bump)
+		arena->bump = stack->hi;
+	else
+		arena->holes -= (size >> PAGE_SHIFT) + 1;
+	return stack;
+}
+
 /**
- * estack_arena_room() - has an arena a slot for a stack of 2^@order pages?
+ * estack_arena_room_locked() - has an arena a slot for 2^@order pages?
  * @ctx: the context
  * @order: the stack's order
  *
@@ -120,26 +178,24 @@ err_free_arena:
  * stale by the time the stack is placed; estack_stack_place() then says
  * -EAGAIN.
  *
+ * Context: ctx->lock held.
  * Return: true when a live arena has a free slot of @order or room for one.
  */
-bool estack_arena_room(struct estack_ctx *ctx, unsigned int order)
+bool estack_arena_room_locked(struct estack_ctx *ctx, unsigned int order)
 {
-	unsigned long size = PAGE_SIZE << order;
+	unsigned long size = PAGE_SIZE << order, base;
 	struct estack_arena *arena;
-	bool room = false;
 
-	mutex_lock(&ctx->lock);
+	lockdep_assert_held(&ctx->lock);
 	list_for_each_entry(arena, &ctx->arenas, node) {
 		if (arena->dead)
 			continue;
 		if (!list_empty(&arena->free_slots[order]) ||
-		    arena->end - arena->bump >= size + PAGE_SIZE) {
-			room = true;
-			break;
-		}
+		    arena->end - arena->bump >= size + PAGE_SIZE ||
+		    estack_arena_hole_locked(arena, order, &base))
+			return true;
 	}
-	mutex_unlock(&ctx->lock);
-	return room;
+	return false;
 }
 
 /**
@@ -147,10 +203,10 @@ bool estack_arena_room(struct estack_ctx *ctx, unsigned int order)
  * @ctx: the context
  * @order: the stack's order
  *
- * Reuses a slot freed in one of the live arenas, else carves a new one
- * above the arena's high-water mark, [guard page][2^order pages], and
- * stores its range in the arena's tree, where the fault handler and
- * ->close find stacks by address.
+ * Reuses a slot freed in one of the live arenas, else carves a new one,
+ * [guard page][2^order pages], in a gap that discarded slots left, or
+ * above the arena's high-water mark, and stores its range in the arena's
+ * tree, where the fault handler and ->close find stacks by address.
  *
  * Context: mmap lock held for reading, ctx->lock held.
  * Return: the slot, its ->span NULL; NULL when no arena has room;
@@ -159,7 +215,7 @@ bool estack_arena_room(struct estack_ctx *ctx, unsigned int order)
 struct estack_stack *estack_arena_reserve_locked(struct estack_ctx *ctx,
 						 unsigned int order)
 {
-	unsigned long size = PAGE_SIZE << order;
+	unsigned long size = PAGE_SIZE << order, base;
 	struct estack_arena *arena;
 	struct estack_stack *stack;
 
@@ -176,30 +232,13 @@ struct estack_stack *estack_arena_reserve_locked(struct estack_ctx *ctx,
 		}
 	}
 	list_for_each_entry(arena, &ctx->arenas, node) {
+		if (!arena->dead && estack_arena_hole_locked(arena, order, &base))
+			return estack_arena_carve_locked(arena, order, base);
+	}
+	list_for_each_entry(arena, &ctx->arenas, node) {
 		if (arena->dead || arena->end - arena->bump < size + PAGE_SIZE)
 			continue;
-		stack = kzalloc(sizeof(*stack), GFP_KERNEL_ACCOUNT);
-		if (!stack)
-			return ERR_PTR(-ENOMEM);
-		INIT_LIST_HEAD(&stack->slot);
-		stack->arena = arena;
-		stack->order = order;
-		stack->lo = arena->bump + PAGE_SIZE;
-		stack->hi = stack->lo + size;
-		/*
-		 * The slot's entry, for the life of the arena: whoever looks
-		 * a range up takes an entry without a span for a free slot.
-		 * Nothing erases it, and nothing stores it again when the
-		 * slot is reused: ->close finds stacks only through the
-		 * tree, so an erase would hide a later stack in this slot.
-		 */
-		if (mtree_store_range(&arena->stacks, stack->lo, stack->hi - 1,
-				      stack, GFP_KERNEL_ACCOUNT)) {
-			kfree(stack);
-			return ERR_PTR(-ENOMEM);
-		}
-		arena->bump = stack->hi;
-		return stack;
+		return estack_arena_carve_locked(arena, order, arena->bump);
 	}
 	return NULL;
 }
@@ -221,6 +260,7 @@ static bool estack_slots_keep(struct estack_ctx *ctx, unsigned long max)
 		atomic_long_dec(&ctx->user->free_slots);
 		return false;
 	}
+	atomic_long_inc(&ctx->alloc->free_slots);
 	return true;
 }
 
@@ -234,6 +274,7 @@ void estack_slots_unkeep(struct estack_ctx *ctx, unsigned long nr)
 	atomic_long_sub(nr, &ctx->user->free_slots);
 	if (ctx->owner)
 		atomic_long_sub(nr, &ctx->owner->free_slots);
+	atomic_long_sub(nr, &ctx->alloc->free_slots);
 }
 
 /**
@@ -246,8 +287,10 @@ void estack_slots_unkeep(struct estack_ctx *ctx, unsigned long nr)
  * user can fill a file, empty it and go on to the next: a user keeps at
  * most as many as it could have stacks of two pages live under
  * max_bytes_per_user (as many as a file leaves whose smallest stacks all
- * grew once). A slot past that is discarded, its range left a hole in
- * the arena, which faults as a guard page does.
+ * grew once). A slot past that is discarded: its range becomes a gap in
+ * the tree, which faults as a guard page does until a new slot is carved
+ * there (before the arena's bump moves), so that neither address space
+ * nor page tables grow with the FREEs.
  *
  * Context: ctx->lock held.
  */
@@ -264,6 +307,7 @@ void estack_arena_unreserve_locked(struct estack_stack *stack)
 	if (!estack_slots_keep(ctx, max)) {
 		mtree_erase(&arena->stacks, stack->lo);
 		if (!mtree_load(&arena->stacks, stack->lo)) {
+			arena->holes += (1UL << stack->order) + 1;
 			kfree(stack);
 			return;
 		}

@@ -36,8 +36,12 @@
  *	without being unmapped and freed first. Set under the owner's mmap
  *	lock held for writing, read under it held for reading
  * @free_slots: per order, slots whose stack was freed, for reuse
- * @stacks: every slot carved in the arena, by address range [lo, hi - 1];
- *	an entry without a span is a free slot
+ * @holes: pages of the slots discarded below @bump (each with its guard
+ *	page), where new slots are carved first
+ * @stacks: every slot of the arena, by the range of its guard page and
+ *	its stack, [lo - PAGE_SIZE, hi - 1]; an entry without a span is a
+ *	free slot, a gap below @bump a discarded one (an allocation-range
+ *	tree, searched for gaps)
  *
  * All but @vma, @start, @end and @size are protected by ctx->lock.
  */
@@ -52,6 +56,7 @@ struct estack_arena {
 	bool dead;
 	bool forked;
 	struct list_head free_slots[ESTACK_NR_ORDERS];
+	unsigned long holes;
 	struct maple_tree stacks;
 };
 
@@ -68,13 +73,14 @@ struct estack_arena {
  *
  * A slot is in one of three states: live (an id, a span, mapped), cached
  * (no id; span and mapping kept) or free (no id, no span). Its entry in
- * the arena's tree, made when the slot is carved, stays for the life of
- * the arena: a slot keeps its range, and every reader of the tree takes
- * an entry without a span for a free slot. Reusing a slot thus stores
- * nothing, and freeing one erases nothing (a maple tree erase may
- * rebalance, and allocate).
+ * the arena's tree, made when the slot is carved, stays while the slot
+ * does: every reader of the tree takes an entry without a span for a
+ * free slot. Reusing a slot thus stores nothing, and freeing one erases
+ * nothing (a maple tree erase may rebalance, and allocate), unless the
+ * free slot is discarded (estack_arena_unreserve_locked()).
  *
- * Protected by ctx->lock; lives until its arena is unmapped.
+ * Protected by ctx->lock; lives until its arena is unmapped or the slot
+ * is discarded.
  */
 struct estack_stack {
 	struct list_head slot;
@@ -105,7 +111,7 @@ struct estack_pte_scan {
 
 /* arena.c */
 int estack_arena_create(struct estack_ctx *ctx, unsigned int order);
-bool estack_arena_room(struct estack_ctx *ctx, unsigned int order);
+bool estack_arena_room_locked(struct estack_ctx *ctx, unsigned int order);
 struct estack_stack *estack_arena_reserve_locked(struct estack_ctx *ctx,
 						 unsigned int order);
 void estack_arena_unreserve_locked(struct estack_stack *stack);

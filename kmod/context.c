@@ -409,23 +409,6 @@ void estack_limits_release_locked(struct estack_ctx *ctx, unsigned long size,
 }
 
 /**
- * estack_limits_charge() - a new stack of @size bytes, with no lock held
- * @ctx: the context
- * @size: its usable bytes
- *
- * Return: 0 or -ENOSPC.
- */
-int estack_limits_charge(struct estack_ctx *ctx, unsigned long size)
-{
-	int ret;
-
-	mutex_lock(&ctx->lock);
-	ret = estack_limits_charge_locked(ctx, size, true);
-	mutex_unlock(&ctx->lock);
-	return ret;
-}
-
-/**
  * estack_limits_uncharge() - give back a stack of @size bytes
  * @ctx: the context
  * @size: its usable bytes

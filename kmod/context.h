@@ -109,7 +109,6 @@ int estack_limits_charge_locked(struct estack_ctx *ctx, unsigned long size,
 				bool new_stack);
 void estack_limits_release_locked(struct estack_ctx *ctx, unsigned long size,
 				  bool stack);
-int estack_limits_charge(struct estack_ctx *ctx, unsigned long size);
 void estack_limits_uncharge(struct estack_ctx *ctx, unsigned long size);
 
 /**

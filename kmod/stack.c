@@ -204,6 +204,19 @@ out_unlock:
 	return ret;
 }
 
+/* Charge a new stack of @size; *@room: an arena has a slot for it. */
+static int estack_stack_charge(struct estack_ctx *ctx, unsigned long size,
+			       unsigned int order, bool *room)
+{
+	int ret;
+
+	mutex_lock(&ctx->lock);
+	ret = estack_limits_charge_locked(ctx, size, true);
+	*room = !ret && estack_arena_room_locked(ctx, order);
+	mutex_unlock(&ctx->lock);
+	return ret;
+}
+
 /**
  * estack_stack_create() - a new stack of @size bytes in the caller's mm
  * @ctx: the context of the caller's file
@@ -217,16 +230,17 @@ int estack_stack_create(struct estack_ctx *ctx, unsigned long size,
 {
 	unsigned int order = ilog2(size >> PAGE_SHIFT), tries;
 	struct estack_span *span;
+	bool room;
 	int ret;
 
 	ret = estack_stack_create_mapped(ctx, order, out);
 	if (ret <= 0)
 		return ret;
 	for (tries = 0;; tries++) {
-		ret = estack_limits_charge(ctx, size);
+		ret = estack_stack_charge(ctx, size, order, &room);
 		/* Stacks the file keeps mapped count: give them up first. */
 		if (ret == -ENOSPC && estack_mapped_flush(ctx))
-			ret = estack_limits_charge(ctx, size);
+			ret = estack_stack_charge(ctx, size, order, &room);
 		if (ret)
 			return ret;
 		/*
@@ -236,7 +250,7 @@ int estack_stack_create(struct estack_ctx *ctx, unsigned long size,
 		 * no charge and no pages (they would be mapped nowhere
 		 * meanwhile, in no RSS), as a move does.
 		 */
-		if (!estack_arena_room(ctx, order)) {
+		if (!room) {
 			estack_limits_uncharge(ctx, size);
 			if (tries >= ESTACK_ALLOC_ARENAS)
 				return -ENOMEM;

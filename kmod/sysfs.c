@@ -54,6 +54,7 @@ ESTACK_STAT_ATTR(stacks_in_use, estack_stacks_in_use(a));
 ESTACK_STAT_ATTR(bytes_in_use, (u64)estack_pages_in_use(a) << PAGE_SHIFT);
 ESTACK_STAT_ATTR(bytes_cached, (u64)estack_pages_cached(a, -1) << PAGE_SHIFT);
 ESTACK_STAT_ATTR(pages_held, atomic_long_read(&a->pages));
+ESTACK_STAT_ATTR(free_slots, atomic_long_read(&a->free_slots));
 ESTACK_EVENT_ATTR(cache_hits, ESTACK_STAT_CACHE_HITS);
 ESTACK_EVENT_ATTR(cache_misses, ESTACK_STAT_CACHE_MISSES);
 ESTACK_EVENT_ATTR(pool_refills, ESTACK_STAT_POOL_REFILLS);
@@ -144,6 +145,7 @@ static struct attribute *estack_stats_attrs[] = {
 	&dev_attr_bytes_in_use.attr,
 	&dev_attr_bytes_cached.attr,
 	&dev_attr_pages_held.attr,
+	&dev_attr_free_slots.attr,
 	&dev_attr_cache_hits.attr,
 	&dev_attr_cache_misses.attr,
 	&dev_attr_pool_refills.attr,

@@ -138,8 +138,8 @@ static vm_fault_t estack_vm_fault(struct vm_fault *vmf)
 	if (mutex_lock_killable(&ctx->lock))
 		return VM_FAULT_SIGBUS;
 	stack = mtree_load(&arena->stacks, addr);
-	/* A stack in the mapped cache (no id) gets no page back. */
-	if (stack && stack->span && stack->id) {
+	/* A guard page, or a stack in the mapped cache (no id), gets none. */
+	if (stack && addr >= stack->lo && stack->span && stack->id) {
 		err = vm_insert_page(vma, addr,
 				     stack->span->pages[(addr - stack->lo) >>
 							PAGE_SHIFT]);

@@ -763,34 +763,27 @@ TEST_F(hidden, stalled_moves_charge_their_slots)
  * counts and no RSS shows. A user who fills a file, empties it and goes
  * on to the next would keep one per stack it ever had. A user keeps at
  * most max_bytes_per_user / 8 KiB (for 4 KiB pages); past that, freed
- * slots are discarded. Seen from user space: which addresses come back.
+ * slots are discarded, and their ranges are carved again first, so that
+ * a file that churns after them grows neither its address space nor its
+ * page tables.
  */
 #define SLOT_FILES	4
 #define SLOT_STACKS	64	/* of one page: the user's whole limit */
+#define SLOT_CHURN	200
 
-/* Allocate SLOT_STACKS on @fd, how many at an address of @lo; free them. */
-static int slots_reused(int fd, const __u64 *lo)
+struct slot_report {
+	long long kept[SLOT_FILES];	/* free_slots after each file */
+	int churn_addrs;		/* distinct lo of SLOT_CHURN cycles */
+	int churn_above;		/* of them above every earlier stack */
+};
+
+/* As a user of its own: fill and empty each file, then churn on the last. */
+static void slot_user(int out, long long base)
 {
-	struct estack_alloc a[SLOT_STACKS];
-	int i, j, n = 0;
-
-	for (i = 0; i < SLOT_STACKS; i++)
-		if (es_alloc(fd, sysconf(_SC_PAGESIZE), &a[i]))
-			return -1;
-	for (i = 0; i < SLOT_STACKS; i++)
-		for (j = 0; j < SLOT_STACKS; j++)
-			n += a[i].lo == lo[j];
-	for (i = 0; i < SLOT_STACKS; i++)
-		if (es_free(fd, a[i].id))
-			return -1;
-	return n;
-}
-
-/* As a user of its own: the reuses per file, first and second round. */
-static void slot_user(int out)
-{
-	int fd[SLOT_FILES], n[2 * SLOT_FILES], f, i;
-	__u64 lo[SLOT_FILES][SLOT_STACKS];
+	long page = sysconf(_SC_PAGESIZE);
+	struct slot_report r = { { 0 } };
+	__u64 seen[SLOT_CHURN], top = 0;
+	int fd[SLOT_FILES], f, i, j;
 
 	if (setgid(65534) || setuid(65534))
 		_exit(91);
@@ -801,60 +794,74 @@ static void slot_user(int out)
 		if (fd[f] < 0)
 			_exit(92);
 		for (i = 0; i < SLOT_STACKS; i++) {
-			if (es_alloc(fd[f], sysconf(_SC_PAGESIZE), &a[i]))
+			if (es_alloc(fd[f], page, &a[i]))
 				_exit(93);
-			lo[f][i] = a[i].lo;
+			if (a[i].hi > top)
+				top = a[i].hi;
 		}
 		/* All of it back: the next file can fill the limit again. */
 		for (i = 0; i < SLOT_STACKS; i++)
 			if (es_free(fd[f], a[i].id))
 				_exit(94);
+		r.kept[f] = es_stat("free_slots") - base;
 	}
-	for (f = 0; f < SLOT_FILES; f++) {
-		n[f] = slots_reused(fd[f], lo[f]);
-		n[SLOT_FILES + f] = slots_reused(fd[f], lo[f]);
+	for (i = 0; i < SLOT_CHURN; i++) {
+		struct estack_alloc a;
+
+		if (es_alloc(fd[SLOT_FILES - 1], page, &a) ||
+		    es_free(fd[SLOT_FILES - 1], a.id))
+			_exit(95);
+		for (j = 0; j < r.churn_addrs && seen[j] != a.lo; j++)
+			;
+		if (j == r.churn_addrs) {
+			seen[r.churn_addrs++] = a.lo;
+			r.churn_above += a.lo > top;
+		}
 	}
-	if (write(out, n, sizeof(n)) != sizeof(n))
-		_exit(95);
+	if (write(out, &r, sizeof(r)) != sizeof(r))
+		_exit(96);
 	_exit(0);
 }
 
 TEST_F(hidden, free_slots_per_user_bounded)
 {
 	long long page = sysconf(_SC_PAGESIZE), cache = es_param("mapped_cache");
-	int n[2 * SLOT_FILES], p[2], status, f, keep;
+	long long base = es_stat("free_slots");
+	struct slot_report r;
+	int p[2], status, f;
 	pid_t pid;
 
 	ASSERT_LE(0, cache);
+	EXPECT_LE(0, base) TH_LOG("no stats/free_slots");
 	/* FREE keeps no stack mapped: each leaves its slot only. */
 	ASSERT_EQ(0, es_set_param("mapped_cache", 0));
 	ASSERT_EQ(0, es_set_param("max_bytes_per_user", SLOT_STACKS * page));
-	keep = SLOT_STACKS / 2;
 	ASSERT_EQ(0, pipe(p));
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
 		close(p[0]);
-		slot_user(p[1]);
+		slot_user(p[1], base);
 	}
 	close(p[1]);
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_EQ(0, es_set_param("mapped_cache", cache));
 	ASSERT_TRUE(WIFEXITED(status));
 	ASSERT_EQ(0, WEXITSTATUS(status));
-	ASSERT_EQ(sizeof(n), read(p[0], n, sizeof(n)));
+	ASSERT_EQ(sizeof(r), read(p[0], &r, sizeof(r)));
 	close(p[0]);
 	for (f = 0; f < SLOT_FILES; f++)
-		TH_LOG("file %d: %d, then %d of %d addresses again", f, n[f],
-		       n[SLOT_FILES + f], SLOT_STACKS);
-	/* The first file kept half; the others nothing, the user's full. */
-	EXPECT_EQ(keep, n[0]);
-	for (f = 1; f < SLOT_FILES; f++)
-		EXPECT_EQ(0, n[f]);
-	/* Each round the first half is taken again, the rest is new. */
-	EXPECT_EQ(keep, n[SLOT_FILES]);
-	for (f = 1; f < SLOT_FILES; f++)
-		EXPECT_EQ(0, n[SLOT_FILES + f]);
+		TH_LOG("after file %d: %lld free slots kept", f, r.kept[f]);
+	TH_LOG("%d cycles on the last file: %d addresses, %d above the rest",
+	       SLOT_CHURN, r.churn_addrs, r.churn_above);
+	/* The first file keeps half; the others nothing, the user's full. */
+	for (f = 0; f < SLOT_FILES; f++)
+		EXPECT_EQ(SLOT_STACKS / 2, r.kept[f]);
+	/* The churn reuses the discarded ranges: nothing new is carved. */
+	EXPECT_GE(2, r.churn_addrs);
+	EXPECT_EQ(0, r.churn_above);
+	/* The files closed: their slots went with their arenas. */
+	EXPECT_EQ(base, es_stat("free_slots"));
 }
 
 TEST_HARNESS_MAIN

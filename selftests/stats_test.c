@@ -156,7 +156,7 @@ TEST_F(st, tool_json_equals_sysfs)
 	static const char *const keys[] = {
 		"stacks_in_use", "bytes_in_use", "allocs", "frees", "grows",
 		"shrinks", "cache_hits", "cache_misses", "bytes_copied",
-		"pages_held",
+		"pages_held", "free_slots",
 	};
 	struct estack_alloc a;
 	char json[8192];
