@@ -248,14 +248,28 @@ static void es_tc_key_make(void)
 	es_tc_key_err = pthread_key_create(&es_tc_key, es_tcache_dtor);
 }
 
-/* The calling thread's cache of @pool, if it has one. */
+/*
+ * The calling thread's cache of @pool, if it has one; moved to the front
+ * of the thread's list (only the thread changes it), so that a thread
+ * that uses a few pools out of many finds them first.
+ */
 static struct es_tcache *es_tcache_lookup(const struct estack_pool *pool)
 {
-	struct es_tcache *tc = pthread_getspecific(es_tc_key);
+	struct es_tcache *head, *tc, **link;
 
-	while (tc && __atomic_load_n(&tc->pool, __ATOMIC_RELAXED) != pool)
-		tc = tc->tnext;
-	return tc;
+	if (es_tc_key_err)
+		return NULL;
+	head = pthread_getspecific(es_tc_key);
+	for (link = &head; (tc = *link); link = &tc->tnext) {
+		if (__atomic_load_n(&tc->pool, __ATOMIC_RELAXED) != pool)
+			continue;
+		if (tc != head && !pthread_setspecific(es_tc_key, tc)) {
+			*link = tc->tnext;
+			tc->tnext = head;
+		}
+		return tc;
+	}
+	return NULL;
 }
 
 /*
@@ -267,6 +281,8 @@ static int es_tcache_link(struct es_tcache *tc)
 	struct es_tcache **link = &tc->tnext, *old;
 	int ret;
 
+	if (es_tc_key_err)
+		return -es_tc_key_err;
 	tc->tnext = pthread_getspecific(es_tc_key);
 	while ((old = *link)) {
 		if (__atomic_load_n(&old->pool, __ATOMIC_RELAXED)) {
@@ -306,7 +322,6 @@ static struct es_tcache *es_tcache_find(struct estack_pool *pool)
 	if (!tc)
 		return NULL;
 	tc->pool = pool;
-	tc->owner = pthread_self();
 	tc->gen = gen;
 	tc->epoch = pool->epoch;
 	es_pools_lock_take();
@@ -421,8 +436,14 @@ int es_cache_init(struct estack_pool *pool)
 		if (!c->idx)
 			return -ENOMEM;
 	}
+	/*
+	 * Without the key (the process used up its keys) the pool works
+	 * without per-thread caches: every stack goes through the central
+	 * lists' backend calls (es_tcache_lookup() and es_tcache_link() see
+	 * es_tc_key_err).
+	 */
 	pthread_once(&es_tc_key_once, es_tc_key_make);
-	return -es_tc_key_err;
+	return 0;
 }
 
 /*
@@ -459,20 +480,23 @@ void es_cache_destroy(struct estack_pool *pool)
  */
 void es_cache_fork_reset(struct estack_pool *pool)
 {
-	struct es_tcache *tc, *next, *mine = NULL;
-	pthread_t self = pthread_self();
+	/*
+	 * The one its key holds: a cache on the list with the same owner
+	 * may be a dead thread's (one left after its destructors' last
+	 * round), whose pthread_t glibc gave to this thread.
+	 */
+	struct es_tcache *tc, *next, *mine = es_tcache_lookup(pool);
 	int cls;
 
 	for (tc = pool->tcaches; tc; tc = next) {
 		next = tc->next;
-		if (pthread_equal(tc->owner, self)) {
-			mine = tc;
-			memset(tc->count, 0, sizeof(tc->count));
-			tc->prev = NULL;
-			tc->next = NULL;
-		} else {
+		if (tc != mine)
 			free(tc);
-		}
+	}
+	if (mine) {
+		memset(mine->count, 0, sizeof(mine->count));
+		mine->prev = NULL;
+		mine->next = NULL;
 	}
 	pool->tcaches = mine;
 	for (cls = 0; cls < ES_NR_CLASSES; cls++)

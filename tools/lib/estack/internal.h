@@ -107,7 +107,6 @@ struct es_central {
 /**
  * struct es_tcache - one thread's cache of one pool
  * @pool: the pool
- * @owner: the thread
  * @gen: the pool's trim generation last seen
  * @epoch: the pool's fork epoch when made
  * @count: stacks per class
@@ -121,7 +120,6 @@ struct es_central {
  */
 struct es_tcache {
 	struct estack_pool *pool;
-	pthread_t owner;
 	uint32_t gen;
 	uint32_t epoch;
 	uint32_t count[ES_NR_CLASSES];
@@ -380,9 +378,11 @@ static inline unsigned int es_tcache_bound(const struct estack_pool *pool,
  *	address does not match
  * @tc: its cache
  *
- * Saves the pthread_getspecific() call of the fast path. A thread's cache
- * is freed only when the thread exits (which clears the hint) or when its
- * pool is closed (after which no call may name that pool).
+ * Saves the walk of the thread's caches on the fast path. Only the thread
+ * frees its caches (at exit, or an orphaned one when it makes its next
+ * cache), and clears the hint when it does; a pool closed meanwhile is
+ * named by no call after its close, and one opened at the same address has
+ * another serial.
  */
 struct es_hint {
 	const struct estack_pool *pool;

@@ -1506,6 +1506,81 @@ TEST_F_TIMEOUT(lib, fork_mid_change_keeps_guards, 120)
 		       bad, n);
 }
 
+/*
+ * A thread's cache that outlived it: an application's key destructor,
+ * run after libestack's, used the pool in every round until glibc gave
+ * up, so the last cache it made stays on the pool's list. glibc gives the
+ * next thread the same pthread_t; when that one forks, the child keeps
+ * its cache (the one its key holds), not the dead thread's, so that a
+ * close in the child orphans it and the child's exit frees no pool twice.
+ */
+static struct estack_pool *reuse_pool, *reuse_other;
+static pthread_key_t reuse_key;
+static pthread_t reuse_first;
+
+static int reuse_use(struct estack_pool *pool)
+{
+	struct estack_stack s;
+
+	return estack_stack_alloc(pool, 0, &s) || estack_stack_free(pool, &s);
+}
+
+static void reuse_dtor(void *v)
+{
+	reuse_use(reuse_pool);		/* a cache again, each round */
+	pthread_setspecific(reuse_key, v);
+}
+
+static void *reuse_first_fn(void *arg)
+{
+	reuse_first = pthread_self();
+	pthread_setspecific(reuse_key, arg);
+	return (void *)(long)reuse_use(reuse_pool);
+}
+
+static void *reuse_second_fn(void *arg)
+{
+	int status = -1;
+	pid_t pid;
+
+	if (!pthread_equal(reuse_first, pthread_self()))
+		return (void *)1;	/* glibc gave another id: no case */
+	if (reuse_use(reuse_pool))
+		return (void *)2;
+	pid = fork();
+	if (!pid) {
+		estack_pool_close(reuse_pool);
+		if (reuse_use(reuse_other))
+			_exit(3);
+		pthread_exit(NULL);	/* its caches' destructor: exit 0 */
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return (void *)4;
+	return (void *)(long)(WIFEXITED(status) && !WEXITSTATUS(status) ?
+			      0 : 16 + status);
+}
+
+TEST(fork_after_a_thread_id_reused)
+{
+	pthread_t th;
+	void *ret;
+
+	ASSERT_EQ(0, estack_pool_open(&reuse_pool, mode_flags()));
+	ASSERT_EQ(0, estack_pool_open(&reuse_other, mode_flags()));
+	/* Created after libestack's: its destructor runs after the caches'. */
+	ASSERT_EQ(0, pthread_key_create(&reuse_key, reuse_dtor));
+	ASSERT_EQ(0, pthread_create(&th, NULL, reuse_first_fn, (void *)1));
+	ASSERT_EQ(0, pthread_join(th, &ret));
+	ASSERT_EQ(NULL, ret);
+	ASSERT_EQ(0, pthread_create(&th, NULL, reuse_second_fn, NULL));
+	ASSERT_EQ(0, pthread_join(th, &ret));
+	if (ret == (void *)1)
+		TH_LOG("the second thread got another pthread_t: nothing to test");
+	else
+		EXPECT_EQ(NULL, ret) TH_LOG("child status 0x%lx",
+					    (long)ret - 16);
+}
+
 static void *exit_thread_4k(void *arg)
 {
 	struct estack_pool *pool = arg;
