@@ -1451,12 +1451,19 @@ struct fork_churn {
 	long err;
 };
 
+/*
+ * It also stops by itself, after twice the race's time: under valgrind's
+ * default scheduler (a pipe, not fair) a thread that never blocks can keep
+ * the one that forks from ever running again.
+ */
 static void *fork_churn_fn(void *arg)
 {
 	struct fork_churn *c = arg;
 	struct estack_stack s;
+	uint64_t t0 = now_ns();
 
-	while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED) && !c->err) {
+	while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED) && !c->err &&
+	       now_ns() - t0 < 2 * RACE_NS) {
 		c->err = estack_stack_alloc(c->pool, 0, &s);
 		if (!c->err)
 			c->err = estack_stack_free(c->pool, &s);
@@ -1470,6 +1477,7 @@ TEST_F_TIMEOUT(lib, fork_mid_change_keeps_guards, 120)
 {
 	int rounds = race_rounds(2000), n, bad = 0;
 	struct fork_churn c = { .pool = self->pool };
+	const char *failed = NULL;
 	uint64_t t0 = now_ns();
 	pthread_t th;
 
@@ -1479,7 +1487,10 @@ TEST_F_TIMEOUT(lib, fork_mid_change_keeps_guards, 120)
 		pid_t pid;
 
 		pid = fork();
-		ASSERT_LE(0, pid);
+		if (pid < 0) {
+			failed = "fork";
+			break;
+		}
 		if (!pid) {
 			static struct estack_stack s[FORK_CHILD_STACKS];
 			int k, miss = 0;
@@ -1493,13 +1504,17 @@ TEST_F_TIMEOUT(lib, fork_mid_change_keeps_guards, 120)
 							 NULL) != 1;
 			_exit(miss ? 1 : 0);
 		}
-		ASSERT_EQ(pid, waitpid(pid, &status, 0));
-		ASSERT_TRUE(WIFEXITED(status));
-		ASSERT_NE(2, WEXITSTATUS(status));
+		if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) == 2) {
+			failed = "a child that did not exit 0 or 1";
+			break;
+		}
 		bad += WEXITSTATUS(status) == 1;
 	}
+	/* The thread ends before any assertion returns to the teardown. */
 	__atomic_store_n(&c.stop, 1, __ATOMIC_RELAXED);
 	ASSERT_EQ(0, pthread_join(th, NULL));
+	ASSERT_EQ(NULL, failed) TH_LOG("round %d: %s", n, failed);
 	EXPECT_EQ(0, c.err);
 	EXPECT_EQ(0, bad)
 		TH_LOG("%d of %d children: a guard estack_guard_hit() missed",
