@@ -178,8 +178,21 @@ if item "libestack and its tests build (make lib, tests)" \
 		env ESTACK_TEST_MODE=fallback "$lib_o/tests/fiber_test"
 	tap_items "fiber_test (fallback, ASan+UBSan)" \
 		env ESTACK_TEST_MODE=fallback "$lib_o/tests/fiber_test_asan"
-	item "example echo-server: 100,000 connections, one fiber each" \
-		"$lib_o/examples/echo-server" -n 100000 -t 180
+	# Without guard markers (a kernel before 6.13: Debian 12's own)
+	# each fallback stack is two mappings, and a connection has two
+	# fibers, all live at once when the descriptors allow:
+	# vm.max_map_count (65530 by default) bounds the count there. The
+	# VM runs the 100,000 on the module (echo_server_test).
+	echo_n=100000
+	if ! python3 -c 'import mmap; mmap.mmap(-1, 8192).madvise(102, 0, 4096)' \
+		2> /dev/null; then
+		echo_n=$(( ($(cat /proc/sys/vm/max_map_count) - 5000) / 5 ))
+		[ "$echo_n" -gt 100000 ] && echo_n=100000
+		echo "# no guard markers on this kernel: echo-server runs" \
+			"$echo_n connections (vm.max_map_count)"
+	fi
+	item "example echo-server: $echo_n connections, one fiber each" \
+		"$lib_o/examples/echo-server" -n "$echo_n" -t 180
 	item "example parser: fibers grow to hundreds of KiB and shrink back" \
 		"$lib_o/examples/parser"
 fi
@@ -190,13 +203,19 @@ fi
 # round in order, where the default (a pipe) can leave a thread that forks
 # or waits starved behind one that loops (lib.fork_mid_change_keeps_guards
 # hung so in CI, 2026-12-06).
+# The suppressions are the tests' own stores into guards, which Memcheck
+# reports where a guard is a PROT_NONE page (kernels before 6.13).
 vg="valgrind -q --error-exitcode=9 --fair-sched=yes"
+vg="$vg --suppressions=$ESTACK_TOP/tools/lib/estack/tests/valgrind.supp"
 if item "libestack (ESTACK_VALGRIND=1) and its tests build" \
 	make -s -C "$ESTACK_TOP/tools/lib/estack" O="$lib_o" tests-valgrind; then
 	tap_items "lib_test (fallback, valgrind)" env ESTACK_TEST_MODE=fallback \
 		$vg "$lib_o/tests/lib_test_vg"
 	tap_items "fiber_test (fallback, valgrind)" \
 		env ESTACK_TEST_MODE=fallback $vg "$lib_o/tests/fiber_test_vg"
+	tap_items "lib_test (fallback, mprotect guards, valgrind)" \
+		env ESTACK_TEST_MODE=fallback ESTACK_FALLBACK_GUARD=mprotect \
+		$vg "$lib_o/tests/lib_test_vg"
 fi
 # libestack: the public header as C99 and C++, the Boost adapter, the
 # Boost examples natively (fallback mode: the host has no module) and the
