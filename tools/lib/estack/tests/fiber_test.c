@@ -984,26 +984,26 @@ TEST(fork_while_catching_overflow)
 	__atomic_store_n(&slow_sigaction_ms, 400, __ATOMIC_RELAXED);
 	ASSERT_EQ(0, pthread_create(&th, NULL, catching_sched, pool));
 	/* The thread inside the slowed sigaction(), the lock held. */
-	for (ms = 0; ms < 5000 &&
+	for (ms = 0; ms < 20000 &&
 	     !__atomic_load_n(&in_slow_sigaction, __ATOMIC_ACQUIRE); ms++)
 		usleep(1000);
-	ASSERT_GT(5000, ms) TH_LOG("the overflow handler was never installed");
+	ASSERT_GT(20000, ms) TH_LOG("the overflow handler was never installed");
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
 		__atomic_store_n(&slow_sigaction_ms, 0, __ATOMIC_RELAXED);
 		_exit(catching_sched(pool) ? 1 : 0);
 	}
-	for (ms = 0; ms < 5000; ms += 10) {
+	for (ms = 0; ms < 20000; ms += 10) {
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			break;
 		usleep(10 * 1000);
 	}
-	if (ms >= 5000) {
+	if (ms >= 20000) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 	}
-	EXPECT_GT(5000, ms) TH_LOG("the child hangs in estack_sched_init()");
+	EXPECT_GT(20000, ms) TH_LOG("the child hangs in estack_sched_init()");
 	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
 		TH_LOG("status 0x%x", status);
 	ASSERT_EQ(0, pthread_join(th, &r));

@@ -1611,6 +1611,7 @@ static void *exit_thread_4k(void *arg)
 TEST_F(lib, idle_central_entries_go)
 {
 	struct estack_pool_info i;
+	uint64_t t0 = now_ns();
 	pthread_t th;
 	void *ret;
 
@@ -1619,12 +1620,20 @@ TEST_F(lib, idle_central_entries_go)
 	ASSERT_EQ(NULL, ret);
 	ASSERT_EQ(0, estack_pool_query(self->pool, &i));
 	EXPECT_EQ(16 * 8 * KIB, i.cached_bytes);
-	/* A drain within the second keeps them. */
+	/*
+	 * A drain within the second keeps them; one that came later (a
+	 * machine so busy that two threads took a second) rightly does not.
+	 */
 	ASSERT_EQ(0, pthread_create(&th, NULL, exit_thread_4k, self->pool));
 	ASSERT_EQ(0, pthread_join(th, &ret));
 	ASSERT_EQ(NULL, ret);
 	ASSERT_EQ(0, estack_pool_query(self->pool, &i));
-	EXPECT_EQ(16 * 8 * KIB + 16 * self->page, i.cached_bytes);
+	if (now_ns() - t0 < 1000000000ULL) {
+		EXPECT_EQ(16 * 8 * KIB + 16 * self->page, i.cached_bytes);
+	} else {
+		TH_LOG("the two threads took %.1f s: no drain within a second",
+		       (now_ns() - t0) / 1e9);
+	}
 	usleep(1200 * 1000);
 	/* One after it does not: only the newest drain is left. */
 	ASSERT_EQ(0, pthread_create(&th, NULL, exit_thread_4k, self->pool));
@@ -1948,26 +1957,26 @@ TEST(pool_default_fork_while_opening)
 	__atomic_store_n(&slow_open_ms, 400, __ATOMIC_RELAXED);
 	ASSERT_EQ(0, pthread_create(&th, NULL, default_fn, NULL));
 	/* The opener inside the slowed open(), its lock held. */
-	for (ms = 0; ms < 5000 &&
+	for (ms = 0; ms < 20000 &&
 	     !__atomic_load_n(&in_slow_open, __ATOMIC_ACQUIRE); ms++)
 		usleep(1000);
-	ASSERT_GT(5000, ms) TH_LOG("estack_pool_default() never opened");
+	ASSERT_GT(20000, ms) TH_LOG("estack_pool_default() never opened");
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
 		__atomic_store_n(&slow_open_ms, 0, __ATOMIC_RELAXED);
 		_exit(estack_pool_default() ? 0 : 1);
 	}
-	for (ms = 0; ms < 5000; ms += 10) {
+	for (ms = 0; ms < 20000; ms += 10) {
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			break;
 		usleep(10 * 1000);
 	}
-	if (ms >= 5000) {
+	if (ms >= 20000) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 	}
-	EXPECT_GT(5000, ms) TH_LOG("the child hangs in estack_pool_default()");
+	EXPECT_GT(20000, ms) TH_LOG("the child hangs in estack_pool_default()");
 	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
 	ASSERT_EQ(0, pthread_join(th, (void **)&p));
 	EXPECT_NE(NULL, p);
