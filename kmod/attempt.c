@@ -104,8 +104,15 @@ static int estack_move_reserve_locked(struct estack_ctx *ctx,
 			return ret;
 		op->charged = op->size;
 	}
+	/*
+	 * No pages before there is room for them: a new arena is mapped
+	 * holding none (move.c).
+	 */
 	if (!op->span || op->span->order != op->order)
-		return estack_move_need(op, ESTACK_MOVE_NEED_SPAN, 0);
+		return estack_move_need(op, estack_arena_room_locked(ctx,
+								     op->order) ?
+					ESTACK_MOVE_NEED_SPAN :
+					ESTACK_MOVE_NEED_ARENA, 0);
 	op->to = estack_arena_reserve_locked(ctx, op->order);
 	if (IS_ERR(op->to))
 		return PTR_ERR(op->to);
@@ -300,8 +307,16 @@ int estack_move_attempt(struct estack_ctx *ctx, struct estack_move_op *op)
 {
 	int ret;
 
-	if (mmap_read_lock_killable(ctx->mm))
-		return -EINTR;
+	if (op->mm_locked) {
+		op->mm_locked = false;	/* the last attempt's, kept */
+	} else if (estack_mmap_trylock(ctx->mm)) {
+		/* Not a wait holding the new stack: it goes back first. */
+		if (op->span || op->charged || op->undo.map)
+			return estack_move_need(op, ESTACK_MOVE_NEED_LOCK, 0);
+		op->lock_first = true;
+		if (mmap_read_lock_killable(ctx->mm))
+			return -EINTR;
+	}
 	mutex_lock(&ctx->lock);
 	ret = estack_move_check_locked(ctx, op);
 	if (!ret)
@@ -319,6 +334,15 @@ int estack_move_attempt(struct estack_ctx *ctx, struct estack_move_op *op)
 	}
 out:
 	mutex_unlock(&ctx->lock);
-	mmap_read_unlock(ctx->mm);
+	/*
+	 * Once the lock was contended, it is kept for pages asked for (had
+	 * holding it) and for a retry, which holds them still.
+	 */
+	if (ret == -EAGAIN && op->lock_first &&
+	    (op->need == ESTACK_MOVE_NEED_SPAN ||
+	     op->need == ESTACK_MOVE_NEED_RETRY))
+		op->mm_locked = true;
+	else
+		mmap_read_unlock(ctx->mm);
 	return ret;
 }

@@ -388,6 +388,29 @@ noinline int estack_limits_charge_locked(struct estack_ctx *ctx,
 ALLOW_ERROR_INJECTION(estack_limits_charge_locked, ERRNO);
 
 /**
+ * estack_mmap_trylock() - the mmap lock for reading, if it is free now
+ * @mm: the caller's mm
+ *
+ * For ALLOC and the moves, which take it holding a new stack's pages. A
+ * wait for it can last as long as any user likes: a thread holding it
+ * for reading while it faults on a file of its own FUSE mount that never
+ * answers, and a writer queued behind. Pages held across that wait are
+ * mapped nowhere, so in no process's RSS, and the OOM killer, which sees
+ * RSS, would pick a bystander. When the lock is not free, the caller
+ * gives the pages back, waits for the lock holding nothing, and has the
+ * pages again holding it (estack_stack_span_alloc()).
+ *
+ * Return: 0 with the lock held, or -EBUSY when a writer holds it or waits.
+ */
+noinline int estack_mmap_trylock(struct mm_struct *mm)
+{
+	return mmap_read_trylock(mm) ? 0 : -EBUSY;
+}
+
+/* The tests make the lock look contended with fail_function. */
+ALLOW_ERROR_INJECTION(estack_mmap_trylock, ERRNO);
+
+/**
  * estack_limits_release_locked() - give back what a charge took
  * @ctx: the context
  * @size: usable bytes

@@ -111,6 +111,9 @@ void estack_limits_release_locked(struct estack_ctx *ctx, unsigned long size,
 				  bool stack);
 void estack_limits_uncharge(struct estack_ctx *ctx, unsigned long size);
 
+/* The mmap lock, for a caller holding a new stack's pages (context.c). */
+int estack_mmap_trylock(struct mm_struct *mm);
+
 /**
  * estack_ctx_owned_by_current() - may the calling task use @ctx?
  * @ctx: the context of the file

@@ -190,7 +190,7 @@ void estack_mapped_put_back_locked(struct estack_ctx *ctx,
  * @ctx: the context
  * @spans: spans from the _locked functions here; empty on return
  *
- * Context: no lock held.
+ * Context: not under ctx->lock (the mmap lock may be held).
  */
 void estack_mapped_drop_spans(struct estack_ctx *ctx, struct list_head *spans)
 {

@@ -18,6 +18,7 @@ enum estack_move_need {
 	ESTACK_MOVE_NEED_READ,		/* a user word, faulted in to read */
 	ESTACK_MOVE_NEED_WRITE,		/* user memory, faulted in to write */
 	ESTACK_MOVE_NEED_RETRY,		/* the new slot's arena went away */
+	ESTACK_MOVE_NEED_LOCK,		/* the mmap lock, not free */
 };
 
 /**
@@ -38,6 +39,10 @@ enum estack_move_need {
  * @size: size it moves to
  * @order: log2 of @size in pages
  * @need: why the last attempt stopped with -EAGAIN
+ * @lock_first: the mmap lock was found not free once: from then on the
+ *	attempt that asks for pages keeps it, and they are had holding it
+ *	(as a page fault has them), never held across a wait for it
+ * @mm_locked: the mmap lock is held, by the last attempt for the next
  * @fault: the user address for %ESTACK_MOVE_NEED_READ and _WRITE
  * @spans: spans evicted from the mapped cache, freed with no lock held
  * @charged: bytes charged to the limits for the new stack (@size, next
@@ -67,6 +72,8 @@ struct estack_move_op {
 	u64 size;
 	unsigned int order;
 	enum estack_move_need need;
+	bool lock_first;
+	bool mm_locked;
 	u64 fault;
 	struct list_head spans;
 	u64 charged;
@@ -79,7 +86,8 @@ struct estack_move_op {
 
 /*
  * Times a move drops its locks to get things. A wait on user memory costs
- * two: the fault, and then the new stack again, given back before it.
+ * two: the fault, and then the new stack again, given back before it; so
+ * does the one wait for a contended mmap lock with the new stack in hand.
  */
 #define ESTACK_MOVE_TRIES	16
 

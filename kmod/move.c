@@ -7,7 +7,10 @@
  * each under the mmap lock (read) and ctx->lock (attempt.c). What cannot be
  * had under those locks (pages, an arena, user memory faulted in) ends the
  * attempt with -EAGAIN; the loop here gets it with no lock held and tries
- * again, %ESTACK_MOVE_TRIES times at most.
+ * again, %ESTACK_MOVE_TRIES times at most. The one exception: once the
+ * mmap lock was found contended, pages are had holding it for reading
+ * (op->mm_locked), as a page fault has them, never held across a wait
+ * for it.
  *
  * Copyright (C) 2026 The estack authors
  */
@@ -23,12 +26,14 @@
 #include "trace.h"
 
 /*
- * Before a wait on user memory: give back the new stack, its charge and
- * the undo log. The fault can last as long as the user likes (a slot on a
- * userfaultfd page, or in a file of their own FUSE mount): a stack held
- * across it would be mapped nowhere, so in no process's RSS, and the OOM
- * killer could pin it on no one, and every thread of the user could hold
- * one. The next attempt charges and allocates again.
+ * Before a wait on user memory, for the mmap lock or for a new arena
+ * (which takes it for writing): give back the new stack, its charge and
+ * the undo log. The wait can last as long as the user likes (a slot on a
+ * userfaultfd page, or a fault on a file of their own FUSE mount that
+ * holds the mmap lock): a stack held across it would be mapped nowhere,
+ * so in no process's RSS, and the OOM killer could pin it on no one, and
+ * every thread of the user could hold one. The next attempt charges and
+ * allocates again.
  */
 static void estack_move_let_go(struct estack_ctx *ctx,
 			       struct estack_move_op *op)
@@ -85,7 +90,10 @@ static int estack_move_fault_in(const struct estack_move_op *op)
 	return 0;
 }
 
-/* Do what the last attempt needed, with no lock held. */
+/*
+ * Do what the last attempt needed, with no lock held (but the mmap lock
+ * for pages asked for once it was contended: op->mm_locked).
+ */
 static int estack_move_step(struct estack_ctx *ctx, struct estack_move_op *op,
 			    unsigned int tries)
 {
@@ -118,7 +126,16 @@ static int estack_move_step(struct estack_ctx *ctx, struct estack_move_op *op,
 		}
 		return 0;
 	case ESTACK_MOVE_NEED_ARENA:
+		estack_move_let_go(ctx, op);
 		return estack_arena_create(ctx, op->order);
+	case ESTACK_MOVE_NEED_LOCK:
+		/*
+		 * The next attempt waits for the lock holding nothing, and
+		 * keeps it while the pages are had again.
+		 */
+		estack_move_let_go(ctx, op);
+		op->lock_first = true;
+		return 0;
 	case ESTACK_MOVE_NEED_READ:
 	case ESTACK_MOVE_NEED_WRITE:
 		estack_move_let_go(ctx, op);
@@ -177,6 +194,10 @@ static int estack_stack_move(struct estack_ctx *ctx, struct estack_move *req,
 		if (ret != -EAGAIN)
 			break;
 		ret = estack_move_step(ctx, &op, ++tries);
+		if (op.mm_locked && ret) {
+			mmap_read_unlock(ctx->mm);
+			op.mm_locked = false;
+		}
 	} while (!ret);
 	estack_move_finish(ctx, &op, ret);
 	return ret;

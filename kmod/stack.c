@@ -132,8 +132,12 @@ out_unlock:
  * @order: log2 of the number of pages
  * @zeroed: cleared (else they may hold an earlier stack of the same cgroup)
  *
- * Never under ctx->lock or the mmap lock: the allocation may reclaim, and
- * clearing a large stack takes long.
+ * Never under ctx->lock: the allocation may reclaim, and clearing a large
+ * stack takes long. Not under the mmap lock either, as a rule: ALLOC and
+ * the moves take that lock after, with estack_mmap_trylock(). Only a
+ * caller that found it contended allocates holding it for reading, as a
+ * page fault does, so that it cannot find it contended again; a wait for
+ * it holding the pages is the one thing that must not happen.
  *
  * Return: the span, or an ERR_PTR() (-ENOMEM, -EINTR).
  */
@@ -142,7 +146,6 @@ struct estack_span *estack_stack_span_alloc(struct estack_ctx *ctx,
 {
 	might_sleep();
 	lockdep_assert_not_held(&ctx->lock);
-	lockdep_assert_not_held(&ctx->mm->mmap_lock);
 	if (zeroed)
 		return estack_span_alloc(ctx->alloc, order, ctx->memcg,
 					 ctx->serial);
@@ -152,12 +155,16 @@ struct estack_span *estack_stack_span_alloc(struct estack_ctx *ctx,
 
 /*
  * Find a slot for @span's stack and make it live: an id and every page
- * mapped. On error @span is the caller's again; -EAGAIN when no arena
- * has room: the caller maps one, with no lock held and holding nothing
- * (estack_stack_create()), and tries again.
+ * mapped. *@contended: the caller found the mmap lock contended before
+ * and holds it for reading now; else it is taken here if it is free, and
+ * *@contended set if it is not. The lock is released on return. On error
+ * @span is the caller's again; -EAGAIN when no arena has room: the caller
+ * maps one, with no lock held and holding nothing (estack_stack_create()),
+ * and tries again; -EAGAIN with *@contended set when the lock is not free:
+ * the caller gives @span back, and takes the lock before the next one.
  */
 static int estack_stack_place(struct estack_ctx *ctx, unsigned int order,
-			      struct estack_span *span,
+			      struct estack_span *span, bool *contended,
 			      struct estack_stack_info *out)
 {
 	struct mm_struct *mm = ctx->mm;
@@ -165,8 +172,10 @@ static int estack_stack_place(struct estack_ctx *ctx, unsigned int order,
 	struct estack_stack *stack;
 	int ret;
 
-	if (mmap_read_lock_killable(mm))
-		return -EINTR;
+	if (!*contended && estack_mmap_trylock(mm)) {
+		*contended = true;
+		return -EAGAIN;
+	}
 	mutex_lock(&ctx->lock);
 	for (;;) {
 		stack = estack_arena_reserve_locked(ctx, order);
@@ -230,7 +239,7 @@ int estack_stack_create(struct estack_ctx *ctx, unsigned long size,
 {
 	unsigned int order = ilog2(size >> PAGE_SHIFT), tries;
 	struct estack_span *span;
-	bool room;
+	bool room, contended = false;
 	int ret;
 
 	ret = estack_stack_create_mapped(ctx, order, out);
@@ -259,15 +268,32 @@ int estack_stack_create(struct estack_ctx *ctx, unsigned long size,
 				return ret;
 			continue;
 		}
+		/*
+		 * The mmap lock was not free the last time: the pages are
+		 * had holding it, so that they are placed without a wait.
+		 * (The charge is held across that wait: it is a count, not
+		 * memory.)
+		 */
+		if (contended && mmap_read_lock_killable(ctx->mm)) {
+			ret = -EINTR;
+			goto err_uncharge;
+		}
 		span = estack_stack_span_alloc(ctx, order, true);
 		if (IS_ERR(span)) {
+			if (contended)
+				mmap_read_unlock(ctx->mm);
 			ret = PTR_ERR(span);
 			goto err_uncharge;
 		}
-		ret = estack_stack_place(ctx, order, span, out);
+		ret = estack_stack_place(ctx, order, span, &contended, out);
 		if (ret != -EAGAIN)
 			break;
-		/* The room went meanwhile (unmapped): all over again. */
+		/*
+		 * The room went meanwhile (unmapped), or the mmap lock is
+		 * not free: no wait for it holding the pages (mapped
+		 * nowhere, in no RSS), which anyone holding it for reading
+		 * can make last as long as they like. All over again.
+		 */
 		estack_span_free(ctx->alloc, span, ctx->memcg);
 		estack_limits_uncharge(ctx, size);
 	}

@@ -13,8 +13,8 @@
  * Everything else is built in pages the user cannot see.
  *
  * Concurrency: the caller holds ctx->lock and owns the new span, except
- * for estack_move_clear_bottom(), called with no lock held on a span no
- * one else has.
+ * for estack_move_clear_bottom(), called without ctx->lock on a span no
+ * one else has (with the mmap lock held for reading, or not: move.c).
  *
  * Copyright (C) 2026 The estack authors
  */
@@ -83,15 +83,22 @@ int estack_move_take_pages(struct estack_move_plan *m)
  * Every word relocated gets its value back (the relocation added delta to
  * it once): this matters in the pages taken over, which the old stack
  * still maps; in the new span's own pages it is harmless. Then every page
- * taken goes back to the old span.
+ * taken goes back to the old span. It cannot stop halfway, and a
+ * conservative move of a large stack full of pointers logs millions of
+ * words: it yields the CPU every page's worth.
+ *
+ * Context: may sleep (ctx->lock and the mmap lock held).
  */
 void estack_move_undo(struct estack_move_plan *m)
 {
 	unsigned long nbits = (m->old_hi - m->log_lo) / sizeof(u64), bit, i;
+	unsigned long n = 0;
 	u64 addr, *p;
 
 	if (m->undo) {
 		for_each_set_bit(bit, m->undo, nbits) {
+			if (!(++n % (PAGE_SIZE / sizeof(u64))))
+				cond_resched();
 			addr = m->log_lo + bit * sizeof(u64);
 			p = kmap_local_page(estack_move_page(m->new_span,
 							     m->new_lo,
@@ -161,10 +168,11 @@ int estack_move_clear_new(struct estack_move_plan *m)
  * @below: how many pages, from the bottom: those that will lie wholly
  *	below the live part
  *
- * Called with no lock held: under ctx->lock, clearing megabytes would
- * stall every other call on the file. Of a dirty span, claimed, only the
- * pages marked PG_dirty are cleared: the bottom of a stack that grew is
- * seldom written, and its span comes back to the file that grows next.
+ * Called without ctx->lock: under it, clearing megabytes would stall every
+ * other call on the file (the mmap lock may be held for reading: move.c).
+ * Of a dirty span, claimed, only the pages marked PG_dirty are cleared:
+ * the bottom of a stack that grew is seldom written, and its span comes
+ * back to the file that grows next.
  *
  * Return: how many of the lowest pages are clear (all of them when the
  * span was not dirty), or -EINTR when a fatal signal stopped the clear.

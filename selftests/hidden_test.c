@@ -675,6 +675,234 @@ TEST_F(hidden, stalled_moves_hold_no_stack)
 }
 
 /*
+ * A wait for the mmap lock is one a user can make as long as they like: a
+ * thread holding it for reading while it faults on a file of their own
+ * FUSE mount that never answers, and a writer queued behind, make every
+ * other taker wait. ALLOC must not hold its new stack's pages (mapped
+ * nowhere, in no RSS) across that wait. Here the reader is a
+ * MADV_POPULATE_READ of some GiB (the zero page in 4 KiB PTEs, one read
+ * hold of the lock for the whole range), the writer an mmap(), and the
+ * ALLOC is of LOCK_STACK bytes, made after both; while it waits in the
+ * module, no page may be held for it. Every thread exists, its stack
+ * touched, before the lock is held: a new thread's stack is an mmap(),
+ * and a fault on it would wait for the lock too. A populate that ends
+ * too soon to make the ALLOC wait (a fast machine) is tried again twice
+ * as large, up to 64 GiB.
+ */
+#define LOCK_STACK	(1024 * 1024)
+
+struct lock_step {
+	int go[2];		/* a byte: start */
+	pid_t tid;
+	int done;
+	int err;
+};
+
+static struct lock_waiters {
+	struct lock_step reader, writer, alloc;
+	char *range;
+	size_t len;
+	int fd;
+	struct estack_alloc a;
+} lw;
+
+static void touch_stack(void)
+{
+	char buf[64 * 1024];
+
+	memset(buf, 0, sizeof(buf));
+	__asm__ __volatile__("" : : "r" (buf) : "memory");
+}
+
+static void lock_step_wait(struct lock_step *st)
+{
+	char c;
+
+	touch_stack();
+	__atomic_store_n(&st->tid, (pid_t)syscall(SYS_gettid),
+			 __ATOMIC_RELEASE);
+	while (read(st->go[0], &c, 1) < 0 && errno == EINTR)
+		;
+}
+
+static void lock_step_end(struct lock_step *st, int err)
+{
+	st->err = err;
+	__atomic_store_n(&st->done, 1, __ATOMIC_RELEASE);
+}
+
+static void *lock_reader_fn(void *arg)
+{
+	lock_step_wait(&lw.reader);
+	lock_step_end(&lw.reader, madvise(lw.range, lw.len,
+					  MADV_POPULATE_READ) ? errno : 0);
+	return NULL;
+}
+
+static void *lock_writer_fn(void *arg)
+{
+	void *p;
+
+	lock_step_wait(&lw.writer);
+	p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	lock_step_end(&lw.writer, p == MAP_FAILED ? errno : munmap(p, 4096));
+	return NULL;
+}
+
+static void *lock_alloc_fn(void *arg)
+{
+	lock_step_wait(&lw.alloc);
+	lock_step_end(&lw.alloc, es_alloc(lw.fd, LOCK_STACK, &lw.a));
+	return NULL;
+}
+
+/* The state letter of thread @tid (R, S, D, ...), or 0. */
+static char task_state(pid_t tid)
+{
+	char path[64], buf[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	if (es_read_file(path, buf, sizeof(buf)))
+		return 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/*
+ * Does thread @tid sleep in the module? Its kernel stack says, where the
+ * kernel shows it (root, CONFIG_STACKTRACE); else its state must do.
+ */
+static bool in_estack(pid_t tid)
+{
+	char path[64], buf[4096];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stack", tid);
+	if (es_read_file(path, buf, sizeof(buf)))
+		return true;
+	return strstr(buf, "estack");
+}
+
+/* Wait up to 20 s for @st to sleep in the kernel uninterruptibly. */
+static bool lock_step_blocked(struct lock_step *st)
+{
+	int i;
+
+	for (i = 0; i < 2000; i++) {
+		if (__atomic_load_n(&st->done, __ATOMIC_ACQUIRE))
+			return false;
+		if (task_state(st->tid) == 'D')
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+static void lock_step_go(struct lock_step *st)
+{
+	char c = 1;
+
+	while (write(st->go[1], &c, 1) < 0 && errno == EINTR)
+		;
+}
+
+/*
+ * One round with a populate of @gib GiB: true when the ALLOC waited for
+ * the lock in the module, with *@held the bytes held for it meanwhile.
+ */
+static bool lock_round(struct __test_metadata *_metadata,
+		       unsigned long long gib, long long *held)
+{
+	static void *(*const fns[])(void *) = {
+		lock_reader_fn, lock_writer_fn, lock_alloc_fn,
+	};
+	struct lock_step *steps[] = { &lw.reader, &lw.writer, &lw.alloc };
+	bool stalled = false;
+	long long before, t0;
+	pthread_t th[3];
+	unsigned int i;
+
+	memset(&lw.reader, 0, 3 * sizeof(lw.reader));
+	lw.len = gib << 30;
+	lw.range = mmap(NULL, lw.len, PROT_READ,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (lw.range == MAP_FAILED)
+		return false;
+	/*
+	 * A fault per 4 KiB page, not one per 2 MiB (the huge zero page);
+	 * EINVAL without THP (the debug kernel), where there is none.
+	 */
+	madvise(lw.range, lw.len, MADV_NOHUGEPAGE);
+	for (i = 0; i < 3; i++) {
+		EXPECT_EQ(0, pipe(steps[i]->go));
+		EXPECT_EQ(0, pthread_create(&th[i], NULL, fns[i], NULL));
+	}
+	for (i = 0; i < 3; i++)
+		while (!__atomic_load_n(&steps[i]->tid, __ATOMIC_ACQUIRE))
+			usleep(1000);
+	before = es_stat("bytes_in_use");
+	*held = -1;
+
+	/* The reader holds the lock; the writer queues; ALLOC waits. */
+	t0 = now_ms();
+	lock_step_go(&lw.reader);
+	usleep(100000);
+	lock_step_go(&lw.writer);
+	if (lock_step_blocked(&lw.writer)) {
+		lock_step_go(&lw.alloc);
+		if (lock_step_blocked(&lw.alloc)) {
+			*held = es_stat("bytes_in_use") - before;
+			/* Still behind the reader, so a wait: not done. */
+			stalled = !__atomic_load_n(&lw.reader.done,
+						   __ATOMIC_ACQUIRE) &&
+				  task_state(lw.alloc.tid) == 'D' &&
+				  in_estack(lw.alloc.tid);
+		}
+	} else {
+		lock_step_go(&lw.alloc);
+	}
+	for (i = 0; i < 3; i++) {
+		EXPECT_EQ(0, pthread_join(th[i], NULL));
+		close(steps[i]->go[0]);
+		close(steps[i]->go[1]);
+		if (!i)
+			TH_LOG("a populate of %llu GiB took %lld ms", gib,
+			       now_ms() - t0);
+	}
+	munmap(lw.range, lw.len);
+	EXPECT_EQ(0, lw.reader.err);
+	EXPECT_EQ(0, lw.writer.err);
+	EXPECT_EQ(0, lw.alloc.err);
+	if (!lw.alloc.err) {
+		EXPECT_EQ(1, es_zero(lw.a.lo, lw.a.hi));
+		EXPECT_EQ(0, es_free(lw.fd, lw.a.id));
+	}
+	return stalled;
+}
+
+TEST_F_TIMEOUT(hidden, mmap_lock_waits_hold_no_stack, 600)
+{
+	unsigned long long gib;
+	bool stalled = false;
+	long long held = -1;
+
+	memset(&lw, 0, sizeof(lw));
+	es_test_open(_metadata, &lw.fd);
+	/* An arena with room: else ALLOC waits to map one, holding nothing. */
+	ASSERT_EQ(0, es_alloc(lw.fd, LOCK_STACK, &lw.a));
+	ASSERT_EQ(0, es_free(lw.fd, lw.a.id));
+	for (gib = 8; gib <= 64 && !stalled; gib *= 2)
+		stalled = lock_round(_metadata, gib, &held);
+	TH_LOG("ALLOC of %d KiB %s, %lld bytes held meanwhile",
+	       LOCK_STACK >> 10,
+	       stalled ? "waited for the mmap lock" : "never waited", held);
+	ASSERT_TRUE(stalled)
+		TH_LOG("no populate held the lock long enough");
+	EXPECT_EQ(0, held);
+	close(lw.fd);
+	es_unmap_arenas();
+}
+
+/*
  * What a stalled move keeps in the kernel besides its stack: its copy of
  * the slot array and the record of each slot's old value, up to 128 KiB
  * for ESTACK_MAX_SLOTS slots, which the user holds for as long as the
