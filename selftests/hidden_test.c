@@ -768,6 +768,22 @@ static char task_state(pid_t tid)
 	return p && p[1] == ' ' ? p[2] : 0;
 }
 
+/* The whole of a small file (es_read_file() keeps its first line). */
+static int read_whole(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
+	return 0;
+}
+
 /*
  * Does thread @tid sleep in the module? Its kernel stack says, where the
  * kernel shows it (root, CONFIG_STACKTRACE); else its state must do.
@@ -777,9 +793,20 @@ static bool in_estack(pid_t tid)
 	char path[64], buf[4096];
 
 	snprintf(path, sizeof(path), "/proc/self/task/%d/stack", tid);
-	if (es_read_file(path, buf, sizeof(buf)))
+	if (read_whole(path, buf, sizeof(buf)))
 		return true;
 	return strstr(buf, "estack");
+}
+
+/* KiB of the process's page tables (VmPTE), or -1. */
+static long vm_pte_kb(void)
+{
+	char buf[4096], *p;
+
+	if (read_whole("/proc/self/status", buf, sizeof(buf)))
+		return -1;
+	p = strstr(buf, "VmPTE:");
+	return p ? strtol(p + 6, NULL, 10) : -1;
 }
 
 /* Wait up to 20 s for @st to sleep in the kernel uninterruptibly. */
@@ -819,6 +846,7 @@ static bool lock_round(struct __test_metadata *_metadata,
 	bool stalled = false;
 	long long before, t0;
 	pthread_t th[3];
+	long pte;
 	unsigned int i;
 
 	memset(&lw.reader, 0, 3 * sizeof(lw.reader));
@@ -842,10 +870,17 @@ static bool lock_round(struct __test_metadata *_metadata,
 	before = es_stat("bytes_in_use");
 	*held = -1;
 
-	/* The reader holds the lock; the writer queues; ALLOC waits. */
+	/*
+	 * The reader holds the lock (its page tables grow: 256 KiB of them
+	 * map 128 MiB, a small part of the range); the writer queues;
+	 * ALLOC waits.
+	 */
+	pte = vm_pte_kb();
 	t0 = now_ms();
 	lock_step_go(&lw.reader);
-	usleep(100000);
+	for (i = 0; i < 2000 && vm_pte_kb() < pte + 256 &&
+	     !__atomic_load_n(&lw.reader.done, __ATOMIC_ACQUIRE); i++)
+		usleep(10000);
 	lock_step_go(&lw.writer);
 	if (lock_step_blocked(&lw.writer)) {
 		lock_step_go(&lw.alloc);
