@@ -11,22 +11,28 @@
  *                  reports pages left allocated
  *   fault=kmemleak lose a kmalloc'ed object at load (kmemleak report)
  *   fault=panic    panic at load
+ *   fault=freeze   20 s after load, every CPU spins with interrupts off:
+ *                  the guest stops answering and says nothing, as a
+ *                  guest that froze in the emulator did (vm-cpus.py)
  *
  * Copyright (C) 2026 The estack authors
  */
 
 #include <linux/bug.h>
 #include <linux/compiler.h>
+#include <linux/delay.h>
 #include <linux/gfp.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
+#include <linux/smp.h>
 #include <linux/string.h>
+#include <linux/workqueue.h>
 
 static char *fault = "";
 module_param(fault, charp, 0444);
 MODULE_PARM_DESC(fault,
-		 "what to break: warn, kasan, lockdep, leak, kmemleak, panic");
+		 "what to break: warn, kasan, lockdep, leak, kmemleak, panic, freeze");
 
 static struct page *rig_page;
 static DEFINE_MUTEX(rig_lock_a);
@@ -61,6 +67,25 @@ static void rig_lockdep(void)
 	mutex_unlock(&rig_lock_b);
 }
 
+/*
+ * Called on every CPU at once, with interrupts off. mdelay() keeps the
+ * CPU in the kernel's own text (the delay loop), which is what vm-cpus.py
+ * must name from the kernel's symbols.
+ */
+static void rig_freeze_cpu(void *unused)
+{
+	for (;;)
+		mdelay(100);
+}
+
+/* Late enough for the guest to have sent its symbols (init.sh). */
+static void rig_freeze(struct work_struct *work)
+{
+	on_each_cpu(rig_freeze_cpu, NULL, true);
+}
+
+static DECLARE_DELAYED_WORK(rig_freeze_work, rig_freeze);
+
 static int __init estack_rig_init(void)
 {
 	if (!strcmp(fault, "warn")) {
@@ -82,6 +107,10 @@ static int __init estack_rig_init(void)
 			return -ENOMEM;
 	} else if (!strcmp(fault, "panic")) {
 		panic("estack_rig: a deliberate panic");
+	} else if (!strcmp(fault, "freeze")) {
+		/* Never returns: the module can never be unloaded. */
+		__module_get(THIS_MODULE);
+		schedule_delayed_work(&rig_freeze_work, 20 * HZ);
 	} else {
 		pr_err("estack_rig: unknown fault '%s'\n", fault);
 		return -EINVAL;

@@ -24,6 +24,7 @@ cases=(
 	"kmemleak|debug-6.12|^not ok debug-6.12: kmemleak scan clean # [1-9][0-9]* leaks"
 	"estack-leak|debug-6.12|^not ok debug-6.12: kernel log clean.*estack: global: 1 pages left allocated"
 	"kunit-missing|debug-6.12|^not ok debug-6.12: kunit estack_rig_absent # no results"
+	"freeze|6.12|^#   look 3: cpu1 rip 0xffffffff8[0-9a-f]+ [a-z_][a-z_0-9.]*\\+0x.*eflags"
 )
 
 # RIG_CASES="kasan leak" runs only those.

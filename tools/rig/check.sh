@@ -32,6 +32,7 @@
 #   kmemleak    a test module loses a kmalloc'ed object       (debug stage)
 #   estack-leak estack.ko itself leaks a page                 (debug stage)
 #   kunit-missing a listed KUnit suite never runs             (debug stage)
+#   freeze      a test module freezes every CPU of the guest  (stock stage)
 # RIG_STAGES limits the stages (default ESTACK_STAGES of lib.sh).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -149,6 +150,11 @@ stock_stage() {	# NAME
 	warn) modules+=(kmod/tests/estack_rig.ko:fault=warn) ;;
 	no-module) modules=() ;;
 	hang) programs+=(rig_hang_test); timeout=${RIG_TIMEOUT:-60} ;;
+	freeze)
+		modules+=(kmod/tests/estack_rig.ko:fault=freeze)
+		programs+=(rig_hang_test)
+		timeout=${RIG_TIMEOUT:-90}
+		;;
 	esac
 	run_stage "$name" "/boot/vmlinuz-$rel" "$ESTACK_BUILD/kmod-$name"
 }

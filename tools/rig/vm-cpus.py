@@ -7,7 +7,8 @@ not powered off by itself. A guest whose tasks all sleep while a timer
 never fires, or whose CPUs spin with interrupts off, prints nothing on its
 console (the hung-task and lockup detectors need the very timers and
 interrupts that stopped), but QEMU still knows where each vCPU is. The
-guest runs with nokaslr, so System.map gives the symbols.
+guest runs with nokaslr, so System.map gives the symbols, or, where that is
+a stub (Debian's kernels), the /proc/kallsyms the guest sent at boot (vm.sh).
 
 Usage: vm-cpus.py MONITOR-SOCKET SYSTEM-MAP OUT
 """
@@ -19,6 +20,8 @@ import subprocess
 import sys
 import time
 
+SAMPLES = 3
+SAMPLE_GAP = 2.0
 
 def monitor(path, command, wait=10.0):
     """One HMP command's output through QEMU's monitor socket."""
@@ -98,28 +101,39 @@ def symbol(addrs, names, rip):
 def main():
     sock, sysmap, results = sys.argv[1:4]
     modules, out = sys.argv[4:-1], sys.argv[-1]
-    try:
-        regs = monitor(sock, "info registers -a")
-    except OSError as e:
-        regs = ""
-        err = f"monitor: {e}"
-    else:
-        err = ""
     syms = sorted(load_map(sysmap) + load_modules(results, modules))
     addrs, names = [a for a, _ in syms], [n for _, n in syms]
+    # A few looks, a second or two apart: a CPU that is always at the
+    # same place is stuck there; one that moves is busy (a storm, a
+    # livelock). Each look's EFLAGS too: a guest that lost its mind may
+    # show flags no code of its own set.
     lines = []
-    cpu = 0
-    for m in re.finditer(r"(?:CPU#(\d+))|RIP=([0-9a-f]{16})|HLT=(\d)", regs):
-        if m.group(1) is not None:
-            cpu = int(m.group(1))
-        elif m.group(2):
-            rip = int(m.group(2), 16)
-            lines.append(f"cpu{cpu} rip {rip:#x} {symbol(addrs, names, rip)}")
-        elif m.group(3) == "1" and lines:
-            lines[-1] += " (halted: idle)"
+    for look in range(SAMPLES):
+        if look:
+            time.sleep(SAMPLE_GAP)
+        try:
+            regs = monitor(sock, "info registers -a")
+        except OSError as e:
+            lines.append(f"look {look + 1}: monitor: {e}")
+            continue
+        cpu = 0
+        # A CPU in a 32-bit process shows EIP and EFL, else RIP and RFL.
+        for m in re.finditer(r"(?:CPU#(\d+))|[RE]IP=([0-9a-f]{8,16})|"
+                             r"[RE]FL=([0-9a-f]{8})|HLT=(\d)", regs):
+            if m.group(1) is not None:
+                cpu = int(m.group(1))
+            elif m.group(2):
+                rip = int(m.group(2), 16)
+                lines.append(f"look {look + 1}: cpu{cpu} rip {rip:#x} "
+                             f"{symbol(addrs, names, rip)}")
+            elif m.group(3) and lines:
+                lines[-1] += f" eflags {m.group(3)}"
+            elif m.group(4) == "1" and lines:
+                lines[-1] += " (halted: idle)"
+    if not syms:
+        lines.append(f"no kernel symbols in {sysmap}")
     with open(out, "w") as f:
-        f.write("\n".join(lines or [err or "no registers"]) + "\n")
-
+        f.write("\n".join(lines or ["no registers"]) + "\n")
 
 if __name__ == "__main__":
     main()

@@ -60,6 +60,22 @@ for m in $modules; do cp "${m%%:*}" "$root/lib/estack/"; done
 for t in $tests; do cp "$t" "$root/opt/estack/tests/"; done
 for b in $tools; do cp "$b" "$root/opt/estack/bin/"; done
 [ -z "$ksft" ] || cp -a "$ksft" "$root/opt/estack/kselftest"
+
+# Where the kernel's symbols are, for vm-cpus.py. Debian ships a stub
+# System.map (the real one is in the -dbg package): then the guest sends
+# its own text symbols, from /proc/kallsyms, to a fourth serial port at
+# boot, at the lowest priority (init.sh).
+case $kernel in
+/boot/vmlinuz-*) sysmap=/boot/System.map-${kernel#/boot/vmlinuz-} ;;
+*/arch/x86/boot/bzImage) sysmap=${kernel%/arch/x86/boot/bzImage}/System.map ;;
+*) sysmap=/dev/null ;;
+esac
+kallsyms=$ESTACK_RESULTS/kallsyms-$name.txt
+want_kallsyms=0
+if [ "$mode" = check ] &&
+   ! grep -qm1 ' [tT] ' "$sysmap" 2>/dev/null; then
+	want_kallsyms=1
+fi
 {
 	printf 'RIG_MODE=%q\n' "$mode"
 	printf 'RIG_CMD=%q\n' "$cmd"
@@ -74,6 +90,7 @@ for b in $tools; do cp "$b" "$root/opt/estack/bin/"; done
 	# calls it hung (init.sh): the rest is left for the others. A run
 	# of one long program (the soak) says how long it may take.
 	printf 'RIG_TEST_TIMEOUT=%d\n' "${ptmo:-$((tmo / 3))}"
+	printf 'RIG_KALLSYMS=%d\n' "$want_kallsyms"
 } > "$root/etc/rig.conf"
 
 cpio_file=$ESTACK_BUILD/initramfs-$name.cpio
@@ -137,11 +154,6 @@ else
 	mon=$ESTACK_BUILD/qemu-$name.mon
 	cpus=$ESTACK_RESULTS/cpus-$name.log
 	rm -f "$mon" "$cpus"
-	case $kernel in
-	/boot/vmlinuz-*) sysmap=/boot/System.map-${kernel#/boot/vmlinuz-} ;;
-	*/arch/x86/boot/bzImage) sysmap=${kernel%/arch/x86/boot/bzImage}/System.map ;;
-	*) sysmap=/dev/null ;;
-	esac
 	freeze_report() {
 		local nap
 		# Killed early (the guest finished), it takes its sleep along.
@@ -154,6 +166,12 @@ else
 		/usr/bin/python3 "$ESTACK_TOP/tools/rig/vm-cpus.py" "$mon" \
 			"$sysmap" "$results" $modules "$cpus"
 	}
+	symport=()
+	rm -f "$kallsyms"
+	if [ $want_kallsyms = 1 ]; then
+		symport=(-serial "file:$kallsyms")
+		sysmap=$kallsyms
+	fi
 	freeze_report < /dev/null > /dev/null 2>&1 &
 	freeze=$!
 	# A guest kernel that dies before /init runs (seen once in a few
@@ -166,6 +184,7 @@ else
 		timeout -k 10 "$tmo" "${qemu[@]}" -display none \
 			-append "$cmdline" -serial "file:$console" \
 			-serial "file:$results" -serial "file:$dmesg" \
+			"${symport[@]}" \
 			-monitor "unix:$mon,server=on,wait=off" \
 			< /dev/null || status=$?
 		grep -q '^### init start' "$results" 2>/dev/null && break
