@@ -42,40 +42,6 @@ def sysrq_oom_trace(log, i):
             any("invoked oom-killer:" in ln for ln in before))
 
 
-# QEMU's TCG, which runs every stage, once raised a single-step #DB in the
-# guest kernel (2026-12-06, stock 6.12, in an interrupt taken during a
-# 32-bit mprotect()): exc_debug_kernel() warns on DR_STEP, which the
-# kernel never sets outside kprobes and KGDB, and the interrupted
-# context's EFLAGS read 0x01f689f2, with TF, VM and VIP set, which no
-# CPU in long mode can hold. Nothing of estack's sets TF, in the kernel
-# or in the tests. That warning, from its WARNING line to its end-trace
-# line, is reported as the emulator's, not counted as unclean; the same
-# warning with a sane EFLAGS, and every other complaint, still fails.
-TCG_DB_WARNING = re.compile(r"WARNING: .* at arch/x86/kernel/traps\.c:\d+ "
-                            r"exc_debug_kernel\+")
-INSANE_EFLAGS = re.compile(r"EFLAGS: 0*([0-9a-f]+)")
-
-
-def tcg_db_blocks(log):
-    """Indexes of the lines of emulator #DB warnings (see above)."""
-    skip = set()
-    for i, ln in enumerate(log):
-        if not TCG_DB_WARNING.search(ln):
-            continue
-        block = [i]
-        for j in range(i + 1, min(len(log), i + 120)):
-            block.append(j)
-            if "---[ end trace" in log[j]:
-                break
-        # Bit 17 (VM) cannot be set in long mode: the emulator's doing.
-        insane = any(int(m.group(1), 16) & (1 << 17)
-                     for j in block
-                     for m in [INSANE_EFLAGS.search(log[j])] if m)
-        if insane:
-            skip.update(block)
-    return skip
-
-
 # The 6.1 harness prints a skipped case as "ok N # SKIP reason", with no
 # description: the directive may follow the number directly.
 TAP_RESULT = re.compile(r"^(not ok|ok) (\d+)(?: (.*?))??(?:\s*#\s*(SKIP|TODO)\b\s*(.*))?$",
@@ -355,13 +321,8 @@ def main():
     # overwritten), the console saw every line as it came.
     for source in ("dmesg", "console"):
         log = read(f"{source}-{a.name}.log")
-        tcg = tcg_db_blocks(log)
         bad = [ln for i, ln in enumerate(log)
-               if BAD_DMESG.search(ln) and not sysrq_oom_trace(log, i)
-               and i not in tcg]
-        if tcg:
-            print(f"# {source}: {len(tcg)} lines of an emulator #DB warning "
-                  "(EFLAGS with VM set in long mode), not counted")
+               if BAD_DMESG.search(ln) and not sysrq_oom_trace(log, i)]
         rep.check(bool(log) and not bad, f"kernel log clean ({source})",
                   "; ".join(bad[:3]) if bad else "no kernel log")
         for ln in bad[:40]:
