@@ -108,7 +108,7 @@ static int __init estack_rig_init(void)
 	} else if (!strcmp(fault, "panic")) {
 		panic("estack_rig: a deliberate panic");
 	} else if (!strcmp(fault, "freeze")) {
-		/* Never returns: the module can never be unloaded. */
+		/* The work never returns: the module must never go. */
 		__module_get(THIS_MODULE);
 		schedule_delayed_work(&rig_freeze_work, 20 * HZ);
 	} else {

@@ -95,8 +95,13 @@ def host_facts():
 
 
 def vm_setup(doc):
+    """What a run's figures depend on besides estack: the accelerator, the
+    CPU model and the emulator's release (a QEMU upgrade changes what TCG
+    costs as much as a CPU model does)."""
     m = doc['machine']
-    return m.get('accel', 'tcg'), m.get('cpu_model', 'max')
+    qemu = re.search(r'version (\d+\.\d+)', m.get('qemu', ''))
+    return (m.get('accel', 'tcg'), m.get('cpu_model', 'max'),
+            'QEMU ' + qemu.group(1) if qemu else 'QEMU ?')
 
 
 # ---- ratio rows -------------------------------------------------------------
@@ -705,19 +710,20 @@ def write_rst(docs, path):
             for i, d in enumerate(docs)]
     m = docs[0]['machine']
     b = docs[0]['bench']
-    accel, cpu_model = vm_setup(docs[0])
+    setup = vm_setup(docs[0])
+    accel, cpu_model = setup[:2]
     for d in docs[:nref]:
-        if vm_setup(d) != (accel, cpu_model):
-            sys.exit('report.py: runs under different accelerators or CPU '
-                     'models (%s, %s against %s, %s) are not one table'
-                     % (vm_setup(d) + (accel, cpu_model)))
+        if vm_setup(d) != setup:
+            sys.exit('report.py: runs under different accelerators, CPU '
+                     'models or emulators (%s against %s) are not one table'
+                     % (', '.join(vm_setup(d)), ', '.join(setup)))
     # A column of another kernel from another setup is left out, not
     # fatal: make bench must still write its own runs' page.
     for i in range(len(docs) - 1, nref - 1, -1):
-        if vm_setup(docs[i]) != (accel, cpu_model):
-            print('report.py: leaving out the %s run: %s, %s, not %s, %s'
-                  % ((docs[i]['machine'].get('guest_kernel'),) +
-                     vm_setup(docs[i]) + (accel, cpu_model)),
+        if vm_setup(docs[i]) != setup:
+            print('report.py: leaving out the %s run: %s, not %s'
+                  % (docs[i]['machine'].get('guest_kernel'),
+                     ', '.join(vm_setup(docs[i])), ', '.join(setup)),
                   file=sys.stderr)
             del docs[i]
             del runs[i]

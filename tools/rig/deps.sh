@@ -55,18 +55,21 @@ qemu_major() {
 if [ "$(qemu_major)" -lt 10 ] 2>/dev/null || [ -z "$(qemu_major)" ]; then
 	codename=$(sed -n "s/^VERSION_CODENAME=//p" /etc/os-release)
 	target=()
+	$SUDO apt-get update -qq
 	if [ "$codename" = bookworm ]; then
-		bpo=/etc/apt/sources.list.d/estack-bookworm-backports.list
-		if ! grep -rqs '^[^#]*bookworm-backports' /etc/apt/sources.list \
-			/etc/apt/sources.list.d/; then
+		# What apt really reads, not what some file under sources.list.d
+		# says (a disabled or deb-src-only entry would not do).
+		# (No grep -q: apt-cache, cut short, would fail the pipeline.)
+		if ! apt-cache policy | grep 'a=bookworm-backports,' > /dev/null; then
 			rig_log "adding bookworm-backports to apt's sources (for QEMU 10)"
 			echo "deb http://deb.debian.org/debian bookworm-backports main" |
-				$SUDO tee "$bpo" > /dev/null
+				$SUDO tee /etc/apt/sources.list.d/estack-bookworm-backports.list \
+				> /dev/null
+			$SUDO apt-get update -qq
 		fi
 		target=(-t bookworm-backports)
 	fi
 	rig_log "installing qemu-system-x86 ${target[*]}"
-	$SUDO apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
 		--no-install-recommends "${target[@]}" qemu-system-x86 >/dev/null
 	[ "$(qemu_major)" -ge 10 ] ||

@@ -49,17 +49,24 @@ def monitor(path, command, wait=10.0):
 
 
 def load_map(path):
-    """Text symbols of a System.map, as (address, name)."""
+    """Text symbols of a System.map, as (address, name), and whether they
+    are all there: a System.map's are; the kallsyms a guest sends (vm.sh,
+    init.sh) only once its end line came."""
     syms = []
+    whole = True
     try:
-        with open(path) as f:
+        with open(path, errors="replace") as f:
             for line in f:
                 parts = line.split()
                 if len(parts) >= 3 and parts[1] in "tTwW":
                     syms.append((int(parts[0], 16), parts[2]))
+                elif parts[:3] == ["###", "kallsyms", "start"]:
+                    whole = False
+                elif parts[:3] == ["###", "kallsyms", "end"]:
+                    whole = True
     except (OSError, ValueError):
         pass
-    return syms
+    return syms, whole
 
 
 def load_modules(results, modules):
@@ -89,19 +96,25 @@ def load_modules(results, modules):
     return syms
 
 
-def symbol(addrs, names, rip):
+def symbol(addrs, names, rip, cut=None):
+    """RIP by symbol. cut: the last kernel symbol, when the guest's list
+    stopped short: past it, the nearest symbol is not the function."""
     if rip < 1 << 63:
         return "user space"
     i = bisect.bisect_right(addrs, rip) - 1
     if i < 0 or rip - addrs[i] > 1 << 20:
         return "(no symbol)"
+    if cut is not None and (addrs[i], names[i]) == cut:
+        return "(past the kernel symbols the guest sent)"
     return f"{names[i]}+{rip - addrs[i]:#x}"
 
 
 def main():
     sock, sysmap, results = sys.argv[1:4]
     modules, out = sys.argv[4:-1], sys.argv[-1]
-    syms = sorted(load_map(sysmap) + load_modules(results, modules))
+    kernel, whole = load_map(sysmap)
+    cut = max(kernel) if kernel and not whole else None
+    syms = sorted(kernel + load_modules(results, modules))
     addrs, names = [a for a, _ in syms], [n for _, n in syms]
     # A few looks, a second or two apart: a CPU that is always at the
     # same place is stuck there; one that moves is busy (a storm, a
@@ -125,13 +138,15 @@ def main():
             elif m.group(2):
                 rip = int(m.group(2), 16)
                 lines.append(f"look {look + 1}: cpu{cpu} rip {rip:#x} "
-                             f"{symbol(addrs, names, rip)}")
+                             f"{symbol(addrs, names, rip, cut)}")
             elif m.group(3) and lines:
                 lines[-1] += f" eflags {m.group(3)}"
             elif m.group(4) == "1" and lines:
                 lines[-1] += " (halted: idle)"
-    if not syms:
+    if not kernel:
         lines.append(f"no kernel symbols in {sysmap}")
+    elif not whole:
+        lines.append(f"{sysmap}: the guest had not sent all its symbols")
     with open(out, "w") as f:
         f.write("\n".join(lines or ["no registers"]) + "\n")
 
