@@ -9,8 +9,7 @@
 #              (files under /lib/estack)
 #
 # Reports go to the second serial port so that they never interleave with
-# kernel messages on the console; dmesg goes to the third; the kernel's
-# symbols, when vm.sh asks for them, to the fourth.
+# kernel messages on the console; dmesg goes to the third.
 
 /bin/busybox --install -s /bin
 export PATH=/opt/estack/bin:/opt/estack/tests:/bin
@@ -57,20 +56,6 @@ fi
 
 # The kernel booted and this script runs: from here on a crash is the run's.
 say "init start"
-
-# For vm-cpus.py, when the kernel's System.map is a stub (vm.sh): the
-# kernel's text symbols, as kallsyms has them (nokaslr), on the fourth
-# serial port, then a line that says they are all there. The task is
-# reniced; the UART's interrupts (IRQ 3, shared with the results port)
-# still cost the tests a few seconds of one CPU. A guest that freezes
-# later has left them on the host. (A module's come from its "module"
-# line below.)
-if [ "${RIG_KALLSYMS:-0}" = 1 ]; then
-	# shellcheck disable=SC2016
-	sh -c 'renice -n 19 -p $$ > /dev/null; echo "### kallsyms start"
-	       grep " [tT] " /proc/kallsyms && echo "### kallsyms end"' \
-		> /dev/ttyS3 2> /dev/null &
-fi
 
 # kmemleak knows of an early-boot object of swapper/0: forget everything
 # from before the module, scan after it is gone.

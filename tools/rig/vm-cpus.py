@@ -2,15 +2,17 @@
 # SPDX-License-Identifier: GPL-2.0
 """Where a guest that stopped answering is: each vCPU's RIP, by symbol.
 
-vm.sh runs this a little before a VM's time runs out, when the guest has
-not powered off by itself. A guest whose tasks all sleep while a timer
+vm.sh runs "sample" a little before a VM's time runs out, when the guest
+has not powered off by itself. A guest whose tasks all sleep while a timer
 never fires, or whose CPUs spin with interrupts off, prints nothing on its
 console (the hung-task and lockup detectors need the very timers and
-interrupts that stopped), but QEMU still knows where each vCPU is. The
-guest runs with nokaslr, so System.map gives the symbols, or, where that is
-a stub (Debian's kernels), the /proc/kallsyms the guest sent at boot (vm.sh).
+interrupts that stopped), but QEMU still knows where each vCPU is. Once
+the VM is gone, "name" gives each address its symbol: the guest runs with
+nokaslr, so System.map has them, or, where that is a stub (Debian's
+kernels), the /proc/kallsyms of one more boot of the same kernel (vm.sh).
 
-Usage: vm-cpus.py MONITOR-SOCKET SYSTEM-MAP OUT
+Usage: vm-cpus.py sample MONITOR-SOCKET LOOKS
+       vm-cpus.py name LOOKS SYSTEM-MAP RESULTS OUT [MODULE.ko...]
 """
 import bisect
 import os
@@ -50,8 +52,8 @@ def monitor(path, command, wait=10.0):
 
 def load_map(path):
     """Text symbols of a System.map, as (address, name), and whether they
-    are all there: a System.map's are; the kallsyms a guest sends (vm.sh,
-    init.sh) only once its end line came."""
+    are all there: a System.map's are; the kallsyms of vm.sh's extra boot
+    only when its end line came."""
     syms = []
     whole = True
     try:
@@ -109,46 +111,71 @@ def symbol(addrs, names, rip, cut=None):
     return f"{names[i]}+{rip - addrs[i]:#x}"
 
 
-def main():
-    sock, sysmap, results = sys.argv[1:4]
-    modules, out = sys.argv[4:-1], sys.argv[-1]
+def sample(sock, looks):
+    """A few looks, a second or two apart: a CPU that is always at the
+    same place is stuck there; one that moves is busy (a storm, a
+    livelock). The monitor's own words, for name()."""
+    with open(looks, "w") as f:
+        for look in range(SAMPLES):
+            if look:
+                time.sleep(SAMPLE_GAP)
+            f.write(f"### look {look + 1}\n")
+            try:
+                f.write(monitor(sock, "info registers -a"))
+            except OSError as e:
+                f.write(f"### monitor: {e}\n")
+            f.flush()
+
+
+def name(looks, sysmap, results, out, modules):
+    """Each look's CPUs by symbol, with their flags: a guest that lost its
+    mind may show flags no code of its own set."""
     kernel, whole = load_map(sysmap)
     cut = max(kernel) if kernel and not whole else None
     syms = sorted(kernel + load_modules(results, modules))
     addrs, names = [a for a, _ in syms], [n for _, n in syms]
-    # A few looks, a second or two apart: a CPU that is always at the
-    # same place is stuck there; one that moves is busy (a storm, a
-    # livelock). Each look's EFLAGS too: a guest that lost its mind may
-    # show flags no code of its own set.
+    try:
+        with open(looks, errors="replace") as f:
+            regs = f.read()
+    except OSError:
+        regs = ""
     lines = []
-    for look in range(SAMPLES):
-        if look:
-            time.sleep(SAMPLE_GAP)
-        try:
-            regs = monitor(sock, "info registers -a")
-        except OSError as e:
-            lines.append(f"look {look + 1}: monitor: {e}")
-            continue
-        cpu = 0
-        # A CPU in a 32-bit process shows EIP and EFL, else RIP and RFL.
-        for m in re.finditer(r"(?:CPU#(\d+))|[RE]IP=([0-9a-f]{8,16})|"
-                             r"[RE]FL=([0-9a-f]{8})|HLT=(\d)", regs):
-            if m.group(1) is not None:
-                cpu = int(m.group(1))
-            elif m.group(2):
-                rip = int(m.group(2), 16)
-                lines.append(f"look {look + 1}: cpu{cpu} rip {rip:#x} "
-                             f"{symbol(addrs, names, rip, cut)}")
-            elif m.group(3) and lines:
-                lines[-1] += f" eflags {m.group(3)}"
-            elif m.group(4) == "1" and lines:
-                lines[-1] += " (halted: idle)"
+    look = 0
+    cpu = 0
+    # A CPU in a 32-bit process shows EIP and EFL, else RIP and RFL.
+    for m in re.finditer(r"(?:### look (\d+))|(?:### (monitor: .*))|"
+                         r"(?:CPU#(\d+))|[RE]IP=([0-9a-f]{8,16})|"
+                         r"[RE]FL=([0-9a-f]{8})|HLT=(\d)", regs):
+        if m.group(1):
+            look = int(m.group(1))
+        elif m.group(2):
+            lines.append(f"look {look}: {m.group(2)}")
+        elif m.group(3) is not None:
+            cpu = int(m.group(3))
+        elif m.group(4):
+            rip = int(m.group(4), 16)
+            lines.append(f"look {look}: cpu{cpu} rip {rip:#x} "
+                         f"{symbol(addrs, names, rip, cut)}")
+        elif m.group(5) and lines:
+            lines[-1] += f" eflags {m.group(5)}"
+        elif m.group(6) == "1" and lines:
+            lines[-1] += " (halted: idle)"
     if not kernel:
         lines.append(f"no kernel symbols in {sysmap}")
     elif not whole:
-        lines.append(f"{sysmap}: the guest had not sent all its symbols")
+        lines.append(f"{sysmap}: not all of the kernel's symbols")
     with open(out, "w") as f:
         f.write("\n".join(lines or ["no registers"]) + "\n")
+
+
+def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "sample":
+        sample(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) >= 6 and sys.argv[1] == "name":
+        name(*sys.argv[2:6], sys.argv[6:])
+    else:
+        sys.exit(__doc__)
+
 
 if __name__ == "__main__":
     main()

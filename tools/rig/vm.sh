@@ -61,21 +61,6 @@ for t in $tests; do cp "$t" "$root/opt/estack/tests/"; done
 for b in $tools; do cp "$b" "$root/opt/estack/bin/"; done
 [ -z "$ksft" ] || cp -a "$ksft" "$root/opt/estack/kselftest"
 
-# Where the kernel's symbols are, for vm-cpus.py. Debian ships a stub
-# System.map (the real one is in the -dbg package): then the guest sends
-# its own text symbols, from /proc/kallsyms, to a fourth serial port at
-# boot, at the lowest priority (init.sh).
-case $kernel in
-/boot/vmlinuz-*) sysmap=/boot/System.map-${kernel#/boot/vmlinuz-} ;;
-*/arch/x86/boot/bzImage) sysmap=${kernel%/arch/x86/boot/bzImage}/System.map ;;
-*) sysmap=/dev/null ;;
-esac
-kallsyms=$ESTACK_RESULTS/kallsyms-$name.txt
-want_kallsyms=0
-if [ "$mode" = check ] &&
-   ! grep -qm1 ' [tT] ' "$sysmap" 2>/dev/null; then
-	want_kallsyms=1
-fi
 {
 	printf 'RIG_MODE=%q\n' "$mode"
 	printf 'RIG_CMD=%q\n' "$cmd"
@@ -90,7 +75,6 @@ fi
 	# calls it hung (init.sh): the rest is left for the others. A run
 	# of one long program (the soak) says how long it may take.
 	printf 'RIG_TEST_TIMEOUT=%d\n' "${ptmo:-$((tmo / 3))}"
-	printf 'RIG_KALLSYMS=%d\n' "$want_kallsyms"
 } > "$root/etc/rig.conf"
 
 cpio_file=$ESTACK_BUILD/initramfs-$name.cpio
@@ -141,6 +125,34 @@ progress() {
 	done
 }
 
+# The symbols of a frozen guest's kernel, for vm-cpus.py name: its
+# System.map, or where that is Debian's stub (the real one is in the -dbg
+# package) the kernel's own /proc/kallsyms, from one more boot of it in
+# cmd mode (nokaslr: the same addresses). Only a guest that ran out of
+# time costs that boot; a module's symbols come from the address init.sh
+# reported at insmod.
+name_cpus() {
+	local sysmap
+	case $kernel in
+	/boot/vmlinuz-*) sysmap=/boot/System.map-${kernel#/boot/vmlinuz-} ;;
+	*/arch/x86/boot/bzImage)
+		sysmap=${kernel%/arch/x86/boot/bzImage}/System.map ;;
+	*) sysmap=/dev/null ;;
+	esac
+	if ! grep -qm1 ' [tT] ' "$sysmap" 2>/dev/null; then
+		rig_log "$name: booting the kernel once more for its symbols"
+		sysmap=$ESTACK_RESULTS/kallsyms-$name.txt
+		# shellcheck disable=SC2016
+		bash "$0" -k "$kernel" -n "$name-syms" -M cmd -r 1024 -T 300 \
+			-c 'echo "### kallsyms start"; grep " [tT] " /proc/kallsyms && echo "### kallsyms end"' \
+			< /dev/null 2>/dev/null |
+			tr -d '\r' > "$sysmap" || true
+	fi
+	# shellcheck disable=SC2086
+	/usr/bin/python3 "$ESTACK_TOP/tools/rig/vm-cpus.py" name "$looks" \
+		"$sysmap" "$results" "$cpus" $modules || true
+}
+
 status=0
 if [ "$mode" = cmd ]; then
 	timeout --foreground -k 10 "$tmo" "${qemu[@]}" -display none \
@@ -150,10 +162,12 @@ else
 	progress &
 	watcher=$!
 	# 15 s before the end, a guest still running says where its vCPUs
-	# are (vm-cpus.py): a frozen guest's console says nothing.
+	# are (vm-cpus.py sample): a frozen guest's console says nothing.
+	# They are named once the VM is gone (below).
 	mon=$ESTACK_BUILD/qemu-$name.mon
 	cpus=$ESTACK_RESULTS/cpus-$name.log
-	rm -f "$mon" "$cpus"
+	looks=$ESTACK_BUILD/cpus-$name.raw
+	rm -f "$mon" "$cpus" "$looks"
 	freeze_report() {
 		local nap
 		# Killed early (the guest finished), it takes its sleep along.
@@ -162,16 +176,9 @@ else
 		trap 'kill $nap 2>/dev/null; exit 0' TERM
 		wait $nap
 		[ -S "$mon" ] || return 0
-		# shellcheck disable=SC2086
-		/usr/bin/python3 "$ESTACK_TOP/tools/rig/vm-cpus.py" "$mon" \
-			"$sysmap" "$results" $modules "$cpus"
+		/usr/bin/python3 "$ESTACK_TOP/tools/rig/vm-cpus.py" sample \
+			"$mon" "$looks"
 	}
-	symport=()
-	rm -f "$kallsyms"
-	if [ $want_kallsyms = 1 ]; then
-		symport=(-serial "file:$kallsyms")
-		sysmap=$kallsyms
-	fi
 	freeze_report < /dev/null > /dev/null 2>&1 &
 	freeze=$!
 	# A guest kernel that dies before /init runs (seen once in a few
@@ -184,7 +191,6 @@ else
 		timeout -k 10 "$tmo" "${qemu[@]}" -display none \
 			-append "$cmdline" -serial "file:$console" \
 			-serial "file:$results" -serial "file:$dmesg" \
-			"${symport[@]}" \
 			-monitor "unix:$mon,server=on,wait=off" \
 			< /dev/null || status=$?
 		grep -q '^### init start' "$results" 2>/dev/null && break
@@ -196,6 +202,7 @@ else
 	kill "$watcher" "$freeze" 2>/dev/null || true
 	wait "$watcher" "$freeze" 2>/dev/null || true
 	rm -f "$mon"
+	[ -s "$looks" ] && name_cpus
 fi
 [ $status = 124 ] && rig_log "$name VM did not finish in ${tmo}s"
 exit $status
