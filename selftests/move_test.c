@@ -789,6 +789,73 @@ static void *forker(void *arg)
 	return NULL;
 }
 
+/*
+ * Kernel log records that contain @what, written since @fd was opened at
+ * the log's end: -1 when the log cannot be read (non-root under
+ * dmesg_restrict).
+ */
+static int kmsg_count(int fd, const char *what)
+{
+	char rec[2048];
+	ssize_t n;
+	int hits = 0;
+
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, rec, sizeof(rec) - 1)) > 0 ||
+	       (n < 0 && errno == EPIPE)) {
+		if (n <= 0)
+			continue;
+		rec[n] = 0;
+		hits += !!strstr(rec, what);
+	}
+	return hits;
+}
+
+/*
+ * A fork() between a move's start and its end leaves the caller's struct
+ * in a copy-on-write page again: the write of the results that may not
+ * fault fails at its first byte, the move faults the page in and goes
+ * again. Nothing was written, so nothing needed restoring, and the kernel
+ * must not say it could not restore it (it did, before, on such moves).
+ * Before fp_relocated_once_after_retry, whose forks would use up the
+ * rate limit of that message first.
+ */
+TEST_F(mv, struct_cow_by_fork_no_restore_warning)
+{
+	struct estack_move m;
+	struct estack_alloc a;
+	unsigned int i, moved = 0;
+	pthread_t t;
+	int kmsg;
+
+	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	if (kmsg < 0)
+		ES_SKIP("cannot read the kernel log: %s", strerror(errno));
+	lseek(kmsg, 0, SEEK_END);
+	__atomic_store_n(&forker_stop, 0, __ATOMIC_RELAXED);
+	ASSERT_EQ(0, pthread_create(&t, NULL, forker, NULL));
+	/* 252 KiB live: each move copies long enough for forks to land. */
+	for (i = 0; i < 400; i++) {
+		ASSERT_EQ(0, es_alloc(self->fd, 262144, &a));
+		*(__u64 *)(uintptr_t)(a.hi - 8) = i;
+		memset(&m, 0, sizeof(m));
+		m.size = sizeof(m);
+		m.id = a.id;
+		m.sp = a.lo + 4096;
+		if (!ioctl(self->fd, ESTACK_IOC_GROW, &m)) {
+			moved++;
+			EXPECT_EQ(i, *(__u64 *)(uintptr_t)(m.hi - 8));
+		}
+		ASSERT_EQ(0, es_free(self->fd, a.id));
+	}
+	__atomic_store_n(&forker_stop, 1, __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+	EXPECT_LT(300, moved);
+	EXPECT_EQ(0, kmsg_count(kmsg, "could not restore"));
+	close(kmsg);
+}
+
 TEST_F(mv, fp_relocated_once_after_retry)
 {
 	struct estack_move m;
@@ -956,6 +1023,50 @@ TEST_F(mv, errors)
 	/* Everything as before. */
 	EXPECT_EQ(0, es_check_pat(a.lo, a.hi, 0));
 	EXPECT_EQ(0, es_free(self->fd, a.id));
+}
+
+/*
+ * A struct whose tail lies in a read-only page: it is read at entry, and
+ * the write of the results faults part-way, after the bytes in the
+ * writable page. Those are put back, GROW fails with EFAULT, nothing
+ * moved, and the kernel does not claim it could not restore them.
+ */
+TEST_F(mv, struct_half_read_only_efault_intact)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	struct estack_move want = {}, *m;
+	struct estack_alloc a;
+	char *buf;
+	int kmsg;
+
+	ASSERT_EQ(0, es_alloc(self->fd, 8192, &a));
+	es_fill(a.lo, a.hi);
+	buf = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(buf != MAP_FAILED);
+	m = (struct estack_move *)(buf + page - 16);
+	want.size = sizeof(want);
+	want.id = a.id;
+	want.sp = a.hi - 64;
+	memcpy(m, &want, sizeof(want));
+	ASSERT_EQ(0, mprotect(buf + page, page, PROT_READ));
+	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	if (kmsg >= 0)
+		lseek(kmsg, 0, SEEK_END);
+	else
+		TH_LOG("/dev/kmsg: %s; the log is not checked", strerror(errno));
+	errno = 0;
+	EXPECT_EQ(-1, ioctl(self->fd, ESTACK_IOC_GROW, m));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(0, memcmp(m, &want, sizeof(want)));
+	if (kmsg >= 0)
+		EXPECT_EQ(0, kmsg_count(kmsg, "could not restore"));
+	/* Nothing moved: the same stack, its bytes as they were. */
+	EXPECT_EQ(0, es_check_pat(a.lo, a.hi, 0));
+	EXPECT_EQ(0, es_free(self->fd, a.id));
+	if (kmsg >= 0)
+		close(kmsg);
+	munmap(buf, 2 * page);
 }
 
 TEST_F(mv, efbig_at_max_stack_intact)
