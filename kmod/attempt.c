@@ -203,30 +203,6 @@ static int estack_move_build_locked(struct estack_ctx *ctx,
 }
 
 /*
- * The results into the caller's struct, without faulting. A copy that
- * faults part-way has written the bytes before the first page it could
- * not write, and a copy of the original stops at that same page: it puts
- * back exactly what the first wrote. Only when it stops sooner (the page
- * went since, a race with reclaim) are bytes left changed.
- */
-static int estack_move_write_results(struct estack_move_op *op)
-{
-	unsigned long left, back = 0;
-
-	if (!access_ok(op->uarg, op->out_size))
-		return -EFAULT;
-	pagefault_disable();
-	left = __copy_to_user_inatomic(op->uarg, op->req, op->out_size);
-	if (left)
-		back = __copy_to_user_inatomic(op->uarg, &op->orig,
-					       op->out_size);
-	pagefault_enable();
-	if (back > left)
-		pr_warn_ratelimited("estack: could not restore a move's arguments\n");
-	return left ? -EFAULT : 0;
-}
-
-/*
  * Write the relocated slots outside the stack, then the results into the
  * caller's struct, without faulting (a fault on an arena needs ctx->lock).
  * On failure every slot written is put back and the loop faults the
@@ -237,6 +213,7 @@ static int estack_move_publish_locked(struct estack_ctx *ctx,
 {
 	struct estack_move_plan *m = &op->m;
 	struct estack_move *req = op->req;
+	bool torn;
 
 	lockdep_assert_held(&ctx->lock);
 	if (estack_move_write_outer(m, op->outer, op->nr_outer, &op->fault))
@@ -247,7 +224,10 @@ static int estack_move_publish_locked(struct estack_ctx *ctx,
 	req->adjusted = m->adjusted;
 	if (req->flags & ESTACK_MOVE_ADJUST_FP)
 		req->fp = m->fp;
-	if (estack_move_write_results(op)) {
+	if (estack_put_user_or_undo(op->uarg, req, &op->orig, op->out_size,
+				    &torn)) {
+		if (torn)
+			pr_warn_ratelimited("estack: could not restore a move's arguments\n");
 		estack_move_restore_outer(op->outer, op->nr_outer);
 		return estack_move_need(op, ESTACK_MOVE_NEED_WRITE,
 					(unsigned long)op->uarg);

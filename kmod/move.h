@@ -134,6 +134,8 @@ unsigned long *estack_undo_log_reserve(struct estack_undo_log *log,
 void estack_undo_log_free(struct estack_undo_log *log);
 
 /* relocate.c */
+int estack_put_user_or_undo(void __user *dst, const void *val,
+			    const void *old, size_t len, bool *torn);
 int estack_move_copy(struct estack_move_plan *m);
 bool estack_move_adjust_word(struct estack_move_plan *m, u64 addr);
 int estack_move_adjust_fp(struct estack_move_plan *m);

@@ -291,6 +291,42 @@ int estack_move_read_outer(const struct estack_move_plan *m, const u64 *slots,
 }
 
 /**
+ * estack_put_user_or_undo() - write user memory without faulting, or not at all
+ * @dst: the user address
+ * @val: what to write there
+ * @old: what is there now, to put back
+ * @len: bytes
+ * @torn: set when a write that failed part-way could not be undone
+ *
+ * A copy that faults part-way has written the bytes before the first page
+ * it could not write (the uaccess contract: everything past the count it
+ * returns is untouched). The copy of @old stops at that same page and puts
+ * back exactly those bytes; only if it stops sooner (the page went in
+ * between: reclaim, MADV_DONTNEED from another thread) do bytes stay
+ * changed, and @torn says so.
+ *
+ * Return: 0, or -EFAULT with @dst as it was unless *@torn.
+ */
+int estack_put_user_or_undo(void __user *dst, const void *val,
+			    const void *old, size_t len, bool *torn)
+{
+	unsigned long left, back = 0;
+
+	*torn = false;
+	if (!access_ok(dst, len))
+		return -EFAULT;
+	pagefault_disable();
+	left = __copy_to_user_inatomic(dst, val, len);
+	if (left && left < len)
+		back = __copy_to_user_inatomic(dst, old, len);
+	pagefault_enable();
+	if (!left)
+		return 0;
+	*torn = back > left;
+	return -EFAULT;
+}
+
+/**
  * estack_move_restore_outer() - put back the slots written
  * @outer: the slots of estack_move_read_outer()
  * @nr: how many
@@ -328,14 +364,18 @@ int estack_move_write_outer(struct estack_move_plan *m,
 			    u64 *fault)
 {
 	unsigned int i;
+	bool torn;
 	u64 v;
 
 	for (i = 0; i < nr; i++) {
 		if (outer[i].old < m->old_lo || outer[i].old >= m->old_hi)
 			continue;
 		v = outer[i].old + m->delta;
-		if (copy_to_user_nofault(u64_to_user_ptr(outer[i].addr), &v,
-					 sizeof(v))) {
+		/* A slot is any 8 bytes: it may run into a page it cannot write. */
+		if (estack_put_user_or_undo(u64_to_user_ptr(outer[i].addr), &v,
+					    &outer[i].old, sizeof(v), &torn)) {
+			if (torn)
+				pr_warn_ratelimited("estack: could not restore a slot\n");
 			*fault = outer[i].addr;
 			estack_move_restore_outer(outer, nr);
 			return -EFAULT;
