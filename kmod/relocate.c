@@ -299,11 +299,13 @@ int estack_move_read_outer(const struct estack_move_plan *m, const u64 *slots,
  * @torn: set when a write that failed part-way could not be undone
  *
  * A copy that faults part-way has written the bytes before the first page
- * it could not write (the uaccess contract: everything past the count it
- * returns is untouched). The copy of @old stops at that same page and puts
- * back exactly those bytes; only if it stops sooner (the page went in
- * between: reclaim, MADV_DONTNEED from another thread) do bytes stay
- * changed, and @torn says so.
+ * it could not write: the generic contract only promises that nothing past
+ * the count it returns is touched, and x86-64's copies (the only
+ * architecture estack builds for) end in a byte-exact tail, so the count
+ * is exact. The copy of @old stops at that same byte and puts back exactly
+ * those bytes; only if it stops sooner (the page went in between: reclaim,
+ * MADV_DONTNEED or MADV_PAGEOUT from another thread, NUMA hinting,
+ * migration) do bytes stay changed, and @torn says so.
  *
  * Return: 0, or -EFAULT with @dst as it was unless *@torn.
  */
@@ -331,8 +333,9 @@ int estack_put_user_or_undo(void __user *dst, const void *val,
  * @outer: the slots of estack_move_read_outer()
  * @nr: how many
  *
- * What was written lies in pages that are present: the writes back do not
- * fault.
+ * What was written lay in pages that were present a moment ago: the writes
+ * back do not fault unless one went since (the same races as
+ * estack_put_user_or_undo()'s), which the warning reports.
  */
 void estack_move_restore_outer(struct estack_outer_slot *outer,
 			       unsigned int nr)
