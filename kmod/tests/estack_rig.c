@@ -78,7 +78,7 @@ static void rig_freeze_cpu(void *unused)
 		mdelay(100);
 }
 
-/* Late enough for the guest to have sent its symbols (init.sh). */
+/* Late enough for the stage to be running its programs, as in a real freeze. */
 static void rig_freeze(struct work_struct *work)
 {
 	on_each_cpu(rig_freeze_cpu, NULL, true);

@@ -25,6 +25,7 @@ import time
 SAMPLES = 3
 SAMPLE_GAP = 2.0
 
+
 def monitor(path, command, wait=10.0):
     """One HMP command's output through QEMU's monitor socket."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -60,7 +60,6 @@ for m in $modules; do cp "${m%%:*}" "$root/lib/estack/"; done
 for t in $tests; do cp "$t" "$root/opt/estack/tests/"; done
 for b in $tools; do cp "$b" "$root/opt/estack/bin/"; done
 [ -z "$ksft" ] || cp -a "$ksft" "$root/opt/estack/kselftest"
-
 {
 	printf 'RIG_MODE=%q\n' "$mode"
 	printf 'RIG_CMD=%q\n' "$cmd"
