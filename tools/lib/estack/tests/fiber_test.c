@@ -865,6 +865,85 @@ TEST_F(fiber, threads_each_their_own_queue)
 	}
 }
 
+/*
+ * pthread_exit() from a fiber: glibc unwinds the fiber's frames (their
+ * cleanup handlers run), then ends the thread from its own stack, whose
+ * exit frees the scheduler and every fiber it had: the one that ended
+ * the thread, one that was running and one that never ran.
+ */
+struct ender {
+	struct estack_pool *pool;
+	bool cleaned, returned;
+	int err;
+};
+
+static void ender_cleanup(void *arg)
+{
+	((struct ender *)arg)->cleaned = true;
+}
+
+static void *ender_fiber(void *arg)
+{
+	struct ender *e = arg;
+	int err;
+
+	estack_fiber_yield();	/* the spinner runs first */
+	/* The unwinder needs room: at the first exit it loads libgcc_s. */
+	err = estack_fiber_check(64 << 10);
+	if (err) {
+		e->err = err;
+		return NULL;
+	}
+	pthread_cleanup_push(ender_cleanup, e);
+	pthread_exit((void *)(uintptr_t)42);
+	pthread_cleanup_pop(0);
+	return NULL;
+}
+
+static void *spinner_fiber(void *arg)
+{
+	for (;;)
+		estack_fiber_yield();
+	return arg;
+}
+
+static void *ender_thread(void *arg)
+{
+	struct ender *e = arg;
+	struct estack_fiber *f;
+
+	e->err = estack_sched_init(e->pool, 0);
+	if (!e->err)
+		e->err = estack_fiber_create(&f, 0, 0, spinner_fiber, e);
+	if (!e->err)
+		e->err = estack_fiber_create(&f, 0, 0, ender_fiber, e);
+	if (!e->err)
+		e->err = estack_fiber_create(&f, 0, 0, spinner_fiber, e);
+	if (!e->err) {
+		estack_sched_run();
+		e->returned = true;
+	}
+	return NULL;
+}
+
+TEST_F(fiber, pthread_exit_from_a_fiber_frees_them_all)
+{
+	struct ender e = { .pool = self->pool };
+	struct estack_pool_info before, after;
+	pthread_t th;
+	void *ret;
+
+	ASSERT_EQ(0, estack_pool_query(self->pool, &before));
+	ASSERT_EQ(0, pthread_create(&th, NULL, ender_thread, &e));
+	ASSERT_EQ(0, pthread_join(th, &ret));
+	EXPECT_EQ(0, e.err);
+	EXPECT_FALSE(e.returned);
+	EXPECT_TRUE(e.cleaned);
+	EXPECT_EQ((void *)(uintptr_t)42, ret);
+	ASSERT_EQ(0, estack_pool_query(self->pool, &after));
+	EXPECT_EQ(before.live, after.live);
+}
+
 /* ---- the overflow report ---- */
 
 static NOIPA int overflow(unsigned int depth)
