@@ -463,7 +463,7 @@ LOSSES = [
     '  lower half as well (every page of a stack is mapped, so that the',
     '  OOM killer and the limits see it), and walks the frame chain. At',
     '  512 KiB that is 256 entries made and 128 taken down against 128',
-    '  moved; the four runs under QEMU 10.0 read 4.70, 4.84, 4.49 and',
+    '  moved; the four runs under QEMU 10.0 read 4.70, 4.84, 4.48 and',
     '  4.45 at 512 KiB, and 2.00, 1.96, 1.95 and 1.95 at 64 KiB.',
     '  A profile of the timed GROWs at 512 KiB under 10.0',
     '  (``PROFILE_CASES=grow/estack/512 make bench-profile``, 2026-12-06)',
