@@ -869,7 +869,7 @@ TEST_F(fiber, threads_each_their_own_queue)
  * pthread_exit() from a fiber: glibc unwinds the fiber's frames (their
  * cleanup handlers run), then ends the thread from its own stack, whose
  * exit frees the scheduler and every fiber it had: the one that ended
- * the thread, one that was running and one that never ran.
+ * the thread and two that wait in the run queue, between two yields.
  */
 struct ender {
 	struct estack_pool *pool;
@@ -887,7 +887,7 @@ static void *ender_fiber(void *arg)
 	struct ender *e = arg;
 	int err;
 
-	estack_fiber_yield();	/* the spinner runs first */
+	estack_fiber_yield();	/* every fiber has run once */
 	/* The unwinder needs room: at the first exit it loads libgcc_s. */
 	err = estack_fiber_check(64 << 10);
 	if (err) {
