@@ -69,6 +69,11 @@ static int estack_move_check_locked(struct estack_ctx *ctx,
 			req->hi = stack->hi;
 			req->delta = 0;
 			req->adjusted = 0;
+			/*
+			 * As given: an earlier attempt whose write of its
+			 * results faulted left the relocated fp here.
+			 */
+			req->fp = op->orig.fp;
 			return 1;
 		}
 	}
