@@ -112,7 +112,8 @@
  *   as zero; every page of the new stack is mapped at once, as ALLOC's.
  * - ``ESTACK_IOC_SHRINK`` (struct estack_move): halve a stack when
  *   hi - sp < (hi - lo) / 4 and the half is at least ``min_stack``;
- *   otherwise succeed without moving (old lo/hi, delta 0, adjusted 0).
+ *   otherwise succeed without moving (old lo/hi, delta 0, adjusted 0, fp
+ *   as given).
  * - ``ESTACK_IOC_INFO`` (struct estack_info): a stack's range and how many
  *   of its bytes are mapped: all of them, unless the process dropped pages
  *   with MADV_DONTNEED (they come back, with their data, on the next
