@@ -158,7 +158,8 @@ item "libestack builds with -fsanitize=thread" \
 
 # libestack natively, in fallback mode (the host kernel has no module but
 # has MADV_GUARD_INSTALL), then with mprotect guards, then under ASan and
-# UBSan (library and tests built together), then under valgrind.
+# UBSan (library and tests built together), the fiber tests also at -O0,
+# then under valgrind.
 lib_o=$ESTACK_BUILD/lib/estack
 if item "libestack and its tests build (make lib, tests)" \
 	make -s -C "$ESTACK_TOP/tools/lib/estack" O="$lib_o" all tests; then
@@ -178,6 +179,8 @@ if item "libestack and its tests build (make lib, tests)" \
 		env ESTACK_TEST_MODE=fallback "$lib_o/tests/fiber_test"
 	tap_items "fiber_test (fallback, ASan+UBSan)" \
 		env ESTACK_TEST_MODE=fallback "$lib_o/tests/fiber_test_asan"
+	tap_items "fiber_test (fallback, built at -O0)" \
+		env ESTACK_TEST_MODE=fallback "$lib_o/tests/fiber_test_O0"
 	# Without guard markers (a kernel before 6.13: Debian 12's own)
 	# each fallback stack is two mappings, and a connection has two
 	# fibers, all live at once when the descriptors allow:

@@ -78,6 +78,13 @@ struct estack_fiber {
 	bool joined;
 	void *fake_stack;		/* ASan's, while suspended */
 	void *tsan_fiber;
+	/*
+	 * A pointer the library keeps across a switch that may point into
+	 * the fiber's own stack (join's @result): a slot of every move, so
+	 * that it follows the stack. A local would not: where the compiler
+	 * spills it to the stack, nothing relocates it.
+	 */
+	void *held;
 	char name[32];
 };
 
@@ -694,20 +701,25 @@ static size_t start_size(struct estack_sched *s)
 	return size;
 }
 
+/* A move's slots: the switch frame's registers and estack_fiber.held. */
+#define EF_NR_SLOTS	(ESTACK_SWITCH_NR_REGS + 1)
+
 /*
- * Move a suspended fiber's stack: the saved sp and the switch frame's
- * registers as slots, the frame chain from the saved rbp, the whole stack
- * when the fiber asked for the conservative scan.
+ * Move a suspended fiber's stack: the saved sp, the switch frame's
+ * registers and the pointer the library holds as slots, the frame chain
+ * from the saved rbp, the whole stack when the fiber asked for the
+ * conservative scan.
  */
 static int fiber_move(struct estack_sched *s, struct estack_fiber *f,
 		      size_t grow_to)
 {
 	char *sp = f->sp;
 	void *nsp = sp, *fp = *(void **)(sp + ESTACK_SWITCH_RBP);
-	void *const slots[ESTACK_SWITCH_NR_REGS] = {
+	void *const slots[EF_NR_SLOTS] = {
 		sp + ESTACK_SWITCH_R15, sp + ESTACK_SWITCH_R14,
 		sp + ESTACK_SWITCH_R13, sp + ESTACK_SWITCH_R12,
 		sp + ESTACK_SWITCH_RBX, sp + ESTACK_SWITCH_RBP,
+		&f->held,
 	};
 	unsigned int flags = ESTACK_MOVE_ADJUST_FP;
 	struct estack_stack old = f->st;
@@ -720,10 +732,10 @@ static int fiber_move(struct estack_sched *s, struct estack_fiber *f,
 	san_unpoison(&old);
 	if (grow_to)
 		err = estack_stack_grow_to(s->pool, &f->st, grow_to, &nsp, &fp,
-					   slots, ESTACK_SWITCH_NR_REGS, flags);
+					   slots, EF_NR_SLOTS, flags);
 	else
 		err = estack_stack_shrink(s->pool, &f->st, &nsp, &fp, slots,
-					  ESTACK_SWITCH_NR_REGS, flags);
+					  EF_NR_SLOTS, flags);
 	if (err || f->st.lo == old.lo)
 		return err;
 	f->sp = nsp;
@@ -1123,10 +1135,14 @@ EF_EXPORT int estack_fiber_join(struct estack_fiber *fiber, void **result)
 		 * again (freeing a fiber still queued would be a use after
 		 * free).
 		 */
+		self->held = result;
 		while (fiber->state != FIBER_DONE) {
 			fiber->joiner = self;
 			fiber_to_sched(s, self, REQ_PARK);
 		}
+		/* where the caller's variable is now, if its stack moved */
+		result = self->held;
+		self->held = NULL;
 	} else {
 		struct estack_fiber *f;
 

@@ -156,6 +156,62 @@ TEST_F(fiber, exit_and_join_from_fiber)
 }
 
 /*
+ * A fiber whose stack shrinks while it is parked in estack_fiber_join()
+ * finds the result in its own variable, at the variable's new address.
+ * The pointer it passed points into the stack that moves: join must keep
+ * it where the move relocates it, not in a local of its own, which a
+ * compiler may spill to the stack (GCC does at -O0 and under ASan), where
+ * nothing relocates it and the result would go to the old stack, back in
+ * the thread's cache by then and maybe another fiber's.
+ */
+static void *sj_child(void *arg)
+{
+	estack_fiber_yield();
+	return arg;
+}
+
+static void *sj_parent(void *arg)
+{
+	struct estack_stack before, after;
+	struct estack_fiber *child;
+	void *r = NULL;
+	int err;
+
+	/* 64 KiB, used far below a quarter: the park in join halves it */
+	err = estack_fiber_check(48 << 10);
+	if (!err)
+		err = estack_fiber_create(&child, 0, 0, sj_child, arg);
+	if (!err)
+		err = estack_fiber_stack(estack_fiber_self(), &before);
+	if (!err)
+		err = estack_fiber_join(child, &r);
+	if (!err)
+		err = estack_fiber_stack(estack_fiber_self(), &after);
+	if (err)
+		return (void *)(intptr_t)err;
+	/* not moved: the case would prove nothing */
+	if (after.lo == before.lo ||
+	    estack_stack_size(&after) >= estack_stack_size(&before))
+		return (void *)1;
+	return r;
+}
+
+TEST_F(fiber, join_result_follows_a_shrink)
+{
+	struct estack_sched_stats st0, st1;
+	struct estack_fiber *f;
+	void *r = NULL;
+
+	ASSERT_EQ(0, estack_sched_stats(&st0));
+	ASSERT_EQ(0, estack_fiber_create(&f, 4096, 0, sj_parent,
+					 (void *)0x5a5a));
+	ASSERT_EQ(0, estack_fiber_join(f, &r));
+	ASSERT_EQ(0, estack_sched_stats(&st1));
+	EXPECT_LT(st0.shrinks, st1.shrinks);
+	EXPECT_EQ(0x5a5a, (uintptr_t)r);
+}
+
+/*
  * A fiber parked in estack_fiber_join() that something wakes before the
  * fiber it joins has finished parks again: join returns only with the
  * result, and never frees a fiber that is still queued.
