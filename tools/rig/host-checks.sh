@@ -144,10 +144,14 @@ lib_install() {
 	"$tmp/hdr" &&
 	[ "$(readelf -d "$d/opt/estack/lib/libestack.so.1.0.0" |
 	     grep -o 'soname: \[[^]]*\]')" = "soname: [libestack.so.1]" ] &&
+	readelf -d "$d/opt/estack/lib/libestack.so.1.0.0" |
+		grep -q 'FLAGS_1.*NOW' &&
 	! nm -D --defined-only "$d/opt/estack/lib/libestack.so" |
 		grep -v -e ' estack_' -e ' LIBESTACK_1.0'
 }
-item "make install-lib: files, soname, only estack_* exported, pkg-config" \
+# -z now: a fiber that calls into the library never runs the lazy
+# resolver, whose frame is larger than ESTACK_FIBER_MARGIN (Makefile).
+item "make install-lib: files, soname, -z now, only estack_* exported, pkg-config" \
 	lib_install
 # The TSan build option: the library (its fiber switches call
 # __tsan_switch_to_fiber) builds with -fsanitize=thread, warnings as errors.
@@ -181,6 +185,12 @@ if item "libestack and its tests build (make lib, tests)" \
 		env ESTACK_TEST_MODE=fallback "$lib_o/tests/fiber_test_asan"
 	tap_items "fiber_test (fallback, built at -O0)" \
 		env ESTACK_TEST_MODE=fallback "$lib_o/tests/fiber_test_O0"
+	# The runtime's random soak, 15 s each way (its seed is printed).
+	for b in "" _asan _O0; do
+		item "fiber_soak$b (fallback): 15 s of random fiber steps" \
+			env ESTACK_TEST_MODE=fallback \
+			"$lib_o/tests/fiber_soak$b" 15
+	done
 	# Without guard markers (a kernel before 6.13: Debian 12's own)
 	# each fallback stack is two mappings, and a connection has two
 	# fibers, all live at once when the descriptors allow:
