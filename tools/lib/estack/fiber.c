@@ -701,6 +701,19 @@ static size_t start_size(struct estack_sched *s)
 	return size;
 }
 
+/*
+ * What a safe point leaves below its caller besides @need. Under ASan,
+ * malloc() and free() record their caller's stack, and the unwinder's
+ * frame alone is larger than ESTACK_FIBER_MARGIN: a join or a create from
+ * a fiber that estack_fiber_check() had left the margin overflowed it
+ * (a random soak of the runtime found it). An ASan build asks for more.
+ */
+#ifdef ESTACK_ASAN
+#define EF_MARGIN	(ESTACK_FIBER_MARGIN + (8 << 10))
+#else
+#define EF_MARGIN	ESTACK_FIBER_MARGIN
+#endif
+
 /* A move's slots: the switch frame's registers and estack_fiber.held. */
 #define EF_NR_SLOTS	(ESTACK_SWITCH_NR_REGS + 1)
 
@@ -757,7 +770,9 @@ static int fiber_move(struct estack_sched *s, struct estack_fiber *f,
 }
 
 /* At yield and park: halve a stack that uses less than a quarter, down to
- * its start size (the library checks the quarter again).
+ * its start size (the library checks the quarter again), keeping the
+ * margin of a safe point free: the fiber resumes in the library (a join
+ * then frees the fiber it joined) without one.
  */
 static void fiber_maybe_shrink(struct estack_sched *s, struct estack_fiber *f)
 {
@@ -766,7 +781,8 @@ static void fiber_maybe_shrink(struct estack_sched *s, struct estack_fiber *f)
 
 	if ((f->flags | s->flags) & ESTACK_FIBER_NO_SHRINK)
 		return;
-	if (size <= f->start_size || used >= size / 4)
+	if (size <= f->start_size || used >= size / 4 ||
+	    size / 2 - used < EF_MARGIN)
 		return;
 	fiber_move(s, f, 0);
 }
@@ -1006,19 +1022,6 @@ static __attribute__((noipa)) int fiber_grow(struct estack_sched *s,
 	fiber_to_sched(s, f, REQ_GROW);
 	return f->grow_err;
 }
-
-/*
- * What a safe point leaves below its caller besides @need. Under ASan,
- * malloc() and free() record their caller's stack, and the unwinder's
- * frame alone is larger than ESTACK_FIBER_MARGIN: a join or a create from
- * a fiber that estack_fiber_check() had left the margin overflowed it
- * (a random soak of the runtime found it). An ASan build asks for more.
- */
-#ifdef __SANITIZE_ADDRESS__
-#define EF_MARGIN	(ESTACK_FIBER_MARGIN + (8 << 10))
-#else
-#define EF_MARGIN	ESTACK_FIBER_MARGIN
-#endif
 
 EF_EXPORT int estack_fiber_check(size_t need)
 {

@@ -28,10 +28,23 @@
 #include <estack/fiber.h>
 
 #define NOIPA		__attribute__((noipa))
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define NR_THREADS	4
 #define NR_FIBERS	16
 #define NR_CHILDREN	8	/* joins in progress per thread */
 #define NR_WORDS	32
+
+/* Under ASan every thread moves with the conservative scan. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SOAK_ASAN	1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)	/* clang */
+#define SOAK_ASAN	1
+#endif
+#endif
+#ifndef SOAK_ASAN
+#define SOAK_ASAN	0
+#endif
 
 struct soak_thread {
 	pthread_t th;
@@ -112,7 +125,8 @@ static NOIPA void step(uint64_t x, unsigned int depth)
 	unsigned int r = rand_r(&me->seed);
 
 	/* up to 16 KiB more room: growth by more than doubling too */
-	if (estack_fiber_check((r >> 16) % 4 ? 512 : (r >> 18) % (16 << 10)))
+	if (estack_fiber_check((r >> 16) % 4 ? 512 :
+			       rand_r(&me->seed) % (16 << 10)))
 		fail("estack_fiber_check", depth);
 	switch (r % 16) {
 	case 0:
@@ -122,7 +136,7 @@ static NOIPA void step(uint64_t x, unsigned int depth)
 		spawn_and_join(x, r, depth);
 		break;
 	case 2:
-		if (me->nr_parked < NR_FIBERS) {
+		if (me->nr_parked < ARRAY_SIZE(me->parked)) {
 			me->parked[me->nr_parked++] = estack_fiber_self();
 			me->parks++;
 			if (estack_fiber_park())
@@ -257,11 +271,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	for (i = 0; i < NR_THREADS; i++) {
 		t[i] = (struct soak_thread){ .idx = i, .seed = seed + i };
-#ifdef __SANITIZE_ADDRESS__
-		t[i].conservative = true;
-#else
-		t[i].conservative = i % 2;
-#endif
+		t[i].conservative = SOAK_ASAN || i % 2;
 		if (pthread_create(&t[i].th, NULL, thread_fn, &t[i])) {
 			perror("pthread_create");
 			return 1;
