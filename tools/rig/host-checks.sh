@@ -149,8 +149,10 @@ lib_install() {
 	! nm -D --defined-only "$d/opt/estack/lib/libestack.so" |
 		grep -v -e ' estack_' -e ' LIBESTACK_1.0'
 }
-# -z now: a fiber that calls into the library never runs the lazy
-# resolver, whose frame is larger than ESTACK_FIBER_MARGIN (Makefile).
+# -z now: the library's own calls into the C library are bound at load,
+# so a fiber inside the library never runs the lazy resolver, whose frame
+# is larger than ESTACK_FIBER_MARGIN (Makefile). The program's calls into
+# the library are the program's to bind so (libestack.rst).
 item "make install-lib: files, soname, -z now, only estack_* exported, pkg-config" \
 	lib_install
 # The TSan build option: the library (its fiber switches call
