@@ -344,12 +344,19 @@ static struct es_tcache *es_tcache_find(struct estack_pool *pool)
 struct es_tcache *es_tcache_get(struct estack_pool *pool)
 {
 	struct es_tcache *tc = es_tcache_fast(pool);
+	uint64_t stamp;
 
 	if (tc)
 		return tc;
+	/*
+	 * The stamp before the catch-up: a trim that bumps the generation
+	 * after this load also changes the stamp, and the next call comes
+	 * back here; one before it is seen by es_tcache_find() (acquire).
+	 */
+	stamp = __atomic_load_n(&pool->stamp, __ATOMIC_ACQUIRE);
 	tc = es_tcache_find(pool);
 	if (tc)
-		es_hint = (struct es_hint){ pool, pool->serial, tc };
+		es_hint = (struct es_hint){ pool, stamp, tc };
 	return tc;
 }
 
@@ -385,6 +392,27 @@ int es_cache_get(struct estack_pool *pool, int cls, uint32_t *idx)
 	return 0;
 }
 
+/*
+ * estack_stack_alloc() of what the calling thread's cache does not hold
+ * (or of a size no cache holds): out of line, so that the hit keeps a
+ * frame of its own.
+ */
+int es_stack_alloc_miss(struct estack_pool *pool, size_t bytes,
+			struct estack_stack *st)
+{
+	uint32_t idx;
+	size_t size;
+	int ret;
+
+	ret = es_size_round(pool, bytes, &size);
+	if (ret)
+		return ret;
+	ret = es_alloc_entry(pool, size, &idx);
+	if (ret)
+		return ret;
+	return es_stack_hand(pool, idx, st);
+}
+
 /* A stack of class @cls back, its entry marked cached. */
 void es_cache_put(struct estack_pool *pool, int cls, uint32_t idx)
 {
@@ -412,6 +440,7 @@ void es_cache_trim(struct estack_pool *pool)
 	struct es_tcache *tc;
 
 	__atomic_add_fetch(&pool->gen, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&pool->stamp, es_stamp_next(), __ATOMIC_RELEASE);
 	tc = es_tcache_lookup(pool);
 	if (tc) {
 		if (tc->epoch == pool->epoch)

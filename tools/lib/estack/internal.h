@@ -159,8 +159,9 @@ struct estack_pool {
 	size_t min_stack;
 	size_t max_stack;
 	unsigned int min_shift;
+	size_t cache_max;	/* largest class the caches hold; 0: none */
 	unsigned int tcache_bound[ES_NR_CLASSES];	/* es_tcache_bound() */
-	uint64_t serial;	/* unique per pool opened: es_hint's check */
+	uint64_t stamp;		/* es_hint's check (atomic): es_stamp_next() */
 	uint32_t epoch;		/* fork epoch, in every key */
 	uint32_t gen;		/* trim generation (atomic) */
 	pthread_mutex_t lock;
@@ -177,7 +178,7 @@ uint64_t es_now_ns(void);
 int es_size_round(const struct estack_pool *pool, uint64_t want, size_t *size);
 void es_lock(struct estack_pool *pool);
 void es_unlock(struct estack_pool *pool);
-uintptr_t es_current_sp(void);
+uint64_t es_stamp_next(void);
 int es_alloc_entry(struct estack_pool *pool, size_t size, uint32_t *idx);
 void es_release_entry(struct estack_pool *pool, uint32_t idx);
 void es_pools_lock_take(void);
@@ -195,6 +196,8 @@ void es_dir_count(const struct estack_pool *pool, size_t *live,
 /* cache.c */
 int es_cache_get(struct estack_pool *pool, int cls, uint32_t *idx);
 void es_cache_put(struct estack_pool *pool, int cls, uint32_t idx);
+int es_stack_alloc_miss(struct estack_pool *pool, size_t bytes,
+			struct estack_stack *st);
 struct es_tcache *es_tcache_get(struct estack_pool *pool);
 void es_cache_trim(struct estack_pool *pool);
 void es_cache_orphan(struct estack_pool *pool);
@@ -349,15 +352,43 @@ static inline void es_entry_set_state(struct es_entry *e, uint32_t state,
 	__atomic_store_n(&e->seq, seq + 2, __ATOMIC_RELEASE);
 }
 
-/* The cache class of a stack of @size bytes, or -1 for none. */
+/*
+ * The cache class of a stack of @size bytes (a power of two, at least
+ * min_stack, as every stack the pool holds), or -1 for none.
+ */
 static inline int es_class_of(const struct estack_pool *pool, size_t size)
 {
-	int cls;
-
-	if ((pool->flags & ESTACK_POOL_NO_CACHE) || size > ES_CACHE_MAX_SIZE)
+	if (size > pool->cache_max)
 		return -1;
-	cls = (int)es_ilog2(size) - (int)pool->min_shift;
-	return cls >= 0 && cls < ES_NR_CLASSES ? cls : -1;
+	return (int)es_ilog2(size) - (int)pool->min_shift;
+}
+
+/*
+ * The class of the stack that ALLOC of @bytes makes, or -1 when that is
+ * no class (0 bytes, more than cache_max, or no caches): es_class_of()
+ * of es_size_round() without its checks, which cache_max implies.
+ */
+static inline int es_class_of_bytes(const struct estack_pool *pool,
+				    size_t bytes)
+{
+	if (bytes - 1 >= pool->cache_max)
+		return -1;
+	if (bytes <= pool->min_stack)
+		return 0;
+	return (int)es_ilog2(bytes - 1) + 1 - (int)pool->min_shift;
+}
+
+/* The calling thread's stack pointer, near enough: its frame. */
+static inline uintptr_t es_current_sp(void)
+{
+#if defined(__x86_64__)
+	uintptr_t sp;
+
+	__asm__ volatile ("mov %%rsp, %0" : "=r" (sp));
+	return sp;
+#else
+	return (uintptr_t)__builtin_frame_address(0);
+#endif
 }
 
 static inline size_t es_class_size(const struct estack_pool *pool, int cls)
@@ -374,35 +405,61 @@ static inline unsigned int es_tcache_bound(const struct estack_pool *pool,
 /**
  * struct es_hint - the calling thread's cache of the pool it used last
  * @pool: that pool
- * @serial: its serial: a pool closed and another opened at the same
- *	address does not match
+ * @stamp: the pool's stamp when the cache was last brought up to date
  * @tc: its cache
  *
- * Saves the walk of the thread's caches on the fast path. Only the thread
- * frees its caches (at exit, or an orphaned one when it makes its next
- * cache), and clears the hint when it does; a pool closed meanwhile is
- * named by no call after its close, and one opened at the same address has
- * another serial.
+ * Saves the walk of the thread's caches on the fast path. A pool's stamp
+ * is taken from one counter of the process when the pool is opened and
+ * again at every trim and, in a fork's child, at the fork: while the hint's
+ * stamp is the pool's, no trim or fork happened since the thread last
+ * caught its cache up, and the pool is the one the hint was made for (a
+ * pool opened later at the same address has another stamp). Only the
+ * thread frees its caches (at exit, or an orphaned one when it makes its
+ * next cache), and clears the hint when it does.
  */
 struct es_hint {
 	const struct estack_pool *pool;
-	uint64_t serial;
+	uint64_t stamp;
 	struct es_tcache *tc;
 };
 
 extern __thread struct es_hint es_hint
 	__attribute__((tls_model("initial-exec")));
 
-/* The calling thread's cache of @pool when it is ready for use, or NULL. */
+/* The calling thread's cache of @pool, up to date, or NULL: the fast path. */
 static inline struct es_tcache *es_tcache_fast(const struct estack_pool *pool)
 {
-	struct es_tcache *tc = es_hint.tc;
-
-	if (es_hint.pool == pool && es_hint.serial == pool->serial &&
-	    tc->epoch == pool->epoch &&
-	    tc->gen == __atomic_load_n(&pool->gen, __ATOMIC_ACQUIRE))
-		return tc;
+	if (es_hint.pool == pool &&
+	    es_hint.stamp == __atomic_load_n(&pool->stamp, __ATOMIC_ACQUIRE))
+		return es_hint.tc;
 	return NULL;
+}
+
+/*
+ * The entry @idx, which the caller took off a cache or the backend, made
+ * live and handed out in @st.
+ */
+static inline int es_stack_hand(struct estack_pool *pool, uint32_t idx,
+				struct estack_stack *st)
+{
+	struct es_entry *e = es_dir_at(pool, idx);
+	uintptr_t lo = e->lo, hi = e->hi;
+	uint32_t gen;
+	uint64_t key;
+
+	/* Its holder may write it: a move into it after its FREE clears. */
+	e->fresh = false;
+	gen = e->gen + 1;
+	if (!gen)
+		gen = 1;
+	e->gen = gen;
+	key = (uint64_t)pool->epoch << 32 | gen;
+	es_entry_set_state(e, ES_LIVE, key);
+	st->lo = (void *)lo;
+	st->hi = (void *)hi;
+	st->priv[0] = key;
+	st->priv[1] = idx | (uint64_t)es_vg_register(lo, hi) << 32;
+	return 0;
 }
 
 #endif /* ESTACK_INTERNAL_H */

@@ -83,17 +83,13 @@ int es_size_round(const struct estack_pool *pool, uint64_t want, size_t *size)
 	return 0;
 }
 
-/* The calling thread's stack pointer, near enough: its frame. */
-uintptr_t es_current_sp(void)
+/*
+ * A value no pool of the process had as its stamp before: es_hint's check
+ * fails for every thread until it catches its cache up again.
+ */
+uint64_t es_stamp_next(void)
 {
-#if defined(__x86_64__)
-	uintptr_t sp;
-
-	__asm__ volatile ("mov %%rsp, %0" : "=r" (sp));
-	return sp;
-#else
-	return (uintptr_t)__builtin_frame_address(0);
-#endif
+	return __atomic_add_fetch(&es_serial, 1, __ATOMIC_RELAXED);
 }
 
 int es_backend_alloc(struct estack_pool *pool, size_t size,
@@ -195,6 +191,7 @@ static void es_fork_child(void)
 
 	for (p = es_pools; p; p = p->next_pool) {
 		p->epoch++;
+		__atomic_store_n(&p->stamp, es_stamp_next(), __ATOMIC_RELEASE);
 		if (p->mode == ESTACK_MODE_KERNEL && p->fd >= 0) {
 			/* The parent's file: EPERM here. Reopened on use. */
 			close(p->fd);
@@ -264,7 +261,7 @@ ES_EXPORT int estack_pool_open(struct estack_pool **poolp, unsigned int flags)
 	if (!pool)
 		return -ENOMEM;
 	pool->flags = flags;
-	pool->serial = __atomic_add_fetch(&es_serial, 1, __ATOMIC_RELAXED);
+	pool->stamp = es_stamp_next();
 	pool->fd = -1;
 	pool->dir.free = ES_NO_ENTRY;
 	ret = pthread_mutex_init(&pool->lock, NULL);
@@ -290,6 +287,11 @@ ES_EXPORT int estack_pool_open(struct estack_pool **poolp, unsigned int flags)
 		if (b > ES_TCACHE_MAX_STACKS)
 			b = ES_TCACHE_MAX_STACKS;
 		pool->tcache_bound[cls] = b ? (unsigned int)b : 1;
+		/* The largest class: within the pool's sizes and the caps. */
+		if (!(flags & ESTACK_POOL_NO_CACHE) &&
+		    es_class_size(pool, cls) <= ES_CACHE_MAX_SIZE &&
+		    es_class_size(pool, cls) <= pool->max_stack)
+			pool->cache_max = es_class_size(pool, cls);
 	}
 	ret = es_cache_init(pool);
 	if (ret)
@@ -422,44 +424,23 @@ ES_EXPORT int estack_stack_alloc(struct estack_pool *pool, size_t bytes,
 				 struct estack_stack *st)
 {
 	struct es_tcache *tc;
-	struct es_entry *e;
-	uintptr_t lo, hi;
-	uint32_t idx, gen;
-	size_t size;
-	uint64_t key;
-	int cls, ret;
+	int cls;
 
 	if (!pool || !st)
 		return -EINVAL;
-	ret = es_size_round(pool, bytes, &size);
-	if (ret)
-		return ret;
-	/* The fast path: a stack off the calling thread's cache. */
-	cls = es_class_of(pool, size);
-	tc = cls >= 0 ? es_tcache_fast(pool) : NULL;
-	if (tc && tc->count[cls]) {
-		idx = tc->stack[cls][--tc->count[cls]];
-	} else {
-		ret = es_alloc_entry(pool, size, &idx);
-		if (ret)
-			return ret;
+	/*
+	 * The fast path, Go's stackcache_alloc(): a stack of the size's
+	 * class off the calling thread's cache.
+	 */
+	cls = es_class_of_bytes(pool, bytes);
+	if (cls >= 0) {
+		tc = es_tcache_fast(pool);
+		if (tc && tc->count[cls])
+			return es_stack_hand(pool,
+					     tc->stack[cls][--tc->count[cls]],
+					     st);
 	}
-	e = es_dir_at(pool, idx);
-	lo = e->lo;
-	hi = e->hi;
-	/* Its holder may write it: a move into it after its FREE clears. */
-	e->fresh = false;
-	gen = e->gen + 1;
-	if (!gen)
-		gen = 1;
-	e->gen = gen;
-	key = (uint64_t)pool->epoch << 32 | gen;
-	es_entry_set_state(e, ES_LIVE, key);
-	st->lo = (void *)lo;
-	st->hi = (void *)hi;
-	st->priv[0] = key;
-	st->priv[1] = idx | (uint64_t)es_vg_register(lo, hi) << 32;
-	return 0;
+	return es_stack_alloc_miss(pool, bytes, st);
 }
 
 ES_EXPORT int estack_stack_free(struct estack_pool *pool,
@@ -485,12 +466,14 @@ ES_EXPORT int estack_stack_free(struct estack_pool *pool,
 	st->priv[0] = 0;
 	/* The fast path: onto the calling thread's cache, with room. */
 	cls = es_class_of(pool, hi - lo);
-	tc = cls >= 0 ? es_tcache_fast(pool) : NULL;
-	if (tc && tc->count[cls] < es_tcache_bound(pool, cls)) {
-		es_entry_set_state(e, ES_CACHED, 0);
-		es_san_unpoison(lo, hi - lo);
-		tc->stack[cls][tc->count[cls]++] = idx;
-		return 0;
+	if (cls >= 0) {
+		tc = es_tcache_fast(pool);
+		if (tc && tc->count[cls] < es_tcache_bound(pool, cls)) {
+			es_entry_set_state(e, ES_CACHED, 0);
+			es_san_unpoison(lo, hi - lo);
+			tc->stack[cls][tc->count[cls]++] = idx;
+			return 0;
+		}
 	}
 	es_release_entry(pool, idx);
 	return 0;

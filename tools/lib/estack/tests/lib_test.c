@@ -1817,6 +1817,10 @@ static int fork_child(struct estack_pool *pool, struct estack_stack *parent)
 		return 18;
 	if (estack_stack_free(pool, parent) != -ENOENT)
 		return 19;
+	/* The thread's cache is the child's now: a trim empties it. */
+	if (estack_pool_trim(pool) || estack_pool_query(pool, &i) ||
+	    i.live || i.cached)
+		return 21;
 	if (estack_stack_alloc(estack_pool_default(), 0, &s) ||
 	    estack_stack_free(estack_pool_default(), &s))
 		return 20;
