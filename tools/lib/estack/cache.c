@@ -439,8 +439,15 @@ void es_cache_trim(struct estack_pool *pool)
 {
 	struct es_tcache *tc;
 
+	/*
+	 * Under the lock, so that two trims' stamps land in the order of
+	 * their generations: a thread that reads the last stamp reads the
+	 * last generation after it (es_tcache_get()).
+	 */
+	es_lock(pool);
 	__atomic_add_fetch(&pool->gen, 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&pool->stamp, es_stamp_next(), __ATOMIC_RELEASE);
+	es_unlock(pool);
 	tc = es_tcache_lookup(pool);
 	if (tc) {
 		if (tc->epoch == pool->epoch)

@@ -364,14 +364,14 @@ static inline int es_class_of(const struct estack_pool *pool, size_t size)
 }
 
 /*
- * The class of the stack that ALLOC of @bytes makes, or -1 when that is
- * no class (0 bytes, more than cache_max, or no caches): es_class_of()
+ * The class of the stack that ALLOC of @bytes makes (0: min_stack), or -1
+ * when that is no class (more than cache_max, or no caches): es_class_of()
  * of es_size_round() without its checks, which cache_max implies.
  */
 static inline int es_class_of_bytes(const struct estack_pool *pool,
 				    size_t bytes)
 {
-	if (bytes - 1 >= pool->cache_max)
+	if (bytes > pool->cache_max || !pool->cache_max)
 		return -1;
 	if (bytes <= pool->min_stack)
 		return 0;
