@@ -27,24 +27,14 @@
 #include <estack.h>
 #include <estack/fiber.h>
 
+#include "sanitizer.h"
+
 #define NOIPA		__attribute__((noipa))
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define NR_THREADS	4
 #define NR_FIBERS	16
 #define NR_CHILDREN	8	/* joins in progress per thread */
 #define NR_WORDS	32
-
-/* Under ASan every thread moves with the conservative scan. */
-#if defined(__SANITIZE_ADDRESS__)
-#define SOAK_ASAN	1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)	/* clang */
-#define SOAK_ASAN	1
-#endif
-#endif
-#ifndef SOAK_ASAN
-#define SOAK_ASAN	0
-#endif
 
 struct soak_thread {
 	pthread_t th;
@@ -271,7 +261,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	for (i = 0; i < NR_THREADS; i++) {
 		t[i] = (struct soak_thread){ .idx = i, .seed = seed + i };
-		t[i].conservative = SOAK_ASAN || i % 2;
+		t[i].conservative = TEST_ASAN || i % 2;	/* all under ASan */
 		if (pthread_create(&t[i].th, NULL, thread_fn, &t[i])) {
 			perror("pthread_create");
 			return 1;

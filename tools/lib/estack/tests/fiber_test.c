@@ -27,6 +27,7 @@
 #include <estack/fiber.h>
 
 #include "kselftest_harness.h"
+#include "sanitizer.h"
 
 #define NOIPA	__attribute__((noipa))
 
@@ -37,16 +38,7 @@
  * the fibers of an ASan build move with the conservative scan, as any
  * ASan program's must (libestack.rst).
  */
-#if defined(__SANITIZE_ADDRESS__)
-#define SCHED_FLAGS	ESTACK_FIBER_CONSERVATIVE
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)	/* clang */
-#define SCHED_FLAGS	ESTACK_FIBER_CONSERVATIVE
-#endif
-#endif
-#ifndef SCHED_FLAGS
-#define SCHED_FLAGS	0
-#endif
+#define SCHED_FLAGS	(TEST_ASAN ? ESTACK_FIBER_CONSERVATIVE : 0)
 #define CATCH_FLAGS	(ESTACK_SCHED_CATCH_OVERFLOW | SCHED_FLAGS)
 
 static bool want_kernel(void)
@@ -1089,7 +1081,7 @@ TEST(overflow_names_the_fiber)
 		;
 	close(pfd[0]);
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-#if defined(__SANITIZE_ADDRESS__)
+#if TEST_ASAN
 	/* the handler hands the fault on to the one before it: ASan's */
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0 &&
 		    strstr(buf, "AddressSanitizer"))
@@ -1246,7 +1238,7 @@ TEST(overflow_handler_passes_other_sigsegv)
 	status = reap(pfd[0], pid, out, sizeof(out));
 	EXPECT_FALSE(WIFEXITED(status) && WEXITSTATUS(status) == 7)
 		TH_LOG("the SIGSEGV of kill() was swallowed");
-#if !defined(__SANITIZE_ADDRESS__)
+#if !TEST_ASAN
 	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV)
 		TH_LOG("status 0x%x", status);
 #endif
@@ -1306,7 +1298,7 @@ ignored:
 	}
 	close(pfd[1]);
 	status = reap(pfd[0], pid, out, sizeof(out));
-#if !defined(__SANITIZE_ADDRESS__)
+#if !TEST_ASAN
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 7)
 		TH_LOG("status 0x%x", status);
 #endif
