@@ -1720,7 +1720,11 @@ TEST_F(lib, central_entries_put_after_the_clock_read_stay)
 	EXPECT_EQ(16 * 8 * KIB, i.cached_bytes);
 }
 
-/* Threads that alloc, free and grow at once, checking what they hold. */
+/*
+ * Threads that alloc, free and grow at once, checking what they hold, and
+ * now and then trim: each trim makes the others drain their caches while
+ * they use them, and no stack may be handed to two at once.
+ */
 #define STRESS_THREADS	4
 #define STRESS_OPS	10000
 #define STRESS_HELD	16
@@ -1728,7 +1732,7 @@ TEST_F(lib, central_entries_put_after_the_clock_read_stay)
 struct stress {
 	struct estack_pool *pool;
 	unsigned int seed;
-	unsigned long bad, ops, grows;
+	unsigned long bad, ops, grows, trims;
 };
 
 static __u64 tag_of(const struct estack_stack *s, unsigned int id)
@@ -1748,6 +1752,11 @@ static void *stress_fn(void *arg)
 		unsigned int r = rand_r(&t->seed);
 		__u64 *top;
 
+		if (r % 101 == 0) {
+			if (estack_pool_trim(t->pool))
+				t->bad++;
+			t->trims++;
+		}
 		k = r % STRESS_HELD;
 		if (!held[k]) {
 			size_t bytes = (size_t)4096 << (r >> 8) % 6;
@@ -1814,6 +1823,7 @@ TEST_F_TIMEOUT(lib, threads_alloc_free_grow, 600)
 		EXPECT_EQ(0, t[k].bad) TH_LOG("thread %u", k);
 		EXPECT_EQ(STRESS_OPS, t[k].ops);
 		EXPECT_LT(100, t[k].grows);
+		EXPECT_LT(10, t[k].trims);
 	}
 	ASSERT_EQ(0, estack_pool_query(self->pool, &i));
 	EXPECT_EQ(0, i.live);
