@@ -52,7 +52,8 @@ KERNEL_C := $(filter-out %.mod.c kmod/compat.h kmod/trace.h,$(wildcard \
 USER_C := $(wildcard tools/*.c tools/*.h tools/bench/*.c tools/bench/*.h \
 	tools/lib/util/*.c tools/lib/util/*.h selftests/*.c selftests/*.h \
 	selftests/rig/*.c tools/lib/estack/*.c tools/lib/estack/*.h \
-	tools/lib/estack/tests/*.c tools/lib/estack/examples/*.c)
+	tools/lib/estack/tests/*.c tools/lib/estack/tests/*.h \
+	tools/lib/estack/examples/*.c)
 # libestack's public headers: user space has no BIT().
 LIB_H := $(wildcard tools/lib/estack/include/*.h \
 	tools/lib/estack/include/estack/*.h)

@@ -394,8 +394,8 @@ int es_cache_get(struct estack_pool *pool, int cls, uint32_t *idx)
 
 /*
  * estack_stack_alloc() of what the calling thread's cache does not hold
- * (or of a size no cache holds): out of line, so that the hit keeps a
- * frame of its own.
+ * (or of a size no cache holds): out of line, so that the hit saves no
+ * register and sets up no frame.
  */
 int es_stack_alloc_miss(struct estack_pool *pool, size_t bytes,
 			struct estack_stack *st)
