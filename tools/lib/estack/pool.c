@@ -32,7 +32,7 @@ static struct estack_pool *es_pools;
 static pthread_once_t es_atfork_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t es_default_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct estack_pool *es_default;
-static uint64_t es_serial;
+static uint64_t es_stamp_last;	/* es_stamp_next() */
 
 uint64_t es_now_ns(void)
 {
@@ -89,7 +89,7 @@ int es_size_round(const struct estack_pool *pool, uint64_t want, size_t *size)
  */
 uint64_t es_stamp_next(void)
 {
-	return __atomic_add_fetch(&es_serial, 1, __ATOMIC_RELAXED);
+	return __atomic_add_fetch(&es_stamp_last, 1, __ATOMIC_RELAXED);
 }
 
 int es_backend_alloc(struct estack_pool *pool, size_t size,
