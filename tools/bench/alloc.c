@@ -8,7 +8,6 @@
  *
  * State: one struct stack_env, on a /dev/estack file of the group's own.
  */
-#include <errno.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -21,7 +20,7 @@ static const unsigned long alloc_kib[] = { 8, 16, 64 };
 /* estack first, then the alternatives it is measured against. */
 static const struct stack_kind *const alloc_kinds[] = {
 	&stack_estack, &stack_mmap_guard, &stack_mmap, &stack_malloc,
-	&stack_pool, &stack_lib, &stack_bare,
+	&stack_pool, &stack_lib,
 };
 
 /* The targets of the benchmark issue, all at 8 KiB. */
@@ -77,7 +76,7 @@ static void alloc_ratios(struct bench_table *t, unsigned long kib)
 		struct bench_ratio r = { .group = GROUP, .num = { est } };
 
 		k = alloc_kinds[i];
-		if (k == &stack_lib || k == &stack_bare)
+		if (k == &stack_lib)
 			continue;
 		r.name = xasprintf("%lu KiB: estack / %s", kib, k->name);
 		r.den[0] = case_key(BENCH_ID(GROUP, k->name, kib));
@@ -120,27 +119,6 @@ static void alloc_ratios(struct bench_table *t, unsigned long kib)
 		.unmeasured = "not measured: {error}",
 		.op = kib == TARGET_KIB ? "<=" : NULL,
 		.bound = TARGET_LIB_VS_POOL,
-	});
-	/*
-	 * The library's target against what any library call could do: the
-	 * calls and the cache alone, then what the checks add to them.
-	 */
-	table_ratio(t, &(struct bench_ratio){
-		.group = GROUP,
-		.name = xasprintf("%lu KiB: bare-cache / pool", kib),
-		.num = { case_key(BENCH_ID(GROUP, stack_bare.name, kib)) },
-		.den = { case_key(BENCH_ID(GROUP, stack_pool.name, kib)) },
-		.reading =
-			"two out-of-line calls to a per-thread cache that checks nothing cost {value} times the in-process list",
-	});
-	table_ratio(t, &(struct bench_ratio){
-		.group = GROUP,
-		.name = xasprintf("%lu KiB: libestack / bare-cache", kib),
-		.num = { case_key(BENCH_ID(GROUP, stack_lib.name, kib)) },
-		.den = { case_key(BENCH_ID(GROUP, stack_bare.name, kib)) },
-		.reading =
-			"libestack's checks make its calls {value} times the unchecked ones",
-		.unmeasured = "not measured: {error}",
 	});
 }
 
@@ -185,41 +163,12 @@ static int pool_done(void *env, unsigned int n)
 	return 0;
 }
 
-/* The bare cache holds the pool's one stack, touched the same way. */
-static int bare_prep(void *env, unsigned int n)
-{
-	struct stack_env *e = env;
-	int err;
-
-	if (pool_prep(env, n))
-		return -1;
-	err = barecache_fill(&e->bare, e->pool_base, e->size, 1);
-	if (err) {
-		stack_pool_fini(e);
-		errno = -err;
-		return -1;
-	}
-	return 0;
-}
-
-static int bare_done(void *env, unsigned int n)
-{
-	barecache_drain();
-	return pool_done(env, n);
-}
-
 static void alloc_run(struct bench *b)
 {
 	static const struct bench_case getppid2 = {
 		.op = stack_getppid2_once,
 	};
-	struct stack_env env = {
-		.dev = es_open(), .page = b->page,
-		/* libestack's classes: a page to 64 KiB */
-		.bare = { .min_stack = b->page,
-			  .min_shift = __builtin_ctzl(b->page),
-			  .cache_max = 64 * KIB },
-	};
+	struct stack_env env = { .dev = es_open(), .page = b->page };
 	unsigned int i, k;
 
 	if (env.dev < 0)
@@ -250,9 +199,6 @@ static void alloc_run(struct bench *b)
 			if (kind == &stack_pool) {
 				c[k].prep = pool_prep;
 				c[k].done = pool_done;
-			} else if (kind == &stack_bare) {
-				c[k].prep = bare_prep;
-				c[k].done = bare_done;
 			}
 			e[k] = (struct bench_entry){
 				.id = BENCH_ID(GROUP, kind->name, alloc_kib[i]),

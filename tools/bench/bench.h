@@ -267,32 +267,6 @@ void table_print_results(FILE *out, const struct bench_table *t);
 /* stack.c: one stack taken, touched and given back, by each means */
 
 /**
- * struct bare_pool - a pool of barecache.c, the bare per-thread cache
- * @min_stack: the smallest stack, class 0
- * @min_shift: log2 of @min_stack
- * @cache_max: the largest stack the cache holds
- */
-struct bare_pool {
-	size_t min_stack;
-	unsigned int min_shift;
-	size_t cache_max;
-};
-
-/* A stack of barecache.c: what a handle needs and nothing else. */
-struct bare_stack {
-	void *lo;
-	void *hi;
-};
-
-/* barecache.c */
-int barecache_alloc(struct bare_pool *pool, size_t bytes,
-		    struct bare_stack *st);
-int barecache_free(struct bare_pool *pool, struct bare_stack *st);
-int barecache_fill(struct bare_pool *pool, char *base, size_t size,
-		   unsigned int nr);
-void barecache_drain(void);
-
-/**
  * struct stack_env - what the stack operations of one group work on
  * @dev: the /dev/estack file that ALLOC and FREE go to
  * @size: usable bytes per stack
@@ -302,7 +276,6 @@ void barecache_drain(void);
  * @pool_free: its free list
  * @pool_nr: stacks on @pool_free
  * @lib: the libestack pool of the "libestack" kind, in kernel mode
- * @bare: the pool of the "bare-cache" kind (barecache.c)
  * @clear_page: a page of @page bytes that stack_floor_once() clears
  */
 struct stack_env {
@@ -314,7 +287,6 @@ struct stack_env {
 	char **pool_free;
 	unsigned long pool_nr;
 	struct estack_pool *lib;
-	struct bare_pool bare;
 	char *clear_page;
 };
 
@@ -333,7 +305,7 @@ struct stack_kind {
 };
 
 extern const struct stack_kind stack_estack, stack_mmap_guard, stack_mmap,
-	stack_malloc, stack_pool, stack_lib, stack_bare;
+	stack_malloc, stack_pool, stack_lib;
 
 void touch(char *p);
 

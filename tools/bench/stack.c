@@ -178,33 +178,6 @@ const struct stack_kind stack_lib = {
 	lib_once,
 };
 
-/*
- * The same through the least a library's per-thread cache can do
- * (barecache.c): the calls and the cache without libestack's checks.
- */
-static int bare_once(void *env, unsigned int i)
-{
-	struct stack_env *e = env;
-	struct bare_stack st;
-	int err = barecache_alloc(&e->bare, e->size, &st);
-
-	if (!err) {
-		touch((char *)st.hi - 8);
-		err = barecache_free(&e->bare, &st);
-	}
-	if (err) {
-		errno = -err;
-		return -1;
-	}
-	return 0;
-}
-
-const struct stack_kind stack_bare = {
-	"bare-cache", "an out-of-line per-thread cache with no checks",
-	"a stack off a per-thread cache through two out-of-line calls that check nothing (libestack's calls and cache without its checks), one store into its top page, back on the cache",
-	bare_once,
-};
-
 const struct stack_kind stack_estack = {
 	"estack", "estack",
 	"ALLOC of a stack, one store into its top page, FREE",
