@@ -6,9 +6,13 @@
  * The shrinker is SHRINKER_MEMCG_AWARE and NUMA aware over the pools'
  * memcg-aware list_lrus: reclaim in a cgroup at its limit is offered that
  * cgroup's own free stacks (and only those) before it resorts to the OOM
- * killer; global reclaim visits every cgroup in turn. Per-CPU caches holding
- * the cgroup's spans are emptied too, counted once (on the first online
- * node's call).
+ * killer; global reclaim visits every cgroup in turn. The per-CPU caches
+ * are emptied too, counted once (on the first memory node's call), and
+ * the root cgroup's call (global reclaim and drop_caches make one with
+ * every shrinker) takes every cgroup's spans there: reclaim calls a
+ * memcg-aware shrinker for any other cgroup only once one of that
+ * cgroup's objects went on one of its list_lrus, and a cgroup whose free
+ * stacks all sit in the per-CPU caches has none there.
  *
  * Concurrency: count is lockless. scan walks the list_lrus (their own
  * spinlock, as every list_lru shrinker does) and only trylocks the per-CPU
@@ -28,10 +32,26 @@
 #include "compat.h"
 #include "trace.h"
 
-/* Whose per-CPU caches a call may count and empty (see the top). */
+/*
+ * Whether a call may count and empty the per-CPU caches (see the top):
+ * they belong to no node, and the first online node may have no memory,
+ * which reclaim never visits.
+ */
 static bool estack_shrink_pcpu(struct shrink_control *sc)
 {
-	return sc->nid == first_online_node;
+	return sc->nid == first_memory_node;
+}
+
+/*
+ * Whose spans in them: every cgroup's (NULL) for the root cgroup's call,
+ * or with no cgroup; else the calling cgroup's. root_mem_cgroup is not
+ * exported, and only the root has no parent.
+ */
+static struct mem_cgroup *estack_shrink_pcpu_memcg(struct shrink_control *sc)
+{
+	if (!sc->memcg || !sc->memcg->css.parent)
+		return NULL;
+	return sc->memcg;
 }
 
 unsigned long estack_shrink_count(struct shrinker *s, struct shrink_control *sc)
@@ -47,7 +67,8 @@ unsigned long estack_shrink_count(struct shrinker *s, struct shrink_control *sc)
 		count += estack_pool_shrink_count(a, order, sc);
 	if (estack_shrink_pcpu(sc))
 		for (order = 0; order < ESTACK_NR_SMALL; order++)
-			count += estack_pcpu_count(a, order, sc->memcg);
+			count += estack_pcpu_count(a, order,
+						   estack_shrink_pcpu_memcg(sc));
 	return count ?: SHRINK_EMPTY;
 }
 EXPORT_SYMBOL_IF_KUNIT(estack_shrink_count);
@@ -72,8 +93,9 @@ unsigned long estack_shrink_scan(struct shrinker *s, struct shrink_control *sc)
 	}
 	if (estack_shrink_pcpu(sc) && sc->nr_to_scan)
 		for_each_online_cpu(cpu)
-			pages += estack_pcpu_take(a, cpu, sc->memcg, true,
-						  &spans);
+			pages += estack_pcpu_take(a, cpu,
+						  estack_shrink_pcpu_memcg(sc),
+						  true, &spans);
 	freed = estack_span_release_list(a, &spans);
 	estack_stat_add(a, ESTACK_STAT_SHRINKER_FREED, pages);
 	trace_estack_shrinker_scan(sc->nid,

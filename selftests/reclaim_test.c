@@ -84,6 +84,59 @@ TEST_F(reclaim, drop_caches_empties_caches)
 	EXPECT_EQ(es_stat("pages_held"), es_stat("bytes_in_use") / 4096);
 }
 
+/*
+ * Stacks a process in another cgroup frees, few enough for the per-CPU
+ * caches to keep them all, go back on drop_caches too. Reclaim calls a
+ * memcg-aware shrinker for such a cgroup only once one of the cgroup's
+ * objects went on one of the shrinker's lists, which the per-CPU caches
+ * are not: here the pools hold nothing of it, so only the call for the
+ * root cgroup, which reclaim makes with every shrinker, can reach them.
+ */
+TEST_F(reclaim, drop_caches_empties_a_cgroups_cpu_caches)
+{
+	int status, fd, i;
+	char buf[32];
+	pid_t pid;
+
+	if (access(CG_ROOT "/cgroup.controllers", R_OK))
+		ES_SKIP("no cgroup v2 at " CG_ROOT);
+	es_write_file(CG_ROOT "/cgroup.subtree_control", "+memory");
+	rmdir(CG);
+	ASSERT_EQ(0, mkdir(CG, 0755));
+	/* Every class empty: the child's spans are the caches' only ones. */
+	ASSERT_EQ(0, es_write_file("/proc/sys/vm/drop_caches", "2"));
+	ASSERT_EQ(0, es_stat("bytes_cached"));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct estack_alloc a[8];
+
+		snprintf(buf, sizeof(buf), "%d", getpid());
+		if (es_write_file(CG "/cgroup.procs", buf))
+			_exit(100);
+		fd = open(DEV_PATH, O_RDWR);
+		if (fd < 0)
+			_exit(101);
+		/* 32 KiB: a quarter of one class's budget on one CPU. */
+		for (i = 0; i < 8; i++)
+			if (es_alloc(fd, 4096, &a[i]))
+				_exit(102);
+		for (i = 0; i < 8; i++)
+			if (es_free(fd, a[i].id))
+				_exit(103);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(8 * 4096, es_stat("bytes_cached"));
+
+	ASSERT_EQ(0, es_write_file("/proc/sys/vm/drop_caches", "2"));
+	EXPECT_EQ(0, es_stat("bytes_cached"));
+	EXPECT_EQ(0, rmdir(CG));
+}
+
 /* Allocate @bytes in stacks of @size, then free them all. */
 static int churn(int fd, unsigned long bytes, unsigned long size)
 {

@@ -753,7 +753,7 @@ static struct shrink_control shrink_sc(unsigned long nr, struct mem_cgroup *memc
 {
 	struct shrink_control sc = {
 		.gfp_mask = GFP_KERNEL,
-		.nid = first_online_node,
+		.nid = first_memory_node,
 		.memcg = memcg,
 		.nr_to_scan = nr,
 	};
@@ -963,10 +963,47 @@ static void estack_memcg_pool_keyed(struct kunit *test)
 	estack_span_free(a, again, m[0]);
 }
 
+/*
+ * The root cgroup's call, which global reclaim and drop_caches make with
+ * every shrinker, empties A's per-CPU class too: reclaim calls the
+ * shrinker for A itself only once A has something on the pools' lists,
+ * and here it has not. A's own call takes it as well; B's does not.
+ */
+static void estack_memcg_root_call_takes_cpu_caches(struct kunit *test)
+{
+	struct mem_cgroup **m = test_memcgs(test);
+	struct estack_allocator *a = test_alloc(test);
+	struct mem_cgroup *root;
+	struct shrink_control sc;
+	struct estack_span *sa;
+	int round;
+
+	root = mem_cgroup_from_css(m[0]->css.parent);
+	KUNIT_ASSERT_NOT_NULL(test, root);
+	KUNIT_ASSERT_NULL(test, root->css.parent);
+	for (round = 0; round < 2; round++) {
+		sa = get(test, 0, m[0]);
+		estack_span_free(a, sa, m[0]);
+		KUNIT_ASSERT_EQ(test, 1UL, estack_pcpu_count(a, 0, m[0]));
+		KUNIT_ASSERT_EQ(test, 0UL, estack_pool_count(a, 0));
+
+		sc = shrink_sc(16, m[1]);
+		KUNIT_EXPECT_EQ(test, (unsigned long)SHRINK_EMPTY,
+				estack_shrink_count(a->shrinker, &sc));
+		sc = shrink_sc(16, round ? m[0] : root);
+		KUNIT_EXPECT_EQ(test, 1UL,
+				estack_shrink_count(a->shrinker, &sc));
+		KUNIT_EXPECT_EQ(test, 1UL,
+				estack_shrink_scan(a->shrinker, &sc));
+		KUNIT_EXPECT_EQ(test, 0UL, estack_pcpu_count(a, 0, NULL));
+	}
+}
+
 static struct kunit_case estack_memcg_cases[] = {
 	KUNIT_CASE(estack_memcg_charged),
 	KUNIT_CASE(estack_memcg_cache_keyed),
 	KUNIT_CASE(estack_memcg_pool_keyed),
+	KUNIT_CASE(estack_memcg_root_call_takes_cpu_caches),
 	{}
 };
 
