@@ -44,11 +44,21 @@ u64 estack_stat_frees(struct estack_allocator *a, int order)
 }
 EXPORT_SYMBOL_IF_KUNIT(estack_stat_frees);
 
-/* Stacks of @order in use: handed out and not given back. */
+/*
+ * Stacks of @order in use: handed out and not given back. The frees are
+ * summed first: each was counted after its stack's alloc (in the task's
+ * own order, or across a migration's barriers), so a stack allocated and
+ * freed while the sums are taken cannot make the difference negative.
+ */
 u64 estack_stat_in_use(struct estack_allocator *a, int order)
 {
-	return estack_stat_allocs(a, order) - estack_stat_frees(a, order);
+	u64 frees = estack_stat_frees(a, order), allocs;
+
+	smp_rmb();	/* the frees' counts before the allocs' */
+	allocs = estack_stat_allocs(a, order);
+	return allocs > frees ? allocs - frees : 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(estack_stat_in_use);
 
 unsigned long estack_stacks_in_use(struct estack_allocator *a)
 {

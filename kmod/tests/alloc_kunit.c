@@ -594,6 +594,22 @@ static void estack_pool_pages_refcounted(struct kunit *test)
 }
 
 /*
+ * A free summed before its alloc, as a reader of the statistics can see
+ * it when a stack is allocated and freed between its two sums, reads as
+ * no stack in use, not as 2^64 - 1 of them.
+ */
+static void estack_pool_in_use_never_negative(struct kunit *test)
+{
+	struct estack_allocator *a = test_alloc(test);
+
+	this_cpu_inc(a->stats->frees[2]);
+	KUNIT_EXPECT_EQ(test, 0ULL, estack_stat_in_use(a, 2));
+	KUNIT_EXPECT_EQ(test, 0UL, estack_stacks_in_use(a));
+	KUNIT_EXPECT_EQ(test, 0UL, estack_pages_in_use(a));
+	this_cpu_dec(a->stats->frees[2]);
+}
+
+/*
  * A stack a file keeps mapped counts as freed and cached; taken back it
  * counts as in use again; dropped, it goes to the caches like any other.
  */
@@ -633,6 +649,7 @@ static struct kunit_case estack_pool_cases[] = {
 	KUNIT_CASE(estack_pool_reserve_bounds),
 	KUNIT_CASE(estack_pool_pages_refcounted),
 	KUNIT_CASE(estack_pool_mapped_cache_accounting),
+	KUNIT_CASE(estack_pool_in_use_never_negative),
 	{}
 };
 
