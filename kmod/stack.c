@@ -16,10 +16,12 @@
  *
  * Concurrency: ids, slots and the arenas' trees are protected by ctx->lock,
  * taken inside the mmap lock (read). A stack's struct lives until FREE or
- * until its arena is unmapped (->close, mmap lock held for writing), so
- * holding the mmap lock for reading keeps any stack found under ctx->lock
- * alive. No user memory is touched while ctx->lock is held: a fault on an
- * estack page would need it.
+ * until its arena is unmapped (->close), and munmap calls ->close after it
+ * has downgraded the mmap lock to read (6.1 and 6.12 alike): holding the
+ * mmap lock for reading does not keep a stack alive, only ctx->lock does.
+ * A path that drops ctx->lock copies what it needs first, or looks the
+ * stack up again. No user memory is touched while ctx->lock is held: a
+ * fault on an estack page would need it.
  *
  * Copyright (C) 2026 The estack authors
  */
