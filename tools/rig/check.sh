@@ -133,8 +133,7 @@ stock_stage() {	# NAME
 	build_module "$name" "/lib/modules/$rel/build" $rig_modules
 
 	modules=(kmod/estack.ko)
-	mapfile -t programs < <(make -s -C "$ESTACK_TOP/selftests" \
-		print-STOCK_RUN | tr ' ' '\n')
+	rig_programs STOCK_RUN
 	suites=()
 	kargs=
 	# One million 4 KiB stacks: 4 GiB of pages and their bookkeeping.
@@ -168,8 +167,7 @@ debug_stage() {	# SERIES
 	build_module "$name" "$dkdir" CONFIG_ESTACK_KUNIT_TEST=m $rig_modules
 
 	modules=(kmod/estack.ko kmod/tests/estack_kunit.ko)
-	mapfile -t programs < <(make -s -C "$ESTACK_TOP/selftests" \
-		print-DEBUG_RUN | tr ' ' '\n')
+	rig_programs DEBUG_RUN
 	suites=(estack_abi estack_size estack_params estack_pcpu estack_pool
 		estack_large estack_shrinker estack_memcg estack_concurrency
 		estack_undo_log)

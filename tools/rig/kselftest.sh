@@ -69,8 +69,7 @@ kernel=${VM_KERNEL:-6.1}
 if [ -n "${KSFT_TESTS:-}" ]; then
 	read -r -a programs <<< "$KSFT_TESTS"
 else
-	mapfile -t programs < <(make -s -C "$ESTACK_TOP/selftests" \
-		print-STOCK_RUN | tr ' ' '\n')
+	rig_programs STOCK_RUN
 fi
 args=() names=()
 for p in "${programs[@]}"; do

@@ -25,6 +25,17 @@ ESTACK_STAGES="6.1 6.1-rt 6.12 6.12-rt debug-6.12"
 rig_log() { printf '[rig] %s\n' "$*" >&2; }
 rig_die() { printf '[rig] error: %s\n' "$*" >&2; exit 1; }
 
+# The selftest programs of a list of selftests/Makefile (STOCK_RUN,
+# DEBUG_RUN) into the array programs: a make that fails or lists nothing
+# ends the run, rather than a stage that runs no program and passes.
+rig_programs() {	# LIST
+	local list
+	list=$(make -s -C "$ESTACK_TOP/selftests" "print-$1") ||
+		rig_die "selftests: make print-$1 failed"
+	read -r -a programs <<< "$list"
+	[ "${#programs[@]}" -gt 0 ] || rig_die "selftests: $1 lists no program"
+}
+
 # The release a kernel metapackage (default linux-image-amd64) depends on:
 # exactly one, never a glob.
 stock_release() {	# [METAPACKAGE]

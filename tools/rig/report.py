@@ -56,7 +56,7 @@ ALLOWED_SKIPS = [
     # None: the debug kernels have process_vm_writev() and userfaultfd()
     # since 2026-12-05 (debug.config), so every case runs on every stage.
 ]
-TAP_PLAN = re.compile(r"^1\.\.(\d+)")
+TAP_PLAN = re.compile(r"^1\.\.(\d+)(?:\s*#\s*SKIP\b\s*(.*))?", re.IGNORECASE)
 
 
 class Report:
@@ -134,18 +134,21 @@ def judge_kunit(rep, suite, sec, out):
         if not m:
             continue
         indent, status, _n, name, directive = m.groups()
-        if len(indent) == 8 and status != "ok":
-            fails.append(name)	# a failed parameter of a case
+        if len(indent) == 8 and (status != "ok" or directive == "SKIP"):
+            # a failed (or skipped) parameter of a case
+            fails.append(name + (" (skipped)" if status == "ok" else ""))
         elif len(indent) == 4:
             cases += 1
-            ok = status == "ok" and directive != "SKIP"
+            ok = status == "ok" and directive != "SKIP" and not fails
             rep.check(ok, f"kunit {suite}.{name}",
                       "failed params: " + ", ".join(fails) if fails else
                       ("skipped" if directive == "SKIP" else ""))
             fails = []
         elif len(indent) == 0:
             suite_ok = status == "ok"
-    rep.check(plan is not None and plan == cases and suite_ok is not None,
+    # The suite's own line too: a suite_init or suite_exit that fails
+    # says "not ok" there with every case ok.
+    rep.check(plan is not None and plan == cases and suite_ok is True,
               f"kunit {suite}: plan and results agree",
               f"plan {plan}, {cases} cases, suite line {suite_ok}")
 
@@ -191,10 +194,12 @@ def judge_program(rep, prog, sec):
             sec = dict(sec, timeout="runner")
         # A program killed with the runner has no verdict of the runner.
         sec = dict(sec, exit=status if sec["exit"] is not None else None)
+    plan_skip = None
     for line in lines:
         m = TAP_PLAN.match(line)
         if m and plan is None:
             plan = int(m.group(1))
+            plan_skip = m.group(2)
             continue
         m = TAP_RESULT.match(line)
         if m:
@@ -219,6 +224,21 @@ def judge_program(rep, prog, sec):
         return
     if sec["exit"] is None:
         rep.check(False, f"{prog}: finished", "no exit status: crashed or hung")
+        return
+    # A program that ran no case passed nothing: a skip of the whole
+    # program ("1..0 # SKIP why", exit 4, as ksft_exit_skip() ends) is
+    # a skip where ALLOWED_SKIPS allows it, and every other a failure.
+    if not results:
+        reason = (plan_skip or "").strip()
+        if (plan_skip is not None or sec["exit"] == 4) and any(
+                rep.name.startswith(st) and p == prog and
+                reason.startswith(r) for st, p, r in ALLOWED_SKIPS):
+            rep.skip(f"{prog}: ran", reason)
+        else:
+            rep.check(False, f"{prog}: ran",
+                      f"no test case ran (plan {plan}, exit {sec['exit']}"
+                      + (f", skipped: {reason}" if plan_skip is not None
+                         or sec["exit"] == 4 else "") + ")")
         return
     # The harness exits 0 when every case passed or skipped.
     all_ok = results and all(r[0] == "ok" and
