@@ -167,6 +167,12 @@ TEST_F_TIMEOUT(oom, unprivileged_growth_stops_at_limits, 1200)
 		TH_LOG("bystander: status %#x", status);
 	TH_LOG("%d workers stopped at the limits, %d OOM-killed", at_limit,
 	       killed);
+	/*
+	 * The limits, a quarter of RAM for the user, stop every worker with
+	 * ENOSPC well before memory runs out: none is left to the OOM killer.
+	 */
+	EXPECT_EQ(WORKERS, at_limit);
+	EXPECT_EQ(0, killed);
 	EXPECT_EQ(self->in_use, es_stat("stacks_in_use"));
 	EXPECT_EQ(self->bytes, in_use_bytes());
 	close(ready[0]);
