@@ -36,6 +36,21 @@ static long long read_key(const char *path, const char *key)
 	return v;
 }
 
+/* In a forked child: join CG and open the device there (exit 100, 101). */
+static int cg_child_open(void)
+{
+	char buf[32];
+	int fd;
+
+	snprintf(buf, sizeof(buf), "%d", getpid());
+	if (es_write_file(CG "/cgroup.procs", buf))
+		_exit(100);
+	fd = open(DEV_PATH, O_RDWR);
+	if (fd < 0)
+		_exit(101);
+	return fd;
+}
+
 FIXTURE(reclaim) {
 	int fd;
 	long long mapped_cache;
@@ -95,7 +110,6 @@ TEST_F(reclaim, drop_caches_empties_caches)
 TEST_F(reclaim, drop_caches_empties_a_cgroups_cpu_caches)
 {
 	int status, fd, i;
-	char buf[32];
 	pid_t pid;
 
 	if (access(CG_ROOT "/cgroup.controllers", R_OK))
@@ -112,12 +126,7 @@ TEST_F(reclaim, drop_caches_empties_a_cgroups_cpu_caches)
 	if (!pid) {
 		struct estack_alloc a[8];
 
-		snprintf(buf, sizeof(buf), "%d", getpid());
-		if (es_write_file(CG "/cgroup.procs", buf))
-			_exit(100);
-		fd = open(DEV_PATH, O_RDWR);
-		if (fd < 0)
-			_exit(101);
+		fd = cg_child_open();
 		/* 32 KiB: a quarter of one class's budget on one CPU. */
 		for (i = 0; i < 8; i++)
 			if (es_alloc(fd, 4096, &a[i]))
@@ -170,7 +179,6 @@ static int churn(int fd, unsigned long bytes, unsigned long size)
 TEST_F_TIMEOUT(reclaim, cgroup_limit_reclaims_own_cache, 600)
 {
 	long long freed = es_stat("shrinker_freed");
-	char buf[32];
 	int status, err;
 	pid_t pid;
 
@@ -185,14 +193,8 @@ TEST_F_TIMEOUT(reclaim, cgroup_limit_reclaims_own_cache, 600)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
-		int fd;
+		int fd = cg_child_open();
 
-		snprintf(buf, sizeof(buf), "%d", getpid());
-		if (es_write_file(CG "/cgroup.procs", buf))
-			_exit(100);
-		fd = open(DEV_PATH, O_RDWR);
-		if (fd < 0)
-			_exit(101);
 		err = churn(fd, 20 << 20, 4096);
 		if (err)
 			_exit(err);
