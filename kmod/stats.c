@@ -48,7 +48,9 @@ EXPORT_SYMBOL_IF_KUNIT(estack_stat_frees);
  * Stacks of @order in use: handed out and not given back. The frees are
  * summed first: each was counted after its stack's alloc (in the task's
  * own order, or across a migration's barriers), so a stack allocated and
- * freed while the sums are taken cannot make the difference negative.
+ * freed while the sums are taken does not make the difference negative.
+ * An alloc taken back (its count decremented, maybe on another CPU than
+ * it was incremented) still can, for a moment: the clamp covers that.
  */
 u64 estack_stat_in_use(struct estack_allocator *a, int order)
 {

@@ -54,7 +54,16 @@ static void expect_conserved(struct kunit *test, struct estack_allocator *a)
 static void alloc_test_exit(struct kunit *test)
 {
 	struct alloc_test *t = test->priv;
+	int order;
 
+	/*
+	 * The raw counts, exact once quiet: stacks_in_use is clamped at 0
+	 * for its readers, so a free counted twice would not show there.
+	 */
+	for (order = 0; order < ESTACK_NR_ORDERS; order++)
+		KUNIT_EXPECT_EQ_MSG(test, estack_stat_allocs(&t->a, order),
+				    estack_stat_frees(&t->a, order),
+				    "order %d", order);
 	KUNIT_EXPECT_EQ(test, 0UL, estack_stacks_in_use(&t->a));
 	expect_conserved(test, &t->a);
 	estack_allocator_destroy(&t->a);
