@@ -117,6 +117,8 @@ TEST_F(reclaim, drop_caches_empties_a_cgroups_cpu_caches)
 	es_write_file(CG_ROOT "/cgroup.subtree_control", "+memory");
 	rmdir(CG);
 	ASSERT_EQ(0, mkdir(CG, 0755));
+	/* Its own memory cgroup, or the child's spans would be the root's. */
+	ASSERT_EQ(0, access(CG "/memory.current", F_OK));
 	/* Every class empty: the child's spans are the caches' only ones. */
 	ASSERT_EQ(0, es_write_file("/proc/sys/vm/drop_caches", "2"));
 	ASSERT_EQ(0, es_stat("bytes_cached"));

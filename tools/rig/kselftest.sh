@@ -55,8 +55,10 @@ make -s -C "$tree/tools/testing/selftests" O="$work/build" TARGETS=estack \
 # A program the rig runs that the kernel's runner would not is a hole.
 if [ -n "$install_only" ]; then
 	missing=
-	for p in $(make -s -C "$ESTACK_TOP/selftests" print-STOCK_RUN) \
-		 $(make -s -C "$ESTACK_TOP/selftests" print-DEBUG_RUN); do
+	rig_programs STOCK_RUN
+	listed=("${programs[@]}")
+	rig_programs DEBUG_RUN
+	for p in "${listed[@]}" "${programs[@]}"; do
 		grep -qx "estack:$p\(\.sh\)\?" "$ksft/kselftest-list.txt" ||
 			missing="$missing $p"
 	done
