@@ -184,6 +184,12 @@ def unwrap_runner(sec):
     return lines, status
 
 
+def skip_allowed(rep, prog, reason):
+    """Whether ALLOWED_SKIPS lets program prog skip for reason here."""
+    return any(rep.name.startswith(st) and p == prog and
+               reason.startswith(r) for st, p, r in ALLOWED_SKIPS)
+
+
 def judge_program(rep, prog, sec):
     """One check per test case of a kselftest program, plus its plan."""
     plan, results = None, []
@@ -208,8 +214,7 @@ def judge_program(rep, prog, sec):
         label = f"{prog}: {desc or 'case ' + num}"
         if directive and directive.upper() == "SKIP":
             reason = (reason or "").strip()
-            if any(rep.name.startswith(st) and p == prog and
-                   reason.startswith(r) for st, p, r in ALLOWED_SKIPS):
+            if skip_allowed(rep, prog, reason):
                 rep.skip(label, reason)
             else:
                 rep.check(False, label, "unexpected skip: " + reason)
@@ -230,9 +235,8 @@ def judge_program(rep, prog, sec):
     # a skip where ALLOWED_SKIPS allows it, and every other a failure.
     if not results:
         reason = (plan_skip or "").strip()
-        if (plan_skip is not None or sec["exit"] == 4) and any(
-                rep.name.startswith(st) and p == prog and
-                reason.startswith(r) for st, p, r in ALLOWED_SKIPS):
+        if ((plan_skip is not None or sec["exit"] == 4) and
+                skip_allowed(rep, prog, reason)):
             rep.skip(f"{prog}: ran", reason)
         else:
             rep.check(False, f"{prog}: ran",
@@ -241,11 +245,10 @@ def judge_program(rep, prog, sec):
                          or sec["exit"] == 4 else "") + ")")
         return
     # The harness exits 0 when every case passed or skipped.
-    all_ok = results and all(r[0] == "ok" and
-                             (not r[3] or r[3].upper() == "SKIP")
-                             for r in results)
+    all_ok = all(r[0] == "ok" and (not r[3] or r[3].upper() == "SKIP")
+                 for r in results)
     consistent = plan is not None and plan == len(results)
-    rep.check(consistent and (sec["exit"] == 0) == bool(all_ok),
+    rep.check(consistent and (sec["exit"] == 0) == all_ok,
               f"{prog}: plan and exit status agree",
               f"plan {plan}, {len(results)} results, exit {sec['exit']}")
 
